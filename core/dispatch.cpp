@@ -1,0 +1,104 @@
+// apply() and the dispatch stack; the kernel layer at its bottom.
+#include "core/dispatch.h"
+
+#include "core/error.h"
+
+namespace duet {
+namespace {
+
+DispatchLayer* g_layers[kNumDispatchKeys] = {};  // Kernel's slot stays empty: it is built in
+
+Tensor kernel_layer(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta,
+                    const Tensor* out) {
+  if (out) {
+    run_kernel_into(op, inputs, attrs, *out);
+    return *out;
+  }
+  return run_kernel(op, inputs, attrs, meta);
+}
+
+Tensor dispatch_from(int level, OpKind op, std::span<const Tensor> inputs, const Attrs& attrs,
+                     const TensorMeta& meta, const Tensor* out) {
+  for (; level < int(DispatchKey::Kernel); ++level) {
+    DispatchLayer* layer = g_layers[level];
+    if (layer && layer->active(op, inputs)) return layer->call(op, inputs, attrs, meta, out, DispatchNext(level + 1));
+  }
+  return kernel_layer(op, inputs, attrs, meta, out);
+}
+
+void check_arity(const OpDef& def, std::span<const Tensor> inputs) {
+  if (def.arity == kVariadic) {
+    DUET_CHECK(!inputs.empty(), def.name, ": expected at least one input tensor, got none");
+  } else {
+    DUET_CHECK(int(inputs.size()) == def.arity, def.name, ": expected ", def.arity, " input tensor(s), got ",
+               inputs.size());
+  }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    DUET_CHECK(inputs[i].defined(), def.name, ": input ", i, " is an undefined tensor");
+}
+
+}  // namespace
+
+Tensor DispatchNext::operator()(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs,
+                                const TensorMeta& meta, const Tensor* out) const {
+  return dispatch_from(level_, op, inputs, attrs, meta, out);
+}
+
+void set_layer(DispatchKey key, DispatchLayer* layer) {
+  DUET_ASSERT(key != DispatchKey::Kernel, "the kernel layer cannot be replaced");
+  g_layers[int(key)] = layer;
+}
+
+TensorMeta infer_meta(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  const OpDef& def = op_def(op);
+  check_arity(def, inputs);
+  TensorMeta meta = def.shape(op, inputs, attrs);
+  checked_numel(meta.shape, def.name);
+  return meta;
+}
+
+Tensor apply(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  TensorMeta meta = infer_meta(op, inputs, attrs);
+  return dispatch_from(0, op, inputs, attrs, meta, nullptr);
+}
+
+void apply_out(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const Tensor& out) {
+  const OpDef& def = op_def(op);
+  DUET_CHECK(def.has(kElementwise), def.name, ": has no in-place/out= form (only elementwise ops do)");
+  TensorMeta meta = infer_meta(op, inputs, attrs);
+  DUET_CHECK(out.defined(), def.name, ": the output tensor is undefined");
+  DUET_CHECK(meta.shape == out.sizes(), def.name, ": result of shape ", meta.shape,
+             " cannot be written into a tensor of shape ", out.sizes());
+  DUET_CHECK(meta.device == out.device(), def.name, ": result on ", meta.device,
+             " cannot be written into a tensor on ", out.device());
+  DUET_CHECK(meta.dtype == out.dtype() || op == OpKind::copy || op == OpKind::cast, def.name, ": result of dtype ",
+             meta.dtype, " cannot be written into a tensor of dtype ", out.dtype(), " in place");
+  dispatch_from(0, op, inputs, attrs, meta, &out);
+}
+
+Tensor empty_like_meta(const TensorMeta& meta) {
+  size_t nbytes = size_t(numel_of(meta.shape)) * dtype_size(meta.dtype);
+  auto storage = std::make_shared<Storage>(nbytes, meta.device);
+  return Tensor(std::make_shared<TensorImpl>(std::move(storage), meta.shape, contiguous_strides(meta.shape), 0,
+                                             meta.dtype, meta.device));
+}
+
+Tensor run_kernel(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta) {
+  const OpDef& def = op_def(op);
+  if (def.view) return def.view(inputs, attrs, meta);
+  Tensor out = empty_like_meta(meta);
+  run_kernel_into(op, inputs, attrs, out);
+  return out;
+}
+
+void run_kernel_into(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const Tensor& out) {
+  const OpDef& def = op_def(op);
+  DUET_ASSERT(def.view == nullptr, def.name, " is a view op and has no kernel");
+  Device dev = out.device();
+  KernelFn fn = def.kernels[int(dev.type)];
+  DUET_CHECK(fn != nullptr, def.name, ": no kernel for device ", dev, " in this build of duet");
+  if (out.numel() == 0) return;
+  fn(inputs, out, attrs);
+}
+
+}  // namespace duet

@@ -1,0 +1,127 @@
+// The public op functions, libtorch-style: every one is a thin call to apply().
+//
+//   using namespace duet;
+//   Tensor x = randn({4, 3}), w = randn({3, 2});
+//   Tensor y = relu(matmul(x, w) + 1.0);
+//   Tensor p = softmax(y, /*dim=*/-1);
+//   Tensor total = sum(p, {0}, /*keepdim=*/true);
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace duet {
+
+struct TensorOptions {
+  DType dtype = DType::Float32;
+  Device device = Device::cpu();
+  TensorOptions() = default;
+  TensorOptions(DType d) : dtype(d) {}  // NOLINT: lets zeros({2}, DType::Int64) read naturally
+  TensorOptions(DType d, Device dev) : dtype(d), device(dev) {}
+};
+
+// ---- factories
+Tensor empty(const Shape& shape, TensorOptions opts = {});  // uninitialised
+Tensor zeros(const Shape& shape, TensorOptions opts = {});
+Tensor ones(const Shape& shape, TensorOptions opts = {});
+Tensor full(const Shape& shape, double value, TensorOptions opts = {});
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor full_like(const Tensor& t, double value);
+Tensor scalar_tensor(double value, TensorOptions opts = {});
+Tensor arange(double end, TensorOptions opts = DType::Int64);
+Tensor arange(double start, double end, double step = 1, TensorOptions opts = DType::Int64);
+Tensor linspace(double start, double end, int64_t steps, TensorOptions opts = {});
+Tensor eye(int64_t n, std::optional<int64_t> m = std::nullopt, TensorOptions opts = {});
+// Random factories draw from the default generator (see core/generator.h).
+Tensor rand(const Shape& shape, TensorOptions opts = {});                 // U[0, 1)
+Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts = {});
+Tensor randn(const Shape& shape, TensorOptions opts = {});                // N(0, 1)
+Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts = {});
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts = DType::Int64);
+// Tensors from host data (copied). from_blob wraps memory without copying.
+template <typename T>
+Tensor tensor(const std::vector<T>& values, const Shape& shape, Device device = Device::cpu());
+template <typename T>
+Tensor tensor(const std::vector<T>& values) {
+  return tensor(values, {int64_t(values.size())});
+}
+Tensor from_blob(void* data, const Shape& shape, DType dtype, Device device = Device::cpu());
+
+// ---- elementwise unary
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor floor(const Tensor& x);
+Tensor ceil(const Tensor& x);
+Tensor round(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor expm1(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+Tensor reciprocal(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor erf(const Tensor& x);
+Tensor gelu(const Tensor& x, const std::string& approximate = "none");
+Tensor silu(const Tensor& x);
+Tensor logical_not(const Tensor& x);
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+Tensor cast(const Tensor& x, DType dtype);
+
+// ---- elementwise binary (NumPy broadcasting)
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, double exponent);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+// A scalar as a 0-dim tensor shaped to combine with `like` (its dtype; float32 if the
+// value has a fraction and `like` is integral).
+Tensor scalar_like(double value, const Tensor& like);
+
+// ---- reductions: dims empty = all dims
+Tensor sum(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+Tensor prod(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+Tensor amax(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+Tensor var(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, double correction = 1);
+Tensor std(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, double correction = 1);
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// ---- linear algebra
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- indexing and joining
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor one_hot(const Tensor& index, int64_t num_classes);
+
+}  // namespace duet
