@@ -12,6 +12,7 @@ Tensor kernel_layer(OpKind op, std::span<const Tensor> inputs, const Attrs& attr
                     const Tensor* out) {
   if (out) {
     run_kernel_into(op, inputs, attrs, *out);
+    if (out->storage()) out->storage()->bump_version();
     return *out;
   }
   return run_kernel(op, inputs, attrs, meta);
@@ -67,11 +68,17 @@ void apply_out(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, co
   DUET_CHECK(def.has(kElementwise), def.name, ": has no in-place/out= form (only elementwise ops do)");
   TensorMeta meta = infer_meta(op, inputs, attrs);
   DUET_CHECK(out.defined(), def.name, ": the output tensor is undefined");
+  if (op == OpKind::copy) {  // copy_: the source broadcasts to the destination
+    DUET_CHECK(broadcast_shapes(meta.shape, out.sizes(), "copy_") == out.sizes(), "copy_: source of shape ",
+               meta.shape, " cannot be broadcast to the destination's shape ", out.sizes());
+    meta.shape = out.sizes();
+    meta.dtype = out.dtype();
+  }
   DUET_CHECK(meta.shape == out.sizes(), def.name, ": result of shape ", meta.shape,
              " cannot be written into a tensor of shape ", out.sizes());
   DUET_CHECK(meta.device == out.device(), def.name, ": result on ", meta.device,
              " cannot be written into a tensor on ", out.device());
-  DUET_CHECK(meta.dtype == out.dtype() || op == OpKind::copy || op == OpKind::cast, def.name, ": result of dtype ",
+  DUET_CHECK(meta.dtype == out.dtype(), def.name, ": result of dtype ",
              meta.dtype, " cannot be written into a tensor of dtype ", out.dtype(), " in place");
   dispatch_from(0, op, inputs, attrs, meta, &out);
 }

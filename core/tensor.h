@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
@@ -39,6 +41,7 @@ class TensorImpl {
   DType dtype_;
   Device device_;
   std::shared_ptr<Storage> storage_;          // null for symbolic tensors (graph capture)
+  bool is_view_ = false;                      // made by a view op: shares another tensor's memory
   std::shared_ptr<AutogradMeta> autograd_;    // autograd/ sets this when grad is tracked
   std::shared_ptr<CaptureMeta> capture_;      // graph/ sets this on captured values
 };
@@ -114,6 +117,41 @@ class Tensor {
   Tensor log() const;
   Tensor relu() const;
   Tensor pow(double exponent) const;
+
+  // ---- in-place ops: write into this tensor's memory (which may be a view) and bump its
+  // version counter; see core/tensor_inplace.cpp
+  const Tensor& add_(const Tensor& other) const;
+  const Tensor& add_(double other) const;
+  const Tensor& sub_(const Tensor& other) const;
+  const Tensor& sub_(double other) const;
+  const Tensor& mul_(const Tensor& other) const;
+  const Tensor& mul_(double other) const;
+  const Tensor& div_(const Tensor& other) const;
+  const Tensor& div_(double other) const;
+  const Tensor& neg_() const;
+  const Tensor& relu_() const;
+  const Tensor& clamp_(std::optional<double> min, std::optional<double> max) const;
+  const Tensor& zero_() const;
+  const Tensor& fill_(double value) const;
+  const Tensor& copy_(const Tensor& src) const;  // src broadcasts to this shape; dtypes convert
+  uint64_t version() const;                      // bumped by every in-place write
+
+  // ---- autograd (implemented in autograd/tensor_autograd.cpp)
+  bool requires_grad() const;
+  const Tensor& requires_grad_(bool on = true) const;
+  Tensor grad() const;                           // undefined until a backward reaches it
+  void set_grad(const Tensor& grad) const;       // an undefined tensor clears it
+  bool is_leaf() const;                          // no grad_fn: made by the user, not by an op
+  std::string grad_fn_name() const;              // "MatmulBackward", or "" for leaves
+  // Gradients of this tensor w.r.t. the leaves that require grad, accumulated into their
+  // .grad(). A non-scalar needs the gradient of its output; the graph is freed unless
+  // retain_graph.
+  void backward(const Tensor& grad = Tensor(), bool retain_graph = false) const;
+  Tensor detach() const;                         // same memory, no history
+  // fn(grad) runs when the gradient w.r.t. this tensor is computed; a defined return value
+  // replaces the gradient.
+  void register_hook(std::function<Tensor(const Tensor&)> fn) const;
+  void retain_grad() const;                      // keep .grad() on a non-leaf
 
   std::string str() const;  // PyTorch-style repr: tensor([[1., 2.]])
 

@@ -52,8 +52,10 @@ SliceRange normalize_slice(const Tensor& x, const Attrs& attrs) {
 }
 
 Tensor make_view(const Tensor& x, Shape sizes, Shape strides, int64_t offset) {
-  return Tensor(std::make_shared<TensorImpl>(x.storage(), std::move(sizes), std::move(strides), offset, x.dtype(),
-                                             x.device()));
+  auto impl = std::make_shared<TensorImpl>(x.storage(), std::move(sizes), std::move(strides), offset, x.dtype(),
+                                           x.device());
+  impl->is_view_ = true;
+  return Tensor(std::move(impl));
 }
 
 }  // namespace

@@ -1,0 +1,85 @@
+// The autograd dispatch layer: records the backward graph as ops run.
+// Note [In-place ops and autograd]: an in-place op becomes the new grad_fn of the tensor
+// it wrote (its history is "rebased"); inputs a rule needs that the op overwrites are
+// saved as clones first. Leaves that require grad, and views of tensors that require
+// grad, cannot be written in place while grad is being recorded: the first would lose the leaf,
+// the second would need the base's history rewritten (PyTorch's CopySlices), which duet
+// does not do — both are clear errors, never wrong gradients. (The view check is on any
+// view, since the tensor it views might be used later as if unchanged.)
+#include "autograd/autograd_layer.h"
+
+#include <mutex>
+
+#include "autograd/autograd_meta.h"
+#include "autograd/grad_mode.h"
+#include "autograd/op_node.h"
+#include "core/dispatch.h"
+
+namespace duet {
+namespace {
+
+bool shares_memory(const Tensor& a, const Tensor& b) { return a.storage() && a.storage() == b.storage(); }
+
+class AutogradLayer final : public DispatchLayer {
+ public:
+  bool active(OpKind, std::span<const Tensor> inputs) const override {
+    if (!GradMode::is_enabled()) return false;
+    for (const Tensor& t : inputs)
+      if (requires_grad(t)) return true;
+    return false;
+  }
+
+  Tensor call(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta, const Tensor* out,
+              const DispatchNext& next) override {
+    const DerivativeDef& def = derivative_for(op);
+    bool differentiable = def.fn != nullptr && is_floating(meta.dtype);
+    if (out) return call_inplace(op, inputs, attrs, meta, *out, def, differentiable, next);
+    if (!differentiable) return next(op, inputs, attrs, meta, nullptr);
+    auto node = std::make_shared<OpNode>(op, attrs, inputs, def, inputs);
+    Tensor result = next(op, inputs, attrs, meta, nullptr);
+    if (def.save & kSaveOutput) node->save_output(result);
+    AutogradMeta& m = ensure_autograd_meta(result);
+    m.requires_grad = true;
+    m.grad_fn = std::move(node);
+    return result;
+  }
+
+ private:
+  Tensor call_inplace(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta,
+                      const Tensor& self, const DerivativeDef& def, bool differentiable, const DispatchNext& next) {
+    const char* name = op_name(op);
+    AutogradMeta* sm = autograd_meta(self);
+    bool self_tracked = sm != nullptr && sm->requires_grad;
+    DUET_CHECK(!(self_tracked && !sm->grad_fn), name,
+               "_: a leaf tensor that requires grad cannot be modified in place while grad mode is on "
+               "(wrap the update in a NoGradGuard, as optimizers do)");
+    DUET_CHECK(!self.unsafe_impl()->is_view_, name,
+               "_: in-place writes into a view are not supported while recording gradients (the viewed "
+               "tensor's history would have to change too); use the out-of-place op instead");
+    DUET_CHECK(differentiable, name, "_: the op is not differentiable, but an input requires grad");
+    // Inputs the rule needs, saved before the op overwrites them.
+    std::vector<Tensor> saved(inputs.begin(), inputs.end());
+    if (def.save & kSaveInputs) {
+      NoGradGuard no_grad;
+      for (Tensor& t : saved)
+        if (shares_memory(t, self)) t = t.clone();
+    }
+    auto node = std::make_shared<OpNode>(op, attrs, inputs, def, saved);
+    next(op, inputs, attrs, meta, &self);
+    if (def.save & kSaveOutput) node->save_output(self);
+    AutogradMeta& m = ensure_autograd_meta(self);
+    m.requires_grad = true;
+    m.grad_fn = std::move(node);
+    return self;
+  }
+};
+
+}  // namespace
+
+void ensure_autograd_layer() {
+  static std::once_flag once;
+  static AutogradLayer layer;
+  std::call_once(once, [] { set_layer(DispatchKey::Autograd, &layer); });
+}
+
+}  // namespace duet

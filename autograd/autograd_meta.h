@@ -1,0 +1,31 @@
+// AutogradMeta: the autograd data a tensor carries when it takes part in gradient
+// computation (core's TensorImpl holds it opaquely in its autograd_ slot).
+#pragma once
+
+#include <memory>
+
+#include "autograd/node.h"
+
+namespace duet {
+
+struct AutogradMeta {
+  bool requires_grad = false;
+  bool retains_grad = false;
+  Tensor grad;                             // accumulated gradient (leaves, or retain_grad)
+  std::shared_ptr<Node> grad_fn;           // null for leaves
+  std::weak_ptr<Node> grad_accumulator;    // a leaf's AccumulateGrad, made on first use
+  std::vector<GradHook> leaf_hooks;        // hooks registered on a leaf
+};
+
+// The tensor's meta, or null.
+inline AutogradMeta* autograd_meta(const Tensor& t) { return t.unsafe_impl()->autograd_.get(); }
+AutogradMeta& ensure_autograd_meta(const Tensor& t);
+bool requires_grad(const Tensor& t);
+
+// The edge through which a gradient for `t` flows: its grad_fn, or its leaf accumulator.
+Edge gradient_edge(const Tensor& t);
+
+// A new tensor over the same storage with no autograd data (as detach()).
+Tensor alias_without_grad(const Tensor& t);
+
+}  // namespace duet

@@ -1,0 +1,147 @@
+// Autograd semantics: accumulation, retain_graph, no-grad, hooks, autograd::grad,
+// version-counter errors for in-place ops, anomaly mode, detach, and gradients routed
+// through broadcasting and views.
+#include <doctest/doctest.h>
+
+#include "autograd/autograd.h"
+
+using namespace duet;
+
+namespace {
+std::vector<double> vec(const Tensor& t) { return t.to_vector<double>(); }
+}  // namespace
+
+TEST_CASE("backward accumulates into leaves and frees the graph") {
+  Tensor x = tensor<double>({1, 2, 3}).requires_grad_();
+  Tensor w = tensor<double>({4, 5, 6}).requires_grad_();
+  Tensor loss = (x * w).sum();
+  CHECK(loss.grad_fn_name() == "SumBackward");
+  CHECK_FALSE(loss.is_leaf());
+  CHECK(x.is_leaf());
+  loss.backward(Tensor(), /*retain_graph=*/true);
+  CHECK(vec(x.grad()) == std::vector<double>{4, 5, 6});
+  CHECK(vec(w.grad()) == std::vector<double>{1, 2, 3});
+  loss.backward();  // accumulates
+  CHECK(vec(x.grad()) == std::vector<double>{8, 10, 12});
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("second time"), Error);
+}
+
+TEST_CASE("non-scalar backward needs a gradient of the output's shape") {
+  Tensor x = tensor<double>({1, 2}).requires_grad_();
+  Tensor y = x * 3.0;
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("scalar"), Error);
+  CHECK_THROWS_WITH_AS(y.backward(ones({3}, DType::Float64)), doctest::Contains("shape"), Error);
+  y.backward(tensor<double>({1, 10}));
+  CHECK(vec(x.grad()) == std::vector<double>{3, 30});
+}
+
+TEST_CASE("no-grad and enable-grad guards") {
+  Tensor x = ones({2}, DType::Float64).requires_grad_();
+  {
+    NoGradGuard g;
+    Tensor y = x * 2.0;
+    CHECK_FALSE(y.requires_grad());
+    {
+      EnableGradGuard e;
+      CHECK((x * 2.0).requires_grad());
+    }
+  }
+  CHECK((x * 2.0).requires_grad());
+  CHECK_FALSE(x.detach().requires_grad());
+  CHECK(x.detach().storage() == x.storage());
+  Tensor z = (x.detach() * x).sum();
+  z.backward();
+  CHECK(vec(x.grad()) == std::vector<double>{1, 1});
+  CHECK_THROWS_AS(zeros({2}, DType::Int64).requires_grad_(), Error);
+}
+
+TEST_CASE("hooks and retain_grad") {
+  Tensor x = tensor<double>({1, 2}).requires_grad_();
+  x.register_hook([](const Tensor& g) { return g * 10.0; });
+  Tensor h = x * 2.0;
+  h.retain_grad();
+  std::vector<double> seen;
+  h.register_hook([&](const Tensor& g) {
+    seen = g.to_vector<double>();
+    return Tensor();
+  });
+  (h * h).sum().backward();
+  CHECK(seen == std::vector<double>{4, 8});
+  CHECK(vec(h.grad()) == std::vector<double>{4, 8});
+  CHECK(vec(x.grad()) == std::vector<double>{80, 160});
+}
+
+TEST_CASE("autograd::grad returns gradients without touching .grad") {
+  Tensor x = tensor<double>({1, 2, 3}).requires_grad_();
+  Tensor mid = x * x;
+  Tensor y = mid.sum();
+  auto g = autograd::grad({y}, {x, mid}, {}, /*retain_graph=*/true);
+  CHECK(vec(g[0]) == std::vector<double>{2, 4, 6});
+  CHECK(vec(g[1]) == std::vector<double>{1, 1, 1});
+  CHECK_FALSE(x.grad().defined());
+  Tensor unused = tensor<double>({1}).requires_grad_();
+  CHECK_THROWS_WITH_AS(autograd::grad({y}, {unused}, {}, true), doctest::Contains("not used"), Error);
+  auto g2 = autograd::grad({y}, {unused}, {}, true, /*allow_unused=*/true);
+  CHECK_FALSE(g2[0].defined());
+}
+
+TEST_CASE("in-place ops: correct gradients, version-counter errors, leaf protection") {
+  Tensor x = tensor<double>({1, 2}).requires_grad_();
+  Tensor y = tensor<double>({3, 4}).requires_grad_();
+  CHECK_THROWS_WITH_AS(x.add_(1.0), doctest::Contains("leaf"), Error);
+  {
+    NoGradGuard g;
+    x.add_(0.0);  // fine outside grad mode, as optimizers do
+  }
+  Tensor a = x * 1.0;
+  uint64_t v0 = a.version();
+  a.mul_(y);  // a = x * y, in place
+  CHECK(a.version() == v0 + 1);
+  CHECK(a.grad_fn_name() == "MulBackward");
+  a.sum().backward();
+  CHECK(vec(x.grad()) == std::vector<double>{3, 4});
+  CHECK(vec(y.grad()) == std::vector<double>{1, 2});
+
+  // exp saves its output; changing it in place makes backward refuse.
+  Tensor e = (x * 1.0).exp();
+  Tensor loss = (e * 2.0).sum();
+  {
+    NoGradGuard g;
+    e.add_(1.0);
+  }
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("modified by an in-place operation"), Error);
+
+  // Writing into a view while recording is refused rather than silently wrong.
+  Tensor base = x * 1.0;
+  CHECK_THROWS_WITH_AS(base.slice(0, 0, 1).mul_(2.0), doctest::Contains("view"), Error);
+}
+
+TEST_CASE("anomaly mode names the op that produced a NaN") {
+  Tensor x = zeros({2}, DType::Float64).requires_grad_();
+  Tensor y = (sqrt(x) * 0.0).sum();  // d sqrt(x)/dx at 0 is inf; inf * 0 = nan
+  DetectAnomalyGuard anomaly;
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("SqrtBackward"), Error);
+}
+
+TEST_CASE("gradients undo broadcasting and flow through views to their base") {
+  Tensor a = ones({3, 1}, DType::Float64).requires_grad_();
+  Tensor b = ones({4}, DType::Float64).requires_grad_();
+  (a + b).sum().backward();
+  CHECK(a.grad().sizes() == Shape{3, 1});
+  CHECK(vec(a.grad()) == std::vector<double>{4, 4, 4});
+  CHECK(vec(b.grad()) == std::vector<double>{3, 3, 3, 3});
+
+  Tensor m = arange(6, DType::Float64).reshape({2, 3}).detach().requires_grad_();
+  Tensor picked = m.t().select(0, 1) * tensor<double>({10, 20});  // column 1 of m
+  Tensor stepped = m.slice(1, 0, 3, 2).sum();                      // columns 0 and 2
+  (picked.sum() + stepped).backward();
+  CHECK(vec(m.grad()) == std::vector<double>{1, 10, 1, 1, 20, 1});
+}
+
+TEST_CASE("a shared subexpression gets the sum of its gradients") {
+  Tensor x = tensor<double>({2}).requires_grad_();
+  Tensor s = x * x;      // used twice below
+  Tensor y = s * s + s;  // x^4 + x^2 -> dy/dx = 4x^3 + 2x = 36
+  y.sum().backward();
+  CHECK(x.grad().item<double>() == doctest::Approx(36));
+}
