@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/functions.h"
 #include "core/generator.h"
+#include "core/named_tensors.h"
 #include "core/op_registry.h"
 #include "core/parallel.h"
 #include "core/tensor.h"

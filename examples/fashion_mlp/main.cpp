@@ -1,0 +1,105 @@
+// fashion_mlp: trains the fashion-mlp workload (MLP 784-256-128-10, Adam, cross-entropy)
+// on Fashion-MNIST and reports speed, memory and accuracy.
+//
+//   fashion_mlp [--mode eager|graph] [--device cpu|cuda] [--epochs N] [--batch B] [--lr X]
+//               [--threads T] [--data DIR] [--limit N] [--seed S] [--json PATH]
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "core/error.h"
+#include "examples/fashion_mlp/workload.h"
+
+using duet::workloads::FashionMlpConfig;
+
+namespace {
+
+const char* kUsage =
+    "usage: fashion_mlp [--mode eager|graph] [--device cpu|cuda] [--epochs N] [--batch B] [--lr X]\n"
+    "                   [--threads T] [--data DIR] [--limit N] [--seed S] [--json PATH]\n";
+
+struct Args {
+  FashionMlpConfig config;
+  std::string json_path;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  auto& c = a.config;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (flag == "-h" || flag == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    DUET_CHECK(i + 1 < argc, "fashion_mlp: ", flag, " needs a value\n", kUsage);
+    std::string v = argv[++i];
+    try {
+      if (flag == "--mode") c.mode = v;
+      else if (flag == "--device") c.device = v;
+      else if (flag == "--epochs") c.epochs = std::stoi(v);
+      else if (flag == "--batch") c.batch = std::stoll(v);
+      else if (flag == "--lr") c.lr = std::stod(v);
+      else if (flag == "--threads") c.threads = std::stoi(v);
+      else if (flag == "--data") c.data_dir = v;
+      else if (flag == "--limit") c.limit = std::stoll(v);
+      else if (flag == "--seed") c.seed = std::stoull(v);
+      else if (flag == "--json") a.json_path = v;
+      else DUET_FAIL("fashion_mlp: unknown option ", flag, "\n", kUsage);
+    } catch (const std::logic_error&) {  // stoi and friends
+      DUET_FAIL("fashion_mlp: ", flag, " got '", v, "', which is not a valid number");
+    }
+  }
+  return a;
+}
+
+// A progress line per epoch: redrawn in place on a terminal, printed every 100 steps and
+// at the end of the epoch otherwise.
+void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double samples_per_s, bool tty) {
+  bool last = step == steps;
+  if (!tty && !last && step % 100 != 0) return;
+  if (tty && !last && step % 5 != 0) return;
+  constexpr int kWidth = 30;
+  int filled = steps ? int(kWidth * step / steps) : kWidth;
+  std::string bar(size_t(filled), '=');
+  if (filled < kWidth) bar += '>' + std::string(size_t(kWidth - filled - 1), ' ');
+  std::printf("%sepoch %d/%d [%s] %lld/%lld loss %.4f %.0f samples/s%s", tty ? "\r" : "", epoch + 1, epochs,
+              bar.c_str(), (long long)step, (long long)steps, loss, samples_per_s, tty && !last ? "" : "\n");
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    Args args = parse(argc, argv);
+    const FashionMlpConfig& c = args.config;
+    bool tty = isatty(fileno(stdout));
+    std::printf("fashion-mlp: mode %s, device %s, %d epochs, batch %lld, lr %g, seed %llu\n", c.mode.c_str(),
+                c.device.c_str(), c.epochs, (long long)c.batch, c.lr, (unsigned long long)c.seed);
+    auto result = duet::workloads::run_fashion_mlp(
+        c, [&](int epoch, int64_t step, int64_t steps, double loss, double sps) {
+          progress(epoch, c.epochs, step, steps, loss, sps, tty);
+        });
+    std::printf("threads %d | epoch time %.2f s (last) | step %.2f ms median, %.2f ms p90 | %.0f samples/s\n",
+                result.threads, result.epoch_seconds.back(), result.step_ms_median, result.step_ms_p90,
+                result.samples_per_second);
+    std::printf("final train loss %.4f | test accuracy %.4f | peak RSS %.1f MB | peak allocator %.1f MB, %lld allocations\n",
+                result.final_train_loss, result.test_accuracy, double(result.peak_rss_bytes) / 1e6,
+                double(result.peak_allocator_bytes) / 1e6, (long long)result.allocations);
+    if (!args.json_path.empty()) {
+      std::ofstream out(args.json_path);
+      DUET_CHECK(out.good(), "fashion_mlp: cannot write ", args.json_path);
+      out << duet::workloads::to_json(result) << "\n";
+      std::printf("wrote %s\n", args.json_path.c_str());
+    }
+    return 0;
+  } catch (const duet::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,142 @@
+// The fashion-mlp workload: data, model, optimiser, training loop and evaluation.
+#include "examples/fashion_mlp/workload.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+
+#include "autograd/autograd.h"
+#include "data/dataloader.h"
+#include "data/fashion_mnist.h"
+#include "nn/nn.h"
+#include "optim/adam.h"
+
+namespace duet::workloads {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+int64_t peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return int64_t(ru.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  double pos = q * double(v.size() - 1);
+  size_t lo = size_t(pos);
+  size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+
+std::shared_ptr<nn::Sequential> make_model() {
+  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Linear>(784, 256), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(256, 128),
+      std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(128, 10)});
+}
+
+double evaluate(nn::Module& model, const data::FashionMnist& test) {
+  NoGradGuard no_grad;
+  model.eval();
+  int64_t n = test.size(), correct = 0;
+  for (int64_t start = 0; start < n; start += 1000) {
+    int64_t len = std::min<int64_t>(1000, n - start);
+    Tensor logits = model.forward(test.images().narrow(0, start, len));
+    Tensor hit = eq(argmax(logits, 1), test.labels().narrow(0, start, len));
+    correct += sum(hit).item<int64_t>();
+  }
+  model.train();
+  return n == 0 ? 0 : double(correct) / double(n);
+}
+
+void check_config(const FashionMlpConfig& c) {
+  DUET_CHECK(c.mode == "eager" || c.mode == "graph", "fashion_mlp: --mode must be eager or graph, got '", c.mode, "'");
+  DUET_CHECK(c.mode != "graph", "fashion_mlp: --mode graph is not available in this build of duet yet (graph "
+             "mode is under construction); use --mode eager");
+  Device dev = Device::parse(c.device);
+  DUET_CHECK(dev.is_cpu(), "fashion_mlp: --device ", c.device, " is not available in this build of duet (built "
+             "without CUDA); use --device cpu");
+  DUET_CHECK(c.epochs >= 1, "fashion_mlp: --epochs must be >= 1, got ", c.epochs);
+  DUET_CHECK(c.batch >= 1, "fashion_mlp: --batch must be >= 1, got ", c.batch);
+  DUET_CHECK(c.lr > 0, "fashion_mlp: --lr must be positive, got ", c.lr);
+  DUET_CHECK(c.threads >= 0, "fashion_mlp: --threads must be >= 0, got ", c.threads);
+}
+
+}  // namespace
+
+FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallback& on_step) {
+  check_config(config);
+  if (config.threads > 0) set_num_threads(config.threads);
+  FashionMlpResult r;
+  r.config = config;
+  r.threads = get_num_threads();
+
+  data::FashionMnist train(data::FashionMnist::Split::Train, {.root = config.data_dir, .limit = config.limit});
+  data::FashionMnist test(data::FashionMnist::Split::Test, {.root = config.data_dir, .limit = config.limit});
+  manual_seed(config.seed);
+  auto model = make_model();
+  optim::Adam opt(model->parameters(), config.lr);
+  data::DataLoader loader(train, {.batch_size = config.batch, .shuffle = true, .seed = config.seed});
+
+  reset_peak_memory();
+  auto train_start = Clock::now();
+  int64_t samples = 0;
+  for (int epoch = 0; epoch < config.epochs; ++epoch) {
+    auto epoch_start = Clock::now();
+    double epoch_loss = 0;
+    int64_t step = 0;
+    for (auto& batch : loader) {
+      auto t0 = Clock::now();
+      opt.zero_grad();
+      Tensor loss = nn::functional::cross_entropy(model->forward(batch.data), batch.target);
+      loss.backward();
+      opt.step();
+      double loss_value = loss.item<double>();
+      r.step_ms.push_back(ms_since(t0));
+      r.step_losses.push_back(loss_value);
+      epoch_loss += loss_value;
+      samples += batch.data.size(0);
+      ++step;
+      if (on_step) on_step(epoch, step, loader.size(), loss_value, double(samples) / (ms_since(train_start) / 1e3));
+    }
+    r.epoch_seconds.push_back(ms_since(epoch_start) / 1e3);
+    r.final_train_loss = step ? epoch_loss / double(step) : 0;
+  }
+  double train_seconds = ms_since(train_start) / 1e3;
+  MemoryStats mem = memory_stats();
+  r.peak_allocator_bytes = mem.peak_bytes;
+  r.allocations = mem.allocations;
+  r.samples_per_second = double(samples) / train_seconds;
+  r.step_ms_median = percentile(r.step_ms, 0.5);
+  r.step_ms_p90 = percentile(r.step_ms, 0.9);
+  r.test_accuracy = evaluate(*model, test);
+  r.peak_rss_bytes = peak_rss_bytes();
+  return r;
+}
+
+std::string to_json(const FashionMlpResult& r) {
+  std::ostringstream os;
+  os.precision(10);
+  auto list = [&](const std::vector<double>& v) {
+    os << '[';
+    for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+    os << ']';
+  };
+  os << "{\"workload\": \"" << r.workload << "\", \"mode\": \"" << r.config.mode << "\", \"device\": \""
+     << r.config.device << "\", \"threads\": " << r.threads << ", \"batch\": " << r.config.batch
+     << ", \"epochs\": " << r.config.epochs << ", \"epoch_seconds\": ";
+  list(r.epoch_seconds);
+  os << ", \"step_ms_median\": " << r.step_ms_median << ", \"step_ms_p90\": " << r.step_ms_p90
+     << ", \"samples_per_second\": " << r.samples_per_second << ", \"test_accuracy\": " << r.test_accuracy
+     << ", \"final_train_loss\": " << r.final_train_loss << ", \"peak_rss_bytes\": " << r.peak_rss_bytes
+     << ", \"peak_allocator_bytes\": " << r.peak_allocator_bytes << ", \"allocations\": " << r.allocations << "}";
+  return os.str();
+}
+
+}  // namespace duet::workloads

@@ -1,0 +1,52 @@
+// The fashion-mlp workload (see WORKLOADS in the docs): an MLP 784-256-128-10 with ReLU,
+// cross-entropy and Adam on Fashion-MNIST, trained and evaluated with timings and memory
+// figures. Shared by the fashion_mlp example and the benchmarks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace duet::workloads {
+
+struct FashionMlpConfig {
+  std::string mode = "eager";   // eager | graph
+  std::string device = "cpu";   // cpu | cuda[:N]
+  int epochs = 5;
+  int64_t batch = 128;
+  double lr = 1e-3;
+  int threads = 0;              // 0: all cores
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  int64_t limit = -1;           // use only the first N training (and test) examples
+  uint64_t seed = 0;
+};
+
+struct FashionMlpResult {
+  std::string workload = "fashion-mlp";
+  FashionMlpConfig config;
+  int threads = 0;
+  std::vector<double> epoch_seconds;
+  std::vector<double> step_ms;        // every training step, in order
+  std::vector<double> step_losses;    // every training step's loss, in order
+  double step_ms_median = 0;
+  double step_ms_p90 = 0;
+  double samples_per_second = 0;
+  double test_accuracy = 0;
+  double final_train_loss = 0;        // mean loss over the last epoch
+  int64_t peak_rss_bytes = 0;
+  int64_t peak_allocator_bytes = 0;   // during training
+  int64_t allocations = 0;            // allocator calls during training
+};
+
+// Called after every step: (epoch, step in epoch, steps per epoch, loss, samples/s so far).
+using StepCallback = std::function<void(int, int64_t, int64_t, double, double)>;
+
+// Trains and evaluates; throws duet::Error for bad configs, missing data, or a mode or
+// device this build does not have.
+FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallback& on_step = {});
+
+// The result as one JSON object (the --json format).
+std::string to_json(const FashionMlpResult& r);
+
+}  // namespace duet::workloads

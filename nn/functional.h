@@ -1,0 +1,45 @@
+// nn::functional: the stateless forms of layers and the losses (torch.nn.functional).
+//   Tensor loss = nn::functional::cross_entropy(logits, labels);            // mean
+//   Tensor per_sample = cross_entropy(logits, labels, {.reduction = Reduction::None});
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace duet::nn::functional {
+
+enum class Reduction { None, Mean, Sum };
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor());  // x @ w^T + b
+Tensor relu(const Tensor& x);
+Tensor gelu(const Tensor& x, const std::string& approximate = "none");
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor silu(const Tensor& x);
+// Zeroes elements with probability p and scales the rest by 1/(1-p) when training.
+Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
+Tensor flatten(const Tensor& x, int64_t start_dim = 1, int64_t end_dim = -1);
+
+struct CrossEntropyOptions {
+  Reduction reduction = Reduction::Mean;
+  int64_t ignore_index = -100;
+  double label_smoothing = 0.0;
+};
+// logits (N, C) or (C), target int64 class indices (N) or (). log_softmax + nll in one
+// numerically stable pass over the classes; mean is over the targets not ignored.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOptions options = {});
+struct NllOptions {
+  Reduction reduction = Reduction::Mean;
+  int64_t ignore_index = -100;
+};
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, NllOptions options = {});
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+// max(x, 0) - x*y + log(1 + exp(-|x|)), stable for any logit.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction = Reduction::Mean);
+
+}  // namespace duet::nn::functional

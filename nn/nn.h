@@ -1,0 +1,10 @@
+// Everything nn/ offers, in one include.
+#pragma once
+
+#include "nn/functional.h"
+#include "nn/init.h"
+#include "nn/layers/activation.h"
+#include "nn/layers/linear.h"
+#include "nn/layers/sequential.h"
+#include "nn/layers/shape_layers.h"
+#include "nn/module.h"
