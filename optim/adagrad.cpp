@@ -1,0 +1,48 @@
+// Adagrad update (see adagrad.h).
+#include "optim/adagrad.h"
+
+#include "autograd/grad_mode.h"
+#include "core/error.h"
+#include "core/functions.h"
+
+namespace duet::optim {
+
+Adagrad::Adagrad(std::vector<Tensor> params, double lr, AdagradOptions options)
+    : Optimizer(std::move(params), lr, "Adagrad"), options_(options) {
+  const AdagradOptions& o = options_;
+  DUET_CHECK(o.lr_decay >= 0, "Adagrad: invalid lr_decay ", o.lr_decay, " (expected >= 0)");
+  DUET_CHECK(o.weight_decay >= 0, "Adagrad: invalid weight_decay ", o.weight_decay, " (expected >= 0)");
+  DUET_CHECK(o.initial_accumulator_value >= 0, "Adagrad: invalid initial_accumulator_value ",
+             o.initial_accumulator_value, " (expected >= 0)");
+  DUET_CHECK(o.eps >= 0, "Adagrad: invalid eps ", o.eps, " (expected >= 0)");
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < this->params().size(); ++i) {
+    ParamState& s = state(i);
+    s.initialized = true;
+    s.buffers.insert("sum", full_like(this->params()[i], o.initial_accumulator_value));
+  }
+}
+
+void Adagrad::step() {
+  NoGradGuard no_grad;
+  const AdagradOptions& o = options_;
+  for (size_t i = 0; i < params().size(); ++i) {
+    const Tensor& p = params()[i];
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    ParamState& s = state(i);
+    if (!s.initialized) {  // a loaded state dict may predate this parameter's state
+      s.initialized = true;
+      s.buffers.insert("sum", full_like(p, o.initial_accumulator_value));
+    }
+    const int64_t t = ++s.step;
+    if (o.weight_decay != 0) g = g + p * o.weight_decay;
+    const double clr = lr() / (1 + double(t - 1) * o.lr_decay);
+    const Tensor& sum = s.buffers.at("sum");
+    sum.add_(g * g);
+    p.sub_(g / (sqrt(sum) + o.eps) * clr);
+  }
+  count_step();
+}
+
+}  // namespace duet::optim

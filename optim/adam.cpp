@@ -1,0 +1,68 @@
+// Adam update (see adam.h); also the engine of AdamW, which differs only in how weight
+// decay is applied.
+#include "optim/adam.h"
+
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "core/error.h"
+#include "core/functions.h"
+
+namespace duet::optim {
+
+Adam::Adam(std::vector<Tensor> params, double lr, AdamOptions options)
+    : Adam(std::move(params), lr, options, "Adam", /*decoupled=*/false) {}
+
+Adam::Adam(std::vector<Tensor> params, double lr, AdamOptions options, std::string name, bool decoupled)
+    : Optimizer(std::move(params), lr, name), options_(options), decoupled_(decoupled) {
+  const AdamOptions& o = options_;
+  DUET_CHECK(o.beta1 >= 0 && o.beta1 < 1, name, ": invalid beta1 ", o.beta1, " (expected 0 <= beta1 < 1)");
+  DUET_CHECK(o.beta2 >= 0 && o.beta2 < 1, name, ": invalid beta2 ", o.beta2, " (expected 0 <= beta2 < 1)");
+  DUET_CHECK(o.eps >= 0, name, ": invalid eps ", o.eps, " (expected >= 0)");
+  DUET_CHECK(o.weight_decay >= 0, name, ": invalid weight_decay ", o.weight_decay, " (expected >= 0)");
+}
+
+std::vector<std::string> Adam::buffer_names() const {
+  if (options_.amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  return {"exp_avg", "exp_avg_sq"};
+}
+
+void Adam::step() {
+  NoGradGuard no_grad;
+  const AdamOptions& o = options_;
+  const double lr = this->lr();
+  for (size_t i = 0; i < params().size(); ++i) {
+    const Tensor& p = params()[i];
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    ParamState& s = state(i);
+    if (!s.initialized) {
+      s.initialized = true;
+      for (const auto& n : buffer_names()) s.buffers.insert(n, zeros_like(p));
+    }
+    const int64_t t = ++s.step;
+
+    if (decoupled_) {
+      if (o.weight_decay != 0) p.mul_(1 - lr * o.weight_decay);
+    } else if (o.weight_decay != 0) {
+      g = g + p * o.weight_decay;
+    }
+    const Tensor& m = s.buffers.at("exp_avg");
+    const Tensor& v = s.buffers.at("exp_avg_sq");
+    m.mul_(o.beta1).add_(g * (1 - o.beta1));
+    v.mul_(o.beta2).add_(g * g * (1 - o.beta2));
+    Tensor second = v;
+    if (o.amsgrad) {
+      const Tensor& vmax = s.buffers.at("max_exp_avg_sq");
+      vmax.copy_(maximum(vmax, v));
+      second = vmax;
+    }
+    const double bias1 = 1 - std::pow(o.beta1, double(t));
+    const double bias2 = 1 - std::pow(o.beta2, double(t));
+    Tensor denom = sqrt(second) / std::sqrt(bias2) + o.eps;
+    p.sub_(m / denom * (lr / bias1));
+  }
+  count_step();
+}
+
+}  // namespace duet::optim

@@ -1,0 +1,73 @@
+// Optimizer: the base of duet's optimizers (libtorch's torch::optim feel). It holds the
+// parameters, the learning rate, a count of step() calls and per-parameter state, and
+// turns that state into a flat state dict:
+//
+//   "step"               0-dim int64: step() calls so far
+//   "lr"                 0-dim float64: the current learning rate (schedulers change it)
+//   "state.<i>.step"     0-dim int64: updates parameter i received (present once it has state)
+//   "state.<i>.<buffer>" the optimizer's buffers for parameter i (exp_avg, momentum_buffer, ...)
+//
+//   auto opt = optim::Adam(model.parameters(), 1e-3);
+//   for (...) { opt.zero_grad(); loss(...).backward(); opt.step(); }
+//
+// Parameters must be distinct floating-point leaves that require grad. A parameter whose
+// grad() is undefined is skipped by step() and its state is left untouched, as in PyTorch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/named_tensors.h"
+#include "core/tensor.h"
+
+namespace duet::optim {
+
+class Optimizer {
+ public:
+  // `name` prefixes error messages ("Adam: ...").
+  Optimizer(std::vector<Tensor> params, double lr, std::string name = "Optimizer");
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  virtual void step() = 0;
+  // set_to_none: drop the gradients (the next backward allocates fresh ones); else zero them.
+  void zero_grad(bool set_to_none = true);
+
+  double lr() const { return lr_; }
+  void set_lr(double lr);
+  const std::vector<Tensor>& params() const { return params_; }
+  int64_t step_count() const { return step_count_; }
+  const std::string& name() const { return name_; }
+
+  // Copies of the state (later steps do not change a saved dict).
+  virtual NamedTensors state_dict() const;
+  // Restores what state_dict() saved, into an optimizer over parameters of the same shapes
+  // (and the same options). Throws duet::Error naming the key of a missing, unexpected or
+  // mis-shaped entry; on error this optimizer is left unchanged.
+  virtual void load_state_dict(const NamedTensors& dict);
+
+ protected:
+  struct ParamState {
+    bool initialized = false;
+    int64_t step = 0;      // updates this parameter received
+    NamedTensors buffers;  // each shaped and typed like the parameter
+  };
+
+  // The buffer names an initialized parameter's state holds under the current options.
+  virtual std::vector<std::string> buffer_names() const = 0;
+
+  ParamState& state(size_t i) { return state_[i]; }
+  const ParamState& state(size_t i) const { return state_[i]; }
+  void count_step() { ++step_count_; }
+
+ private:
+  std::vector<Tensor> params_;
+  double lr_;
+  std::string name_;
+  int64_t step_count_ = 0;
+  std::vector<ParamState> state_;
+};
+
+}  // namespace duet::optim
