@@ -7,6 +7,7 @@ namespace duet {
 namespace {
 
 DispatchLayer* g_layers[kNumDispatchKeys] = {};  // Kernel's slot stays empty: it is built in
+thread_local bool t_capturing = false;
 
 Tensor kernel_layer(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta,
                     const Tensor* out) {
@@ -82,6 +83,9 @@ void apply_out(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, co
              meta.dtype, " cannot be written into a tensor of dtype ", out.dtype(), " in place");
   dispatch_from(0, op, inputs, attrs, meta, &out);
 }
+
+bool is_capturing() { return t_capturing; }
+void set_capturing(bool on) { t_capturing = on; }
 
 Tensor empty_like_meta(const TensorMeta& meta) {
   size_t nbytes = size_t(numel_of(meta.shape)) * dtype_size(meta.dtype);

@@ -65,6 +65,24 @@ TensorMeta infer_meta(OpKind op, std::span<const Tensor> inputs, const Attrs& at
 Tensor run_kernel(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta);
 void run_kernel_into(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const Tensor& out);
 
+// Whether ops on this thread are being recorded into a graph rather than computed (graph
+// capture sets it). Code that would bake a changing host value into a captured graph
+// (an optimizer's step count) asks this to use tensor math instead.
+bool is_capturing();
+void set_capturing(bool on);
+
+// Makes real tensors inside a capture (state that must persist across runs).
+class CaptureSuspendGuard {
+ public:
+  CaptureSuspendGuard() : prev_(is_capturing()) { set_capturing(false); }
+  ~CaptureSuspendGuard() { set_capturing(prev_); }
+  CaptureSuspendGuard(const CaptureSuspendGuard&) = delete;
+  CaptureSuspendGuard& operator=(const CaptureSuspendGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
 // A fresh contiguous tensor of the given meta (uninitialised memory).
 Tensor empty_like_meta(const TensorMeta& meta);
 

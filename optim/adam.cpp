@@ -2,6 +2,8 @@
 // decay is applied.
 #include "optim/adam.h"
 
+#include "core/dispatch.h"
+
 #include <cmath>
 
 #include "autograd/grad_mode.h"
@@ -56,6 +58,20 @@ void Adam::step() {
       const Tensor& vmax = s.buffers.at("max_exp_avg_sq");
       vmax.copy_(maximum(vmax, v));
       second = vmax;
+    }
+    if (is_capturing()) {
+      // In a captured step the bias corrections come from a step-count tensor that the
+      // graph updates each run, so replays keep counting.
+      if (!s.step_tensor.defined()) {
+        CaptureSuspendGuard real_tensor;
+        s.step_tensor = full({}, double(t - 1), DType::Float64);
+      }
+      s.step_tensor.add_(1.0);
+      Tensor bias1 = 1.0 - pow(full({}, o.beta1, DType::Float64), s.step_tensor);
+      Tensor bias2 = 1.0 - pow(full({}, o.beta2, DType::Float64), s.step_tensor);
+      Tensor denom = sqrt(second) / sqrt(bias2) + o.eps;
+      p.sub_(m / denom * (lr / bias1));
+      continue;
     }
     const double bias1 = 1 - std::pow(o.beta1, double(t));
     const double bias2 = 1 - std::pow(o.beta2, double(t));

@@ -1,0 +1,162 @@
+// CPU kernels of the elementwise binary ops (add ... logical_or) and where(cond, a, b),
+// with NumPy broadcasting. Operands are first brought to the dtype the op computes in
+// (result_type(a, b); float32 for true division of integers) — only operands whose dtype
+// differs are converted, into a temporary of their own (unbroadcast) size. Each op is a
+// functor run by ew::run_binary (elementwise_common.h); float32 add/sub/mul/div/maximum/
+// minimum have AVX2 bodies for contiguous operands and for a broadcast scalar operand.
+// Integer arithmetic wraps on overflow; integer pow with a negative exponent follows
+// PyTorch (1 for base 1, +-1 for base -1, else 0).
+#include <cmath>
+
+#include "core/type_promotion.h"
+#include "kernels/cpu/elementwise_common.h"
+#include "kernels/cpu/elementwise_simd.h"
+#include "kernels/cpu/kernels.h"
+
+namespace duet::cpu {
+namespace ew {
+namespace {
+
+struct AddOp {
+  template <typename C> C operator()(C a, C b) const { return wrap_add(a, b); }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const { return _mm256_add_ps(a, b); }
+};
+struct SubOp {
+  template <typename C> C operator()(C a, C b) const { return wrap_sub(a, b); }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const { return _mm256_sub_ps(a, b); }
+};
+struct MulOp {
+  template <typename C> C operator()(C a, C b) const { return wrap_mul(a, b); }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const { return _mm256_mul_ps(a, b); }
+};
+struct DivOp {  // only ever floating: integer inputs were converted to the float output dtype
+  template <typename C> C operator()(C a, C b) const { return a / b; }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const { return _mm256_div_ps(a, b); }
+};
+struct PowOp {
+  template <typename C> C operator()(C a, C b) const {
+    if constexpr (std::is_integral_v<C>) {
+      if (b < 0) return a == 1 ? C(1) : a == -1 ? C((b & 1) ? -1 : 1) : C(0);
+      C result = 1;
+      for (; b > 0; b >>= 1) {  // square-and-multiply, wrapping like PyTorch's int pow
+        if (b & 1) result = wrap_mul(result, a);
+        a = wrap_mul(a, a);
+      }
+      return result;
+    } else {
+      return std::pow(a, b);
+    }
+  }
+};
+// NaN-propagating, like torch.maximum. _mm256_max_ps returns its second operand when either
+// is NaN, which covers a NaN b; a NaN a is blended back in.
+struct MaximumOp {
+  template <typename C> C operator()(C a, C b) const {
+    if constexpr (std::is_floating_point_v<C>) {
+      if (a != a) return a;
+      if (b != b) return b;
+    }
+    return a > b ? a : b;
+  }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const {
+    return _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+  }
+};
+struct MinimumOp {
+  template <typename C> C operator()(C a, C b) const {
+    if constexpr (std::is_floating_point_v<C>) {
+      if (a != a) return a;
+      if (b != b) return b;
+    }
+    return a < b ? a : b;
+  }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const {
+    return _mm256_blendv_ps(_mm256_min_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+  }
+};
+
+#define DUET_COMPARE_OP(Name, expr) \
+  struct Name {                     \
+    template <typename C>           \
+    bool operator()(C a, C b) const { return expr; } \
+  };
+DUET_COMPARE_OP(EqOp, a == b)
+DUET_COMPARE_OP(NeOp, a != b)
+DUET_COMPARE_OP(LtOp, a < b)
+DUET_COMPARE_OP(LeOp, a <= b)
+DUET_COMPARE_OP(GtOp, a > b)
+DUET_COMPARE_OP(GeOp, a >= b)
+DUET_COMPARE_OP(LogicalAndOp, a != C(0) && b != C(0))
+DUET_COMPARE_OP(LogicalOrOp, a != C(0) || b != C(0))
+#undef DUET_COMPARE_OP
+
+// Arithmetic: computes in out's dtype (result_type, or float32 for integer division).
+template <typename Op>
+void arith_binary(std::span<const Tensor> in, const Tensor& out, const Op& op) {
+  Tensor a = as_dtype(in[0], out.dtype()), b = as_dtype(in[1], out.dtype());
+  visit_numeric(out.dtype(), [&]<typename T>() { run_binary<T, T>(a, b, out, op); });
+}
+
+// Comparisons and logical ops: compute in result_type(a, b), write bool.
+template <typename Op>
+void compare_binary(std::span<const Tensor> in, const Tensor& out, const Op& op) {
+  DUET_ASSERT(out.dtype() == DType::Bool, "comparisons write bool");
+  DType ct = result_type(in[0], in[1]);
+  Tensor a = as_dtype(in[0], ct), b = as_dtype(in[1], ct);
+  visit_dtype(ct, [&]<typename T>() { run_binary<T, bool>(a, b, out, op); });
+}
+
+template <typename T>
+void run_where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const Tensor ins[3] = {cond, a, b};
+  StridedLoop loop(out, ins);
+  loop.run(kGrain, [&](char** p, const int64_t* s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
+      std::memcpy(p[0] + i * s[0], c ? p[2] + i * s[2] : p[3] + i * s[3], sizeof(T));
+    }
+  });
+}
+
+}  // namespace
+}  // namespace ew
+
+#define DUET_BINARY_KERNEL(name, family, op)                                                     \
+  void name##_kernel(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) { \
+    ew::family(inputs, out, ew::op{});                                                          \
+  }
+
+DUET_BINARY_KERNEL(add, arith_binary, AddOp)
+DUET_BINARY_KERNEL(sub, arith_binary, SubOp)
+DUET_BINARY_KERNEL(mul, arith_binary, MulOp)
+DUET_BINARY_KERNEL(pow, arith_binary, PowOp)
+DUET_BINARY_KERNEL(maximum, arith_binary, MaximumOp)
+DUET_BINARY_KERNEL(minimum, arith_binary, MinimumOp)
+DUET_BINARY_KERNEL(eq, compare_binary, EqOp)
+DUET_BINARY_KERNEL(ne, compare_binary, NeOp)
+DUET_BINARY_KERNEL(lt, compare_binary, LtOp)
+DUET_BINARY_KERNEL(le, compare_binary, LeOp)
+DUET_BINARY_KERNEL(gt, compare_binary, GtOp)
+DUET_BINARY_KERNEL(ge, compare_binary, GeOp)
+DUET_BINARY_KERNEL(logical_and, compare_binary, LogicalAndOp)
+DUET_BINARY_KERNEL(logical_or, compare_binary, LogicalOrOp)
+#undef DUET_BINARY_KERNEL
+
+void div_kernel(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
+  DUET_ASSERT(is_floating(out.dtype()), "div writes a floating dtype");
+  Tensor a = ew::as_dtype(inputs[0], out.dtype()), b = ew::as_dtype(inputs[1], out.dtype());
+  ew::visit_float_types(out.dtype(), [&]<typename T>() { ew::run_binary<T, T>(a, b, out, ew::DivOp{}); });
+}
+
+void where_kernel(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
+  Tensor a = ew::as_dtype(inputs[1], out.dtype()), b = ew::as_dtype(inputs[2], out.dtype());
+  visit_dtype(out.dtype(), [&]<typename T>() { ew::run_where<T>(inputs[0], a, b, out); });
+}
+
+}  // namespace duet::cpu

@@ -1,0 +1,307 @@
+// duet's own GEMM driver, BLIS-style: for each NC-wide column block of B and each KC-deep
+// slice of K, B is packed into NR-wide micro-panels (shared by all threads), then each
+// thread packs MC x KC blocks of A into MR-tall micro-panels and runs the micro-kernel
+// (gemm_ukernel.cpp) over every MR x NR tile. Packing reads any (row, column) strides, so
+// transposed operands cost nothing extra and nothing is materialised.
+//
+// The micro-kernel family (AVX-512 12x32, AVX2 6x16, scalar) is picked at run time; each
+// has its own blocking for Sapphire Rapids (48 KB L1d, 2 MB L2 per core): KC keeps one B
+// micro-panel plus one A micro-panel in L1 (AVX-512 float: 32 + 12 KB at KC = 256; AVX2
+// float: 24 + 9 KB at KC = 384), MC x KC of packed A sits in L2, KC x NC of packed B in
+// L3. K is split into equal slices so no slice is tiny. Threads split the rows of C (each
+// thread packs its own A), or the columns when C has too few rows to share. Blocking
+// sweeps on the shared 2-core VM were within its noise (load 5-10 from other builds).
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/gemm.h"
+
+namespace duet::cpu {
+namespace {
+
+using detail::GemmIsa;
+using detail::UkernelArgs;
+
+struct Blocking {
+  int64_t MC, KC, NC;
+};
+// KC: one B micro-panel (KC x NR) stays in L1 while A micro-panels stream past it.
+template <typename T>
+constexpr Blocking kAvx2Blocking = sizeof(T) == 4 ? Blocking{192, 384, 3072} : Blocking{96, 256, 2048};
+template <typename T>
+constexpr Blocking kAvx512Blocking = sizeof(T) == 4 ? Blocking{384, 256, 3072} : Blocking{192, 192, 2048};
+
+std::atomic<int> g_isa_limit{int(GemmIsa::Avx512)};
+
+bool has_avx512() {
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+}
+
+// Below this many multiply-adds a second thread costs more than it saves.
+constexpr int64_t kParallelMinMacs = int64_t(1) << 17;
+
+// A growable 64-byte aligned scratch buffer per thread and slot (0: packed A, 1: packed B).
+template <typename T>
+T* scratch(int slot, int64_t n) {
+  struct Buf {
+    void* p = nullptr;
+    size_t bytes = 0;
+    ~Buf() { std::free(p); }
+  };
+  thread_local Buf bufs[2];
+  Buf& b = bufs[slot];
+  size_t need = (size_t(n) * sizeof(T) + 63) / 64 * 64;
+  if (need > b.bytes) {
+    std::free(b.p);
+    b.p = std::aligned_alloc(64, need);
+    DUET_ASSERT(b.p != nullptr, "gemm: out of memory for a ", need, "-byte packing buffer");
+    b.bytes = need;
+  }
+  return static_cast<T*>(b.p);
+}
+
+// Packs rows [0, mc) x cols [0, kc) of A (element (i, p) at A[i * rs + p * cs]) into
+// MR-row micro-panels: panel q holds kc steps of MR values, rows past mc are zero.
+template <typename T, int MR>
+void pack_a(int64_t mc, int64_t kc, const T* A, int64_t rs, int64_t cs, T* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+    const int mr = int(std::min<int64_t>(MR, mc - i0));
+    const T* src = A + i0 * rs;
+    if (mr == MR && rs == 1) {  // column-major (transposed) A: each step is MR contiguous values
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * cs + i];
+    } else if (mr == MR && cs == 1) {  // row-major A: MR rows read side by side
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * rs + p];
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int i = 0; i < mr; ++i) dst[p * MR + i] = src[i * rs + p * cs];
+        for (int i = mr; i < MR; ++i) dst[p * MR + i] = T(0);
+      }
+    }
+  }
+}
+
+// Packs B micro-panels [q0, q1) of a kc x nc block (element (p, j) at B[p * rs + j * cs])
+// into dst: panel q at dst + q * NR * kc, kc steps of NR values, columns past nc zero.
+template <typename T, int NR>
+void pack_b(int64_t kc, int64_t nc, int64_t q0, int64_t q1, const T* B, int64_t rs, int64_t cs, T* dst) {
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t j0 = q * NR;
+    const int nr = int(std::min<int64_t>(NR, nc - j0));
+    const T* src = B + j0 * cs;
+    T* d = dst + q * NR * kc;
+    if (nr == NR && cs == 1) {  // row-major B: each step is NR contiguous values
+      for (int64_t p = 0; p < kc; ++p) std::memcpy(d + p * NR, src + p * rs, NR * sizeof(T));
+    } else if (nr == NR && rs == 1) {  // column-major (transposed) B: walk each column down K
+      for (int j = 0; j < NR; ++j)
+        for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = src[j * cs + p];
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int j = 0; j < nr; ++j) d[p * NR + j] = src[p * rs + j * cs];
+        for (int j = nr; j < NR; ++j) d[p * NR + j] = T(0);
+      }
+    }
+  }
+}
+
+template <typename T>
+using Ukernel = void (*)(const UkernelArgs<T>&);
+
+// One KC slice of the product, everything a thread needs to run its share of it.
+template <typename T>
+struct Slice {
+  Ukernel<T> uk;
+  int64_t M, kc, nc;
+  const T* A;  // at (0, pc)
+  int64_t rsa, csa;
+  const T* Bp;  // packed kc x nc block
+  T* C;         // at (0, jc)
+  int64_t rsc, csc;
+  T alpha, beta;
+  const T* bias;  // at column jc, or null
+  bool relu;
+};
+
+// Rows [m0, m1) x B panels [q0, q1) of a slice: packs A in MC blocks and runs the tiles.
+template <typename T, int MR, int NR>
+void run_slice(const Slice<T>& s, int64_t MC, int64_t m0, int64_t m1, int64_t q0, int64_t q1) {
+  T* Ap = scratch<T>(0, std::min<int64_t>(MC, m1 - m0 + MR) * s.kc);
+  alignas(64) T tile[MR * NR];
+  for (int64_t ic = m0; ic < m1; ic += MC) {
+    const int64_t mc = std::min(MC, m1 - ic);
+    pack_a<T, MR>(mc, s.kc, s.A + ic * s.rsa, s.rsa, s.csa, Ap);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t j = q * NR;
+      const int n = int(std::min<int64_t>(NR, s.nc - j));
+      const T* bp = s.Bp + q * NR * s.kc;
+      for (int64_t i = 0; i < mc; i += MR) {
+        const int m = int(std::min<int64_t>(MR, mc - i));
+        T* c = s.C + (ic + i) * s.rsc + j * s.csc;
+        UkernelArgs<T> args{s.kc, Ap + i * s.kc, bp, c, s.rsc, s.alpha, s.beta, s.bias ? s.bias + j : nullptr,
+                            s.relu, m, n};
+        if (s.csc == 1) {
+          s.uk(args);
+          continue;
+        }
+        // C with a non-unit column stride: compute the tile unscaled, merge it here.
+        args.c = tile;
+        args.rsc = NR;
+        args.alpha = T(1);
+        args.beta = T(0);
+        args.bias = nullptr;
+        args.relu = false;
+        s.uk(args);
+        for (int r = 0; r < m; ++r)
+          for (int cc = 0; cc < n; ++cc) {
+            T& dst = c[r * s.rsc + cc * s.csc];
+            T v = s.alpha * tile[r * NR + cc];
+            if (s.beta != T(0)) v += s.beta * dst;
+            if (s.bias) v += s.bias[j + cc];
+            if (s.relu && v < T(0)) v = T(0);
+            dst = v;
+          }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+template <typename T>
+void apply_epilogue(int64_t M, int64_t N, T* C, int64_t rsc, int64_t csc, const GemmEpilogueT<T>* epi) {
+  if (!epi || (!epi->bias && epi->act == Activation::None)) return;
+  const bool relu = epi->act == Activation::Relu;
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      T& c = C[i * rsc + j * csc];
+      T v = c;
+      if (epi->bias) v += epi->bias[j];
+      if (relu && v < T(0)) v = T(0);
+      c = v;
+    }
+}
+template void apply_epilogue<float>(int64_t, int64_t, float*, int64_t, int64_t, const GemmEpilogueT<float>*);
+template void apply_epilogue<double>(int64_t, int64_t, double*, int64_t, int64_t, const GemmEpilogueT<double>*);
+
+}  // namespace detail
+
+namespace {
+
+// The blocked product for one register tile shape (K > 0, M, N > 0).
+template <typename T, int MR, int NR>
+void gemm_blocked(Ukernel<T> uk, Blocking blk, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rsa,
+                  int64_t csa, const T* B, int64_t rsb, int64_t csb, T beta, T* C, int64_t rsc, int64_t csc,
+                  const GemmEpilogueT<T>* epi) {
+  const bool relu = epi && epi->act == Activation::Relu;
+  const T* bias = epi ? epi->bias : nullptr;
+
+  int nt = get_num_threads();
+  if (in_parallel_region() || M * N * K < kParallelMinMacs) nt = 1;
+  const int64_t m_panels = (M + MR - 1) / MR;
+  // Split rows when each thread gets a few MR panels; otherwise split B panels.
+  const bool split_rows = m_panels >= 2 * nt;
+
+  const int64_t k_slices = (K + blk.KC - 1) / blk.KC;
+  const int64_t kc_max = (K + k_slices - 1) / k_slices;
+  for (int64_t jc = 0; jc < N; jc += blk.NC) {
+    const int64_t nc = std::min(blk.NC, N - jc);
+    const int64_t n_panels = (nc + NR - 1) / NR;
+    T* Bp = scratch<T>(1, n_panels * NR * kc_max);
+    for (int64_t pc = 0; pc < K; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, K - pc);
+      const bool last = pc + kc == K;
+      const T* Bsrc = B + pc * rsb + jc * csb;
+      auto pack = [&](int64_t q0, int64_t q1) { pack_b<T, NR>(kc, nc, q0, q1, Bsrc, rsb, csb, Bp); };
+      if (nt > 1) parallel_for(0, n_panels, 2, pack);
+      else pack(0, n_panels);
+
+      Slice<T> s{uk,  M,   kc,  nc,    A + pc * csa,          rsa, csa, Bp, C + jc * csc,
+                 rsc, csc, alpha, pc == 0 ? beta : T(1), (last && bias) ? bias + jc : nullptr, last && relu};
+      if (nt == 1) {
+        run_slice<T, MR, NR>(s, blk.MC, 0, M, 0, n_panels);
+      } else if (split_rows) {
+        parallel_for(0, m_panels, 1, [&](int64_t lo, int64_t hi) {
+          run_slice<T, MR, NR>(s, blk.MC, lo * MR, std::min(M, hi * MR), 0, n_panels);
+        });
+      } else {
+        parallel_for(0, n_panels, 1,
+                     [&](int64_t lo, int64_t hi) { run_slice<T, MR, NR>(s, blk.MC, 0, M, lo, hi); });
+      }
+    }
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+GemmIsa gemm_isa() {
+  const auto limit = GemmIsa(g_isa_limit.load());
+  if (limit >= GemmIsa::Avx512 && has_avx512() && has_avx2_fma()) return GemmIsa::Avx512;
+  if (limit >= GemmIsa::Avx2 && has_avx2_fma()) return GemmIsa::Avx2;
+  return GemmIsa::Scalar;
+}
+
+void set_gemm_isa_limit(GemmIsa isa) { g_isa_limit.store(int(isa)); }
+
+}  // namespace detail
+
+template <typename T>
+void duet_gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rsa, int64_t csa, const T* B,
+               int64_t rsb, int64_t csb, T beta, T* C, int64_t rsc, int64_t csc, const GemmEpilogueT<T>* epi) {
+  using detail::kAvx2MR;
+  using detail::kAvx2NR;
+  using detail::kAvx512MR;
+  using detail::kAvx512NR;
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {  // no product: C = beta * C, then the epilogue
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        T& c = C[i * rsc + j * csc];
+        c = beta == T(0) ? T(0) : beta * c;
+      }
+    detail::apply_epilogue(M, N, C, rsc, csc, epi);
+    return;
+  }
+  constexpr bool is_float = std::is_same_v<T, float>;
+  switch (detail::gemm_isa()) {
+    case GemmIsa::Avx512: {
+      Ukernel<T> uk;
+      if constexpr (is_float) uk = &detail::sgemm_ukernel_avx512;
+      else uk = &detail::dgemm_ukernel_avx512;
+      gemm_blocked<T, kAvx512MR, kAvx512NR<T>>(uk, kAvx512Blocking<T>, M, N, K, alpha, A, rsa, csa, B, rsb, csb,
+                                               beta, C, rsc, csc, epi);
+      return;
+    }
+    case GemmIsa::Avx2: {
+      Ukernel<T> uk;
+      if constexpr (is_float) uk = &detail::sgemm_ukernel_avx2;
+      else uk = &detail::dgemm_ukernel_avx2;
+      gemm_blocked<T, kAvx2MR, kAvx2NR<T>>(uk, kAvx2Blocking<T>, M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C,
+                                           rsc, csc, epi);
+      return;
+    }
+    case GemmIsa::Scalar:
+      gemm_blocked<T, kAvx2MR, kAvx2NR<T>>(&detail::gemm_ukernel_scalar<T, kAvx2MR, kAvx2NR<T>>,
+                                           kAvx2Blocking<T>, M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, rsc,
+                                           csc, epi);
+      return;
+  }
+}
+
+template void duet_gemm<float>(int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t, const float*,
+                               int64_t, int64_t, float, float*, int64_t, int64_t, const GemmEpilogueT<float>*);
+template void duet_gemm<double>(int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,
+                                const double*, int64_t, int64_t, double, double*, int64_t, int64_t,
+                                const GemmEpilogueT<double>*);
+
+}  // namespace duet::cpu
