@@ -1,0 +1,185 @@
+// Bad input gives a duet::Error (not an InternalError, not a crash) whose message names the
+// op and the problem: wrong shapes, dtypes, dims, sizes, indices, arities and tensors.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/dispatch.h"
+#include "core/functions.h"
+
+using namespace duet;
+
+namespace {
+
+// Runs `fn`, which must throw a duet::Error (a user error, not an InternalError) whose
+// message contains every one of `parts`.
+void expect_error(const std::function<void()>& fn, std::initializer_list<std::string_view> parts, const char* expr) {
+  try {
+    fn();
+  } catch (const InternalError& e) {
+    FAIL_CHECK(expr << ": threw duet::InternalError (an internal bug, not a user error): " << e.what());
+    return;
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    for (std::string_view p : parts)
+      CHECK_MESSAGE(msg.find(p) != std::string::npos, expr << ": message \"" << msg << "\" lacks \"" << p << "\"");
+    return;
+  } catch (const std::exception& e) {
+    FAIL_CHECK(expr << ": threw a non-duet exception: " << e.what());
+    return;
+  }
+  FAIL_CHECK(expr << ": did not throw");
+}
+
+#define EXPECT_ERROR(stmt, ...) expect_error([&] { (void)(stmt); }, {__VA_ARGS__}, #stmt)
+
+Tensor f32(const Shape& s) { return zeros(s, DType::Float32); }
+Tensor i64(std::vector<int64_t> v) {
+  Shape s = {int64_t(v.size())};
+  return tensor<int64_t>(v, s);
+}
+
+}  // namespace
+
+TEST_CASE("matmul: shapes and dtypes") {
+  CHECK_THROWS_WITH_AS(matmul(f32({3, 4}), f32({5, 6})),
+                       "matmul: shapes [3, 4] and [5, 6] cannot be multiplied (4 != 5)", duet::Error);
+  EXPECT_ERROR(matmul(f32({2, 3, 4}), f32({3, 5})), "matmul", "[2, 3, 4]", "[3, 5]", "4 != 3");
+  EXPECT_ERROR(matmul(f32({2, 3, 4}), f32({3, 4, 5})), "matmul", "cannot be broadcast", "[2]", "[3]");
+  EXPECT_ERROR(matmul(f32({}), f32({3})), "matmul", "at least 1 dim");
+  EXPECT_ERROR(matmul(f32({2, 2}), zeros({2, 2}, DType::Float64)), "matmul", "one dtype", "float32[2, 2]",
+               "float64[2, 2]");
+  EXPECT_ERROR(matmul(zeros({2, 2}, DType::Int64), zeros({2, 2}, DType::Int64)), "matmul", "floating-point",
+               "int64");
+}
+
+TEST_CASE("elementwise: broadcasting and dtypes") {
+  EXPECT_ERROR(add(f32({2, 3}), f32({4})), "add: shapes [2, 3] and [4] cannot be broadcast together", "3 vs 4");
+  EXPECT_ERROR(mul(f32({3, 1, 5}), f32({2, 4})), "mul", "cannot be broadcast", "5 vs 4");
+  EXPECT_ERROR(eq(f32({3}), f32({2})), "eq", "cannot be broadcast");
+  EXPECT_ERROR(where(f32({3}), f32({3}), f32({3})), "where: the condition must be a bool tensor", "float32[3]");
+  EXPECT_ERROR(where(zeros({3}, DType::Bool), f32({3}), f32({4})), "where", "cannot be broadcast");
+  EXPECT_ERROR(add(zeros({2}, DType::Bool), zeros({2}, DType::Bool)), "add", "numeric", "bool[2]");
+  EXPECT_ERROR(neg(zeros({2}, DType::Bool)), "neg", "numeric tensor", "bool[2]");
+  EXPECT_ERROR(gelu(f32({2}), "fast"), "gelu", "approximate", "fast");
+  EXPECT_ERROR(clamp(f32({2}), 2.0, 1.0), "clamp", "min (2) is greater than max (1)");
+  EXPECT_ERROR(clamp(f32({2}), std::nullopt, std::nullopt), "clamp", "at least one of min and max");
+}
+
+TEST_CASE("reductions and softmax: dims and dtypes") {
+  EXPECT_ERROR(sum(f32({2, 3}), {5}), "sum: dim 5 is out of range for a tensor with 2 dims", "[-2, 1]");
+  EXPECT_ERROR(sum(f32({2, 3}), {-3}), "sum: dim -3 is out of range");
+  EXPECT_ERROR(sum(f32({2, 3}), {1, -1}), "sum", "more than once");
+  EXPECT_ERROR(mean(zeros({3}, DType::Int64)), "mean: expected a floating-point tensor", "int64[3]");
+  EXPECT_ERROR(var(zeros({3}, DType::Int32)), "var", "floating-point", "int32[3]");
+  EXPECT_ERROR(var(f32({3}), {}, false, -1), "var", "correction must be >= 0");
+  EXPECT_ERROR(amax(f32({0, 3}), {0}), "amax", "dim 0 of size 0");
+  EXPECT_ERROR(argmax(f32({0, 3})), "argmax", "empty tensor");
+  EXPECT_ERROR(argmin(f32({2, 3}), 2), "argmin: dim 2 is out of range");
+  EXPECT_ERROR(softmax(f32({2, 3}), 3), "softmax: dim 3 is out of range for a tensor with 2 dims");
+  EXPECT_ERROR(log_softmax(zeros({2, 3}, DType::Int64), 1), "log_softmax", "floating-point", "int64[2, 3]");
+}
+
+TEST_CASE("views: dims, sizes and strides") {
+  Tensor x = f32({2, 3});
+  EXPECT_ERROR(x.transpose(0, 2), "transpose: dim 2 is out of range for a tensor with 2 dims");
+  EXPECT_ERROR(x.select(0, 2), "select: index 2 is out of range for dim 0 of size 2");
+  EXPECT_ERROR(x.select(1, -4), "select: index -4 is out of range for dim 1 of size 3");
+  EXPECT_ERROR(f32({}).select(0, 0), "select", "0-dim");
+  EXPECT_ERROR(x.reshape({4}), "reshape: shape [4] is invalid for an input of shape [2, 3] (6 elements)");
+  EXPECT_ERROR(x.reshape({-1, -1}), "reshape", "only one dim can be -1");
+  EXPECT_ERROR(x.reshape({-1, 4}), "reshape", "[-1, 4]", "is invalid");
+  EXPECT_ERROR(x.t().view({6}), "view: shape [6] is incompatible", "[3, 2]", "strides [1, 3]");
+  EXPECT_ERROR(x.expand({2, 4}), "expand: the input's size 3 in dim 1 must be 1 or match the target size 4");
+  EXPECT_ERROR(x.expand({3}), "expand", "fewer dims");
+  EXPECT_ERROR(x.permute({0, 0}), "permute: dims [0, 0] repeat dim 0");
+  EXPECT_ERROR(x.permute({0}), "permute", "for a tensor with 2 dims");
+  EXPECT_ERROR(x.slice(0, 0, 2, 0), "slice: step must be positive, got 0");
+  EXPECT_ERROR(x.slice(2, 0, 1), "slice: dim 2 is out of range");
+  EXPECT_ERROR(x.narrow(1, 2, 2), "narrow", "out of range");
+  EXPECT_ERROR(f32({2, 3, 4}).flatten(2, 1), "flatten", "start_dim");
+}
+
+TEST_CASE("factories: sizes, element counts and dims") {
+  EXPECT_ERROR(zeros({-1}), "negative size in shape [-1]");
+  EXPECT_ERROR(zeros({2, -3}), "negative size", "[2, -3]");
+  EXPECT_ERROR(zeros({int64_t(1) << 40, int64_t(1) << 40}), "element count", "overflows int64");
+  EXPECT_ERROR(empty({int64_t(1) << 62, 4}), "empty", "overflows int64");
+  EXPECT_ERROR(zeros(Shape(9, 1)), "has 9 dims; at most 8 are supported");
+  EXPECT_ERROR(f32({1}).reshape(Shape(9, 1)), "reshape", "9 dims");
+  EXPECT_ERROR(arange(0, 10, 0), "arange: step must be finite and non-zero, got 0");
+  EXPECT_ERROR(arange(0, 10, -1), "arange", "goes away from end");
+  EXPECT_ERROR(linspace(0, 1, -2), "linspace: steps must be >= 0, got -2");
+  EXPECT_ERROR(eye(-1), "eye: n and m must be >= 0");
+  EXPECT_ERROR(randint(5, 5, {3}), "randint: low (5) must be less than high (5)");
+  EXPECT_ERROR(randint(0, 2, {3}, DType::Bool), "randint", "bool");
+  EXPECT_ERROR(rand({3}, DType::Int64), "rand_uniform", "floating-point dtype");
+  EXPECT_ERROR(uniform({3}, 2, 1), "low (2) must not exceed high (1)");
+  EXPECT_ERROR(normal({3}, 0, -1), "std must be >= 0");
+  EXPECT_ERROR(tensor<float>({1, 2, 3}, {2, 2}), "tensor: 3 values cannot fill shape [2, 2]");
+  EXPECT_ERROR(from_blob(nullptr, {2}, DType::Float32), "from_blob: data is null");
+}
+
+TEST_CASE("joining and indexing") {
+  EXPECT_ERROR(cat({f32({2, 3}), f32({2, 4})}, 0), "cat: sizes must match except in dim 0", "[2, 3]", "[2, 4]");
+  EXPECT_ERROR(cat({f32({2, 3}), f32({3})}, 0), "cat: tensor 0 has 2 dims but tensor 1 has 1");
+  EXPECT_ERROR(cat({f32({}), f32({})}, 0), "cat: zero-dim tensors cannot be concatenated");
+  EXPECT_ERROR(cat({f32({2, 3})}, 2), "cat: dim 2 is out of range");
+  EXPECT_ERROR(cat({}, 0), "cat: expected a non-empty list of tensors");
+  EXPECT_ERROR(stack({f32({2}), f32({3})}), "stack", "one shape");
+
+  Tensor x = f32({3, 4});
+  EXPECT_ERROR(index_select(x, 0, i64({0, 3})), "index_select: index 3 is out of range for dim 0 with size 3");
+  EXPECT_ERROR(index_select(x, 1, i64({-1})), "index_select: index -1 is out of range for dim 1 with size 4");
+  EXPECT_ERROR(index_select(x, 0, f32({2})), "index_select", "int64 or int32 index", "float32[2]");
+  EXPECT_ERROR(index_select(x, 0, zeros({2, 2}, DType::Int64)), "index_select", "0-D or 1-D");
+  EXPECT_ERROR(index_select(x, 2, i64({0})), "index_select: dim 2 is out of range");
+  Tensor idx = tensor<int64_t>({0, 4, 1, 2}, {2, 2});
+  EXPECT_ERROR(gather(x, 0, idx), "gather: index 4 is out of range for dim 0 with size 3");
+  EXPECT_ERROR(gather(x, 1, tensor<int64_t>({0, -2}, {1, 2})), "gather: index -2 is out of range");
+  EXPECT_ERROR(gather(x, 0, i64({0})), "gather", "as many dims");
+  EXPECT_ERROR(gather(x, 0, zeros({2, 5}, DType::Int64)), "gather", "larger than the input");
+  EXPECT_ERROR(scatter_add(x, 0, idx, f32({2, 2})), "scatter_add: index 4 is out of range");
+  EXPECT_ERROR(scatter_add(x, 0, zeros({2, 2}, DType::Int64), zeros({2, 2}, DType::Float64)), "scatter_add",
+               "dtype of the input");
+  EXPECT_ERROR(one_hot(i64({0, 3}), 3), "one_hot: index 3 is out of range for num_classes 3");
+  EXPECT_ERROR(one_hot(i64({-1}), 3), "one_hot: index -1 is out of range");
+  EXPECT_ERROR(one_hot(i64({0}), 0), "one_hot: num_classes must be >= 1");
+}
+
+TEST_CASE("tensor access: dtypes, element counts, devices") {
+  Tensor x = f32({2, 3});
+  EXPECT_ERROR(x.data<int64_t>(), "tensor.data: the tensor has dtype float32 but int64 was requested");
+  EXPECT_ERROR(x.item<float>(), "item: expected a tensor with one element, got shape [2, 3]");
+  EXPECT_ERROR(f32({0}).item<float>(), "item", "[0]");
+  EXPECT_ERROR(x.size(2), "size: dim 2 is out of range");
+  EXPECT_ERROR(Device::parse("gpu"), "Device: cannot parse 'gpu'", "'cpu', 'cuda' or 'cuda:N'");
+  EXPECT_ERROR(Device::parse("cuda:x"), "Device: cannot parse 'cuda:x'");
+  EXPECT_ERROR(x.to(Device::cuda(0)), "to:", "cuda:0");
+}
+
+TEST_CASE("dispatch: undefined tensors, arity, out tensors") {
+  Tensor undefined;
+  Tensor x = f32({3});
+  EXPECT_ERROR(add(undefined, x), "add: input 0 is an undefined tensor");
+  EXPECT_ERROR(matmul(x, undefined), "matmul: input 1 is an undefined tensor");
+  EXPECT_ERROR(undefined.sizes(), "use of an undefined tensor");
+  EXPECT_ERROR(apply(OpKind::add, {x}), "add: expected 2 input tensor(s), got 1");
+  EXPECT_ERROR(apply(OpKind::neg, {x, x}), "neg: expected 1 input tensor(s), got 2");
+  EXPECT_ERROR(apply(OpKind::full, {x}, Attrs().set("shape", Shape{2}).set("value", 1.0)),
+               "full: expected 0 input tensor(s), got 1");
+  EXPECT_ERROR(apply(OpKind::cat, std::span<const Tensor>{}, Attrs().set("dim", 0)),
+               "cat: expected at least one input tensor, got none");
+  EXPECT_ERROR(op_by_name("no_such_op"), "no_such_op");
+
+  Tensor out = f32({4});
+  std::vector<Tensor> in = {x, x};
+  EXPECT_ERROR(apply_out(OpKind::add, in, {}, out), "add: result of shape [3] cannot be written into a tensor of shape [4]");
+  Tensor iout = zeros({3}, DType::Int64);
+  EXPECT_ERROR(apply_out(OpKind::add, in, {}, iout), "add", "dtype float32", "int64");
+  std::vector<Tensor> one = {f32({2, 2})};
+  Tensor mout = f32({2});
+  EXPECT_ERROR(apply_out(OpKind::sum, one, {}, mout), "sum", "in-place");
+}

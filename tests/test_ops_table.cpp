@@ -1,0 +1,150 @@
+// The table-driven op test: visits EVERY op in core/ops.def and runs its row of the table
+// below. An op without a row fails, so adding an op without tests fails CI.
+//
+// Each row is a case generator (tests/reference/op_cases_*.cpp) that builds random inputs
+// (broadcast shapes, 0-dim, size-0 and size-1 dims, transposed/strided/expanded layouts,
+// several dtypes) and the expected result from an independent reference written as plain
+// loops in double (tests/reference/reference_ops.h). For every case this test checks
+// shape, dtype and values; that view ops share their input's storage; large cases again
+// with one thread; and elementwise ops again writing into a strided `out` (apply_out).
+// One line per op reports how many cases ran.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "core/dispatch.h"
+#include "core/functions.h"
+#include "core/op_registry.h"
+#include "core/parallel.h"
+#include "tests/reference/op_cases.h"
+
+using namespace duet;
+using namespace duet::cases;
+
+namespace {
+
+using Generator = void (*)(OpKind, const CaseSink&);
+
+// The table: op name -> its case generator. Keep one row per line of core/ops.def.
+const std::map<std::string, Generator>& op_table() {
+  static const std::map<std::string, Generator> table = {
+      // elementwise unary
+      {"neg", unary_cases}, {"abs", unary_cases}, {"sign", unary_cases}, {"square", unary_cases},
+      {"floor", unary_cases}, {"ceil", unary_cases}, {"round", unary_cases}, {"relu", unary_cases},
+      {"exp", unary_cases}, {"expm1", unary_cases}, {"log", unary_cases}, {"log1p", unary_cases},
+      {"sqrt", unary_cases}, {"rsqrt", unary_cases}, {"reciprocal", unary_cases}, {"sin", unary_cases},
+      {"cos", unary_cases}, {"tanh", unary_cases}, {"sigmoid", unary_cases}, {"erf", unary_cases},
+      {"gelu", unary_cases}, {"silu", unary_cases}, {"logical_not", unary_cases}, {"clamp", unary_cases},
+      {"cast", unary_cases}, {"copy", unary_cases},
+      // elementwise binary and where
+      {"add", binary_cases}, {"sub", binary_cases}, {"mul", binary_cases}, {"div", binary_cases},
+      {"pow", binary_cases}, {"maximum", binary_cases}, {"minimum", binary_cases}, {"eq", binary_cases},
+      {"ne", binary_cases}, {"lt", binary_cases}, {"le", binary_cases}, {"gt", binary_cases},
+      {"ge", binary_cases}, {"logical_and", binary_cases}, {"logical_or", binary_cases}, {"where", where_cases},
+      // reductions and normalisation
+      {"sum", reduce_cases}, {"mean", reduce_cases}, {"prod", reduce_cases}, {"amax", reduce_cases},
+      {"amin", reduce_cases}, {"var", reduce_cases}, {"std", reduce_cases}, {"argmax", arg_reduce_cases},
+      {"argmin", arg_reduce_cases}, {"softmax", softmax_cases}, {"log_softmax", softmax_cases},
+      // linear algebra, indexing and joining
+      {"matmul", matmul_cases}, {"index_select", index_select_cases}, {"gather", gather_cases},
+      {"scatter_add", scatter_add_cases}, {"cat", cat_cases}, {"one_hot", one_hot_cases},
+      // factories
+      {"full", full_cases}, {"arange", arange_cases}, {"linspace", linspace_cases}, {"eye", eye_cases},
+      {"rand_uniform", random_cases}, {"rand_normal", random_cases}, {"randint", random_cases},
+      // views
+      {"reshape", view_cases}, {"permute", view_cases}, {"expand", view_cases}, {"slice", view_cases},
+  };
+  return table;
+}
+
+// Restores the thread count however a case ends.
+struct ThreadCount {
+  int saved = get_num_threads();
+  explicit ThreadCount(int n) { set_num_threads(n); }
+  ~ThreadCount() { set_num_threads(saved); }
+};
+
+std::string prefixed(const std::string& prefix, const std::string& err) { return err.empty() ? err : prefix + err; }
+
+// Runs one case; "" when it passes, else what went wrong.
+std::string run_case(const OpDef& def, const Case& c) {
+  if (c.property) return c.property();
+  std::span<const Tensor> inputs(c.inputs);
+  Tensor got = apply(def.kind, inputs, c.attrs);
+  std::string err = ref::compare(got, c.want, c.tol);
+  if (err.empty() && c.view && got.storage() != c.inputs[0].storage())
+    err = "expected a view sharing the input's storage, got a copy";
+  if (err.empty() && c.threads) {
+    ThreadCount one(1);
+    err = prefixed("with 1 thread: ", ref::compare(apply(def.kind, inputs, c.attrs), c.want, c.tol));
+  }
+  // Elementwise kernels must also write a strided `out` (the path in-place ops take).
+  if (err.empty() && def.has(kElementwise) && c.want.dim() >= 2 && c.want.numel() > 0) {
+    Shape base = c.want.shape;
+    std::swap(base.front(), base.back());
+    Tensor out = zeros(base, c.want.dtype).transpose(0, int64_t(base.size()) - 1);
+    apply_out(def.kind, inputs, c.attrs, out);
+    err = prefixed("into a transposed out: ", ref::compare(out, c.want, c.tol));
+  }
+  return err;
+}
+
+}  // namespace
+
+TEST_CASE("every op in core/ops.def matches its reference") {
+  const auto& table = op_table();
+  for (const auto& [name, gen] : table) {
+    bool registered = true;
+    try {
+      op_by_name(name);
+    } catch (const duet::Error&) {
+      registered = false;
+    }
+    CHECK_MESSAGE(registered, "tests/test_ops_table.cpp has a row for '" << name << "', which is not an op");
+  }
+
+  int total_cases = 0, failed_ops = 0;
+  for (int k = 0; k < kNumOps; ++k) {
+    const OpDef& def = op_def(OpKind(k));
+    CHECK(def.kind == OpKind(k));
+    CHECK_MESSAGE((def.view != nullptr) == def.has(kView),
+                  std::string(def.name) << ": view builder and kView flag disagree");
+    CHECK_MESSAGE((def.view != nullptr || def.kernels[int(DeviceType::CPU)] != nullptr),
+                  std::string(def.name) << ": has neither a view builder nor a CPU kernel");
+    auto row = table.find(def.name);
+    if (row == table.end()) {
+      FAIL_CHECK("op '" << def.name << "' has no row in tests/test_ops_table.cpp: add one (see core/ops.def)");
+      ++failed_ops;
+      continue;
+    }
+    int cases = 0, failures = 0;
+    std::string first_error;
+    auto sink = [&](Case c) {
+      ++cases;
+      std::string err;
+      try {
+        err = run_case(def, c);
+      } catch (const std::exception& e) {
+        err = std::string("threw: ") + e.what();
+      }
+      if (!err.empty() && failures++ < 6)
+        FAIL_CHECK(std::string(def.name) << " [" << c.desc << (c.attrs.items().empty() ? "" : ", attrs " + c.attrs.str())
+                           << "]: " << err);
+    };
+    try {
+      row->second(def.kind, sink);
+    } catch (const std::exception& e) {
+      ++failures;
+      FAIL_CHECK(std::string(def.name) << ": building its cases threw: " << e.what());
+    }
+    CHECK_MESSAGE(cases > 0, std::string(def.name) << ": its row produced no cases");
+    total_cases += cases;
+    failed_ops += failures > 0;
+    std::ostringstream line;
+    line << def.name << ": " << cases << " cases" << (failures ? ", " + std::to_string(failures) + " FAILED" : "");
+    MESSAGE(line.str());
+  }
+  MESSAGE(kNumOps << " ops, " << total_cases << " cases, " << failed_ops << " ops with failures");
+}
