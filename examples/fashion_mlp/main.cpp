@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
     std::printf("final train loss %.4f | test accuracy %.4f | peak RSS %.1f MB | peak allocator %.1f MB, %lld allocations\n",
                 result.final_train_loss, result.test_accuracy, double(result.peak_rss_bytes) / 1e6,
                 double(result.peak_allocator_bytes) / 1e6, (long long)result.allocations);
+    if (!result.compile_report.empty()) std::printf("%s", result.compile_report.c_str());
     if (!args.json_path.empty()) {
       std::ofstream out(args.json_path);
       DUET_CHECK(out.good(), "fashion_mlp: cannot write ", args.json_path);

@@ -37,6 +37,11 @@ struct FashionMlpResult {
   int64_t peak_rss_bytes = 0;
   int64_t peak_allocator_bytes = 0;   // during training
   int64_t allocations = 0;            // allocator calls during training
+  // graph mode: the last capture's figures
+  double compile_ms = 0;              // capture + passes + fusion + planning
+  int64_t arena_bytes = 0;
+  int64_t lower_bound_bytes = 0;
+  std::string compile_report;
 };
 
 // Called after every step: (epoch, step in epoch, steps per epoch, loss, samples/s so far).

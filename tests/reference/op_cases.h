@@ -10,6 +10,8 @@
 //   }
 #pragma once
 
+#include <map>
+
 #include <functional>
 #include <random>
 #include <string>
@@ -94,5 +96,9 @@ void linspace_cases(OpKind op, const CaseSink& sink);
 void eye_cases(OpKind op, const CaseSink& sink);
 void random_cases(OpKind op, const CaseSink& sink);  // rand_uniform, rand_normal, randint
 void view_cases(OpKind op, const CaseSink& sink);    // reshape, permute, expand, slice
+
+using Generator = void (*)(OpKind, const CaseSink&);
+// Every op's generator by name (tests/reference/op_table.cpp).
+const std::map<std::string, Generator>& op_case_table();
 
 }  // namespace duet::cases

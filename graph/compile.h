@@ -1,0 +1,90 @@
+// graph::compile: the same model code, compiled TensorFlow/XLA-style into a static graph.
+//
+//   auto step = duet::graph::compile([&](const std::vector<Tensor>& in) {
+//     opt.zero_grad();
+//     Tensor loss = nn::functional::cross_entropy(model->forward(in[0]), in[1]);
+//     loss.backward();
+//     opt.step();
+//     return std::vector<Tensor>{loss};
+//   });
+//   for (auto& b : loader) Tensor loss = step({b.data, b.target})[0];
+//
+// The first call(s) for a new input signature (shapes, dtypes, devices) run eagerly, so
+// state the code creates lazily (optimizer moments, .grad buffers) exists; the next call
+// captures the function once under a CaptureSession, optimises (DCE, CSE, constant
+// folding, simplification), fuses, lowers and plans memory, and every later call replays
+// the compiled step from one preallocated arena: nothing is allocated per step.
+// Outputs alias the arena and are valid until the next call (clone() to keep them).
+// Control flow and host numbers are fixed at capture (Note [Capture specialises]).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/memory_planner.h"
+#include "graph/passes/pass.h"
+
+namespace duet::graph {
+
+class Executable;
+
+struct CompileOptions {
+  int warmup_calls = 1;       // eager calls before capturing a signature
+  bool optimize = true;       // DCE, CSE, constant folding, simplification
+  bool fuse = true;
+  PlanStrategy strategy = PlanStrategy::GreedyBySize;
+  std::string dump_dir;       // IR text + DOT after every pass; default: $DUET_DUMP_GRAPH
+  bool print_report = false;  // print the compile report to stderr; also $DUET_COMPILE_REPORT=1
+};
+
+struct CompileReport {
+  size_t captured_nodes = 0;
+  std::vector<PassStats> passes;
+  size_t nodes_after_passes = 0;
+  int elementwise_groups = 0, fused_nodes = 0, matmul_epilogues = 0;
+  size_t kernels = 0;           // kernel calls per run after fusion
+  int64_t arena_bytes = 0, naive_bytes = 0, lower_bound_bytes = 0;
+  int inplace_reuses = 0;
+  size_t writebacks = 0;
+  double capture_ms = 0, compile_ms = 0;  // compile: passes + fusion + lowering + planning + build
+  std::string str() const;
+};
+
+using StepFunction = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+
+class CompiledFunction {
+ public:
+  CompiledFunction(StepFunction fn, CompileOptions options);
+  ~CompiledFunction();
+  CompiledFunction(CompiledFunction&&) noexcept;
+  CompiledFunction& operator=(CompiledFunction&&) noexcept;
+
+  std::vector<Tensor> operator()(const std::vector<Tensor>& inputs);
+
+  // The report of the most recent capture (empty before the first one).
+  const CompileReport& report() const { return last_report_; }
+  int captures() const { return captures_; }
+  // The compiled graph of the most recent capture (null before the first one).
+  const Executable* executable() const { return last_; }
+
+ private:
+  struct Entry {
+    int calls = 0;
+    std::unique_ptr<Executable> exe;
+  };
+  void capture(Entry& e, const std::vector<Tensor>& inputs);
+
+  StepFunction fn_;
+  CompileOptions options_;
+  std::map<std::string, Entry> cache_;  // by input signature
+  CompileReport last_report_;
+  const Executable* last_ = nullptr;
+  int captures_ = 0;
+};
+
+CompiledFunction compile(StepFunction fn, CompileOptions options = {});
+
+}  // namespace duet::graph

@@ -1,0 +1,103 @@
+// Building and running an Executable (see executable.h).
+#include "graph/executable.h"
+
+#include "core/dispatch.h"
+#include "core/generator.h"
+#include "graph/lifetimes.h"
+#include "graph/lowering.h"
+#include "kernels/cpu/kernels.h"
+
+namespace duet::graph {
+namespace {
+
+bool can_inplace(const Node& n) {
+  if (n.kind == NodeKind::Fused) return false;
+  return default_can_inplace(n);
+}
+
+}  // namespace
+
+Executable::Executable(Graph graph, PlanStrategy strategy) : graph_(std::move(graph)) {
+  const Graph& g = graph_;
+  std::vector<BufferRequest> reqs = compute_lifetimes(g, can_inplace);
+  plan_ = plan_memory(reqs, strategy);
+#ifndef NDEBUG
+  check_plan(reqs, plan_);
+#endif
+  Device cpu = Device::cpu();
+  arena_ = std::make_shared<Storage>(size_t(plan_.arena_bytes), cpu);
+  values_.resize(g.size());
+  for (size_t v = 0; v < g.size(); ++v) {
+    const Node& n = g.nodes[v];
+    DUET_CHECK(n.meta.device.is_cpu(), "graph: only cpu graphs can run in this build (value %", v, " is on ",
+               n.meta.device, ")");
+    switch (n.kind) {
+      case NodeKind::Input: {
+        Tensor buf = empty_like_meta(n.meta);
+        if (int(input_buffers_.size()) <= n.input_index) input_buffers_.resize(size_t(n.input_index) + 1);
+        input_buffers_[size_t(n.input_index)] = buf;
+        values_[v] = buf;
+        break;
+      }
+      case NodeKind::State:
+        values_[v] = Tensor(n.state);
+        break;
+      case NodeKind::Op:
+        if (const ViewFn view = op_def(n.op).view) {
+          std::vector<Tensor> ins;
+          for (ValueId in : n.inputs) ins.push_back(values_[size_t(in)]);
+          values_[v] = view(ins, n.attrs, n.meta);
+          DUET_ASSERT(values_[v].storage() == ins[0].storage(), "graph: view %", v, " needed a copy; lowering missed it");
+          break;
+        }
+        [[fallthrough]];
+      case NodeKind::Fused: {
+        int64_t offset_bytes = plan_.offsets[v];
+        size_t elem = dtype_size(n.meta.dtype);
+        DUET_ASSERT(offset_bytes >= 0 && offset_bytes % int64_t(elem) == 0, "graph: bad arena offset for %", v);
+        values_[v] = Tensor(std::make_shared<TensorImpl>(arena_, n.meta.shape, contiguous_strides(n.meta.shape),
+                                                         offset_bytes / int64_t(elem), n.meta.dtype, n.meta.device));
+        Step s;
+        s.value = ValueId(v);
+        for (ValueId in : n.inputs) s.inputs.push_back(values_[size_t(in)]);
+        s.out = values_[v];
+        if (n.kind == NodeKind::Fused) {
+          s.fused = fused_kernel_for(n);
+        } else {
+          s.kernel = op_def(n.op).kernels[int(DeviceType::CPU)];
+          s.attrs = n.attrs;
+          if (op_def(n.op).has(kRandom)) s.random_draw = numel_of(n.meta.shape);
+        }
+        steps_.push_back(std::move(s));
+        break;
+      }
+    }
+  }
+  for (const WriteBack& w : g.writebacks) writebacks_.emplace_back(values_[size_t(w.value)], values_[size_t(w.state)]);
+  for (ValueId o : g.outputs) outputs_.push_back(values_[size_t(o)]);
+}
+
+std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
+  DUET_CHECK(inputs.size() == input_buffers_.size(), "compiled step: expected ", input_buffers_.size(),
+             " inputs, got ", inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& dst = input_buffers_[i];
+    if (!dst.defined()) continue;  // an input the graph never reads
+    DUET_CHECK(inputs[i].sizes() == dst.sizes() && inputs[i].dtype() == dst.dtype(), "compiled step: input ", i,
+               " is ", dtype_name(inputs[i].dtype()), shape_str(inputs[i].sizes()), ", but the step was compiled for ",
+               dtype_name(dst.dtype()), shape_str(dst.sizes()));
+    cpu::copy_kernel(std::span<const Tensor>(&inputs[i], 1), dst, {});
+  }
+  for (Step& s : steps_) {
+    if (s.random_draw > 0) s.attrs.set("offset", int64_t(default_generator().advance(uint64_t(s.random_draw))));
+    if (s.fused) s.fused(s.inputs, s.out);
+    else if (s.out.numel() > 0) s.kernel(s.inputs, s.out, s.attrs);
+  }
+  for (auto& [value, state] : writebacks_) {
+    cpu::copy_kernel(std::span<const Tensor>(&value, 1), state, {});
+    if (state.storage()) state.storage()->bump_version();
+  }
+  return outputs_;
+}
+
+}  // namespace duet::graph

@@ -1,0 +1,53 @@
+// Executable: a lowered graph turned into a flat list of kernel calls over one arena.
+// Building it plans memory and makes every tensor the run will touch (views into the
+// arena, the state tensors, owned input buffers); running it copies the inputs in, calls
+// each step's kernel directly (no dispatch, no allocation), and writes changed state back.
+//
+//   Executable exe(std::move(graph), PlanStrategy::GreedyBySize);
+//   std::vector<Tensor> outs = exe.run(inputs);   // outputs alias the arena until the next run
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "graph/ir.h"
+#include "graph/memory_planner.h"
+
+namespace duet::graph {
+
+// How a fused group runs (set by the fuser; see graph/fusion.h).
+using FusedKernel = std::function<void(std::span<const Tensor> inputs, const Tensor& out)>;
+FusedKernel fused_kernel_for(const Node& node);
+
+class Executable {
+ public:
+  Executable(Graph graph, PlanStrategy strategy);
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+
+  const Graph& graph() const { return graph_; }
+  const MemoryPlan& plan() const { return plan_; }
+  size_t kernel_steps() const { return steps_.size(); }
+
+ private:
+  struct Step {
+    ValueId value;
+    KernelFn kernel = nullptr;  // a registry kernel, or
+    FusedKernel fused;          // a fused group
+    std::vector<Tensor> inputs;
+    Tensor out;
+    Attrs attrs;
+    int64_t random_draw = 0;    // > 0: a random op drawing this many counters per run
+  };
+
+  Graph graph_;
+  MemoryPlan plan_;
+  std::shared_ptr<Storage> arena_;
+  std::vector<Tensor> values_;
+  std::vector<Tensor> input_buffers_;
+  std::vector<Step> steps_;
+  std::vector<std::pair<Tensor, Tensor>> writebacks_;  // (value, state)
+  std::vector<Tensor> outputs_;
+};
+
+}  // namespace duet::graph

@@ -1,0 +1,171 @@
+// The fusion pass (see fusion.h): matmul epilogues first, then elementwise groups.
+#include "graph/fusion.h"
+
+#include <algorithm>
+
+#include "graph/lowering.h"
+
+namespace duet::graph {
+namespace {
+
+bool fusable_op(OpKind op) {
+  switch (op) {
+    case OpKind::neg: case OpKind::abs: case OpKind::square: case OpKind::relu: case OpKind::exp:
+    case OpKind::log: case OpKind::sqrt: case OpKind::rsqrt: case OpKind::reciprocal: case OpKind::tanh:
+    case OpKind::sigmoid: case OpKind::silu: case OpKind::clamp: case OpKind::copy: case OpKind::cast:
+    case OpKind::add: case OpKind::sub: case OpKind::mul: case OpKind::div: case OpKind::maximum:
+    case OpKind::minimum: case OpKind::eq: case OpKind::ne: case OpKind::lt: case OpKind::le: case OpKind::gt:
+    case OpKind::ge: case OpKind::where: case OpKind::logical_not: case OpKind::logical_and:
+    case OpKind::logical_or:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool f32_or_bool(DType t) { return t == DType::Float32 || t == DType::Bool; }
+
+// An elementwise node the tile interpreter can run: float32/bool in and out.
+bool fusable(const Graph& g, const Node& n) {
+  if (n.kind != NodeKind::Op || !fusable_op(n.op) || !f32_or_bool(n.meta.dtype)) return false;
+  for (ValueId in : n.inputs)
+    if (!f32_or_bool(g.node(in).meta.dtype)) return false;
+  return true;
+}
+
+std::vector<bool> pinned_values(const Graph& g) {
+  std::vector<bool> pinned(g.size(), false);
+  for (ValueId v : g.outputs) pinned[size_t(v)] = true;
+  for (const WriteBack& w : g.writebacks) pinned[size_t(w.value)] = true;
+  return pinned;
+}
+
+// Rebuilds g keeping nodes not in `absorbed`, replacing each group root by its Fused node.
+void rewrite(Graph& g, const std::vector<bool>& absorbed, std::vector<std::pair<ValueId, Node>>& fused_roots) {
+  std::sort(fused_roots.begin(), fused_roots.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  size_t next = 0;
+  for (size_t v = 0; v < g.size(); ++v)
+    if (next < fused_roots.size() && fused_roots[next].first == ValueId(v)) g.nodes[v] = std::move(fused_roots[next++].second);
+  std::vector<bool> keep(g.size());
+  for (size_t v = 0; v < g.size(); ++v) keep[v] = !absorbed[v];
+  compact(g, keep);
+}
+
+int fuse_matmul_epilogues(Graph& g) {
+  auto uses = users(g);
+  auto pinned = pinned_values(g);
+  auto strides = value_strides(g);
+  std::vector<bool> absorbed(g.size(), false);
+  std::vector<std::pair<ValueId, Node>> roots;
+  for (size_t v = 0; v < g.size(); ++v) {
+    const Node& add = g.nodes[v];
+    if (add.kind != NodeKind::Op || add.op != OpKind::add || add.meta.dtype != DType::Float32) continue;
+    ValueId mm = add.inputs[0], bias = add.inputs[1];
+    const Node& m = g.node(mm);
+    if (m.kind != NodeKind::Op || m.op != OpKind::matmul || m.meta.shape.size() != 2 || uses[size_t(mm)].size() != 1 ||
+        pinned[size_t(mm)] || g.node(m.inputs[0]).meta.shape.size() != 2 || g.node(m.inputs[1]).meta.shape.size() != 2)
+      continue;
+    const TensorMeta& bm = g.node(bias).meta;
+    int64_t n = m.meta.shape[1];
+    if (bm.dtype != DType::Float32 || bm.shape != Shape{n} || strides[size_t(bias)] != Shape{1}) continue;
+    if (add.meta.shape != m.meta.shape) continue;
+    // An optional ReLU that is the sum's only user.
+    ValueId root = ValueId(v);
+    bool relu = false;
+    if (uses[v].size() == 1 && !pinned[v]) {
+      const Node& r = g.node(uses[v][0]);
+      if (r.kind == NodeKind::Op && r.op == OpKind::relu) {
+        relu = true;
+        root = uses[v][0];
+      }
+    }
+    Node f;
+    f.kind = NodeKind::Fused;
+    f.inputs = {m.inputs[0], m.inputs[1], bias};
+    f.meta = m.meta;
+    f.name = relu ? "matmul+bias+relu" : "matmul+bias";
+    auto prog = std::make_shared<FusedProgram>();
+    prog->kind = FusedProgram::Kind::MatmulEpilogue;
+    prog->num_inputs = 3;
+    prog->relu = relu;
+    f.fused = prog;
+    absorbed[size_t(mm)] = true;
+    if (relu) absorbed[v] = true;
+    roots.emplace_back(root, std::move(f));
+  }
+  int count = int(roots.size());
+  if (count) rewrite(g, absorbed, roots);
+  return count;
+}
+
+void fuse_elementwise(Graph& g, FusionStats& stats) {
+  auto uses = users(g);
+  auto pinned = pinned_values(g);
+  std::vector<int> group(g.size(), -1);
+  std::vector<bool> absorbed(g.size(), false);
+  std::vector<std::pair<ValueId, Node>> roots;
+  for (size_t r = g.size(); r-- > 0;) {
+    if (group[r] != -1 || !fusable(g, g.nodes[r])) continue;
+    int id = int(r);
+    group[r] = id;
+    std::vector<ValueId> members{ValueId(r)}, frontier{ValueId(r)};
+    while (!frontier.empty()) {
+      ValueId c = frontier.back();
+      frontier.pop_back();
+      for (ValueId u : g.node(c).inputs) {
+        const Node& p = g.node(u);
+        if (group[size_t(u)] != -1 || pinned[size_t(u)] || !fusable(g, p) || p.meta.shape != g.nodes[r].meta.shape)
+          continue;
+        bool only_group_users = std::all_of(uses[size_t(u)].begin(), uses[size_t(u)].end(),
+                                            [&](ValueId w) { return group[size_t(w)] == id; });
+        if (!only_group_users) continue;
+        group[size_t(u)] = id;
+        members.push_back(u);
+        frontier.push_back(u);
+      }
+    }
+    if (members.size() < 2) continue;
+    std::sort(members.begin(), members.end());
+    // Registers: external inputs first, then one per member in order.
+    std::vector<ValueId> externals;
+    std::vector<int> reg(g.size(), -1);
+    for (ValueId m : members)
+      for (ValueId in : g.node(m).inputs)
+        if (group[size_t(in)] != id && std::find(externals.begin(), externals.end(), in) == externals.end())
+          externals.push_back(in);
+    for (size_t i = 0; i < externals.size(); ++i) reg[size_t(externals[i])] = int(i);
+    auto prog = std::make_shared<FusedProgram>();
+    prog->num_inputs = int(externals.size());
+    std::string name;
+    for (ValueId m : members) {
+      const Node& n = g.node(m);
+      FusedInstr ins{n.op, n.attrs, {}};
+      for (ValueId in : n.inputs) ins.args.push_back(reg[size_t(in)]);
+      reg[size_t(m)] = prog->num_inputs + int(prog->code.size());
+      prog->code.push_back(std::move(ins));
+      name += (name.empty() ? "" : "+") + std::string(op_name(n.op));
+      if (m != ValueId(r)) absorbed[size_t(m)] = true;
+    }
+    Node f;
+    f.kind = NodeKind::Fused;
+    f.inputs = externals;
+    f.meta = g.nodes[r].meta;
+    f.name = name;
+    f.fused = prog;
+    roots.emplace_back(ValueId(r), std::move(f));
+    stats.elementwise_groups++;
+    stats.fused_elementwise_nodes += int(members.size());
+  }
+  if (!roots.empty()) rewrite(g, absorbed, roots);
+}
+
+}  // namespace
+
+FusionStats fuse(Graph& g) {
+  FusionStats stats;
+  stats.matmul_epilogues = fuse_matmul_epilogues(g);
+  fuse_elementwise(g, stats);
+  return stats;
+}
+
+}  // namespace duet::graph

@@ -1,0 +1,185 @@
+// Graph mode: every registered op compiled equals eager; a training step compiled equals
+// eager step by step; compiled runs allocate nothing; signatures recapture; capture
+// errors are clear; dumps are written.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "autograd/autograd.h"
+#include "graph/graph.h"
+#include "nn/nn.h"
+#include "optim/adam.h"
+#include "optim/sgd.h"
+#include "tests/reference/op_cases.h"
+
+using namespace duet;
+
+namespace {
+
+// Max relative difference (|a-b| / max(1, |b|)); exact equality for non-floating dtypes.
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.sizes() == b.sizes());
+  REQUIRE(a.dtype() == b.dtype());
+  auto x = a.to_vector<double>(), y = b.to_vector<double>();
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i]) && std::isnan(y[i])) continue;
+    if (x[i] == y[i]) continue;
+    worst = std::max(worst, std::fabs(x[i] - y[i]) / std::max(1.0, std::fabs(y[i])));
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("every registered op: compiled equals eager") {
+  int ops = 0, cases = 0;
+  for (int k = 0; k < kNumOps; ++k) {
+    OpKind op = OpKind(k);
+    const OpDef& def = op_def(op);
+    auto row = cases::op_case_table().find(def.name);
+    REQUIRE_MESSAGE(row != cases::op_case_table().end(), def.name, " has no case generator");
+    if (def.has(kRandom)) continue;  // random ops: see "random ops draw fresh values each run"
+    int n = 0;
+    row->second(op, [&](cases::Case c) {
+      if (n >= 6) return;  // a sample of each op's cases keeps the test quick
+      ++n;
+      Tensor eager = apply(op, std::span<const Tensor>(c.inputs), c.attrs);
+      auto compiled = graph::compile(
+          [&](const std::vector<Tensor>& in) { return std::vector<Tensor>{apply(op, std::span<const Tensor>(in), c.attrs)}; },
+          {.warmup_calls = 0});
+      Tensor got = compiled(c.inputs)[0];
+      double tol = is_floating(eager.dtype()) ? (eager.dtype() == DType::Float16 || eager.dtype() == DType::BFloat16 ? 1e-2 : 1e-5) : 0;
+      CHECK_MESSAGE(max_rel_diff(got, eager) <= tol, def.name, " / ", c.desc);
+      ++cases;
+    });
+    ++ops;
+  }
+  MESSAGE("compiled ", cases, " cases of ", ops, " ops");
+}
+
+TEST_CASE("random ops draw fresh values each run, from the default generator") {
+  manual_seed(7);
+  auto f = graph::compile([](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] + rand({1000})}; },
+                          {.warmup_calls = 0});
+  Tensor zero = zeros({1000});
+  std::vector<float> a = f({zero})[0].to_vector<float>(), b = f({zero})[0].to_vector<float>();
+  CHECK(a != b);
+  for (float v : a) CHECK((v >= 0 && v < 1));
+}
+
+namespace {
+
+std::shared_ptr<nn::Sequential> small_mlp() {
+  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Linear>(20, 32), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(32, 16),
+      std::make_shared<nn::Tanh>(), std::make_shared<nn::Linear>(16, 5)});
+}
+
+// Trains `steps` steps in eager or graph mode from seed 0; returns the losses.
+std::vector<double> train(bool graph_mode, int steps, bool use_adam) {
+  manual_seed(0);
+  auto model = small_mlp();
+  std::unique_ptr<optim::Optimizer> opt;
+  if (use_adam) opt = std::make_unique<optim::Adam>(model->parameters(), 1e-2);
+  else opt = std::make_unique<optim::SGD>(model->parameters(), 0.05, optim::SGDOptions{.momentum = 0.9});
+  auto step = [&](const std::vector<Tensor>& in) {
+    opt->zero_grad();
+    Tensor loss = nn::functional::cross_entropy(model->forward(in[0]), in[1]);
+    loss.backward();
+    opt->step();
+    return std::vector<Tensor>{loss};
+  };
+  auto compiled = graph::compile(step);
+  // A learnable task: the label is the argmax of the first five features.
+  std::vector<Tensor> xs, ys;
+  for (int b = 0; b < 4; ++b) {
+    xs.push_back(randn({16, 20}));
+    ys.push_back(argmax(xs.back().narrow(1, 0, 5), 1));
+  }
+  std::vector<double> losses;
+  for (int s = 0; s < steps; ++s) {
+    const Tensor& x = xs[size_t(s % 4)];
+    const Tensor& y = ys[size_t(s % 4)];
+    Tensor loss = graph_mode ? compiled({x, y})[0] : step({x, y})[0];
+    losses.push_back(loss.item<double>());
+  }
+  return losses;
+}
+
+}  // namespace
+
+TEST_CASE("a compiled training step matches eager step by step") {
+  for (bool adam : {true, false}) {
+    std::vector<double> eager = train(false, 50, adam), graph = train(true, 50, adam);
+    for (size_t i = 0; i < eager.size(); ++i)
+      CHECK_MESSAGE(std::fabs(eager[i] - graph[i]) <= 1e-4 * std::fabs(eager[i]), (adam ? "adam" : "sgd"), " step ",
+                    i, ": eager ", eager[i], " graph ", graph[i]);
+    CHECK(eager.back() < eager.front());
+  }
+}
+
+TEST_CASE("compiled runs allocate nothing, keep .grad real, and report their plan") {
+  manual_seed(1);
+  auto model = small_mlp();
+  optim::Adam opt(model->parameters(), 1e-3);
+  auto step = graph::compile([&](const std::vector<Tensor>& in) {
+    opt.zero_grad();
+    Tensor loss = nn::functional::cross_entropy(model->forward(in[0]), in[1]);
+    loss.backward();
+    opt.step();
+    return std::vector<Tensor>{loss};
+  });
+  Tensor x = randn({8, 20});
+  Tensor y = randint(0, 5, {8});
+  step({x, y});  // eager warm-up
+  step({x, y});  // capture + first run
+  CHECK(step.captures() == 1);
+  int64_t before = memory_stats().allocations;
+  for (int i = 0; i < 5; ++i) step({x, y});
+  CHECK(memory_stats().allocations == before);
+  Tensor w = model->parameters()[0];
+  REQUIRE(w.grad().defined());
+  CHECK(w.grad().storage() != nullptr);  // a real buffer, written back each run
+  const graph::CompileReport& r = step.report();
+  CHECK(r.kernels > 0);
+  CHECK(r.kernels < r.captured_nodes);
+  CHECK(r.arena_bytes >= r.lower_bound_bytes);
+  CHECK(r.arena_bytes <= r.naive_bytes);
+  CHECK(r.matmul_epilogues >= 2);
+  CHECK(r.elementwise_groups >= 1);
+  // A new batch shape is a new signature: warm-up and capture again.
+  step({randn({4, 20}), randint(0, 5, {4})});
+  step({randn({4, 20}), randint(0, 5, {4})});
+  CHECK(step.captures() == 2);
+}
+
+TEST_CASE("capture errors are clear") {
+  auto reads_value = graph::compile(
+      [](const std::vector<Tensor>& in) {
+        double v = in[0].sum().item<double>();
+        return std::vector<Tensor>{in[0] * v};
+      },
+      {.warmup_calls = 0});
+  CHECK_THROWS_WITH_AS(reads_value({ones({3})}), doctest::Contains("symbolic"), Error);
+  auto ok = graph::compile([](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * 2.0}; },
+                           {.warmup_calls = 0});
+  CHECK(ok({ones({3})})[0].to_vector<float>() == std::vector<float>{2, 2, 2});
+  auto undefined = graph::compile([](const std::vector<Tensor>&) { return std::vector<Tensor>{Tensor()}; },
+                                  {.warmup_calls = 0});
+  CHECK_THROWS_WITH_AS(undefined({ones({3})}), doctest::Contains("undefined tensor"), Error);
+}
+
+TEST_CASE("dumps: IR text and DOT after every pass") {
+  auto dir = std::filesystem::temp_directory_path() / "duet_graph_dump_test";
+  std::filesystem::remove_all(dir);
+  auto f = graph::compile([](const std::vector<Tensor>& in) { return std::vector<Tensor>{relu(in[0] * 2.0 + 1.0)}; },
+                          {.warmup_calls = 0, .dump_dir = dir.string()});
+  Tensor out = f({tensor<float>({-1, 0, 1})})[0];
+  CHECK(out.to_vector<float>() == std::vector<float>{0, 1, 3});
+  CHECK(std::filesystem::exists(dir / "00-captured.txt"));
+  CHECK(std::filesystem::exists(dir / "00-captured.dot"));
+  CHECK(std::filesystem::exists(dir / "99-lowered.txt"));
+  std::filesystem::remove_all(dir);
+}
