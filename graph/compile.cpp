@@ -116,8 +116,10 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
 
 std::vector<Tensor> CompiledFunction::operator()(const std::vector<Tensor>& inputs) {
   Entry& e = cache_[signature(inputs)];
-  if (!e.exe && e.calls < options_.warmup_calls) {
-    ++e.calls;
+  // Warm-up creates the state the code makes lazily (optimizer moments, .grad buffers);
+  // it persists, so later signatures are captured without another eager call.
+  if (!e.exe && warmups_ < options_.warmup_calls) {
+    ++warmups_;
     return fn_(inputs);
   }
   if (!e.exe) capture(e, inputs);

@@ -9,9 +9,9 @@
 //   });
 //   for (auto& b : loader) Tensor loss = step({b.data, b.target})[0];
 //
-// The first call(s) for a new input signature (shapes, dtypes, devices) run eagerly, so
-// state the code creates lazily (optimizer moments, .grad buffers) exists; the next call
-// captures the function once under a CaptureSession, optimises (DCE, CSE, constant
+// The first call(s) run eagerly, so state the code creates lazily (optimizer moments,
+// .grad buffers) exists; the next call with a new input signature (shapes, dtypes,
+// devices) captures the function once under a CaptureSession, optimises (DCE, CSE, constant
 // folding, simplification), fuses, lowers and plans memory, and every later call replays
 // the compiled step from one preallocated arena: nothing is allocated per step.
 // Outputs alias the arena and are valid until the next call (clone() to keep them).
@@ -32,7 +32,7 @@ namespace duet::graph {
 class Executable;
 
 struct CompileOptions {
-  int warmup_calls = 1;       // eager calls before capturing a signature
+  int warmup_calls = 1;       // eager calls before the first capture (not per signature)
   bool optimize = true;       // DCE, CSE, constant folding, simplification
   bool fuse = true;
   PlanStrategy strategy = PlanStrategy::GreedyBySize;
@@ -72,7 +72,6 @@ class CompiledFunction {
 
  private:
   struct Entry {
-    int calls = 0;
     std::unique_ptr<Executable> exe;
   };
   void capture(Entry& e, const std::vector<Tensor>& inputs);
@@ -83,6 +82,7 @@ class CompiledFunction {
   CompileReport last_report_;
   const Executable* last_ = nullptr;
   int captures_ = 0;
+  int warmups_ = 0;
 };
 
 CompiledFunction compile(StepFunction fn, CompileOptions options = {});

@@ -512,3 +512,31 @@ TEST_CASE("pipeline: optimised graph computes the same values, dumps every stage
   run_passes(g, {});
   CHECK(g.str() == once);
 }
+
+TEST_CASE("pipeline on a large graph: duplicated layers collapse, passes stay linear") {
+  // 2000 copies of the same 8-op block over one input: everything merges into one block.
+  Builder b;
+  ValueId x = b.input({8, 4});
+  ValueId w = b.state(ones({4, 4}), "w");
+  std::vector<ValueId> outs;
+  for (int k = 0; k < 2000; ++k) {
+    ValueId t = b.op(OpKind::permute, {w}, Attrs().set("dims", std::vector<int64_t>{1, 0}));
+    ValueId tt = b.op(OpKind::permute, {t}, Attrs().set("dims", std::vector<int64_t>{1, 0}));
+    ValueId m = b.op(OpKind::matmul, {x, tt});
+    ValueId n = b.op(OpKind::neg, {b.op(OpKind::neg, {m})});
+    ValueId one = b.full({}, 1.0);
+    ValueId y = b.op(OpKind::mul, {n, one});
+    outs.push_back(b.op(OpKind::relu, {y}));
+  }
+  b.g.outputs = outs;
+  PipelineOptions opts;
+  opts.verify = false;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<PassStats> stats = run_passes(b.g, opts);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  b.g.verify();
+  CHECK(stats.front().nodes_before == 2 + 2000 * 8);
+  CHECK(b.g.size() == 4);  // x, w, matmul(x, w), relu
+  for (ValueId v : b.g.outputs) CHECK(v == 3);
+  MESSAGE("pipeline on ", stats.front().nodes_before, " nodes: ", ms, " ms");
+}

@@ -35,8 +35,8 @@ struct FashionMlpResult {
   double test_accuracy = 0;
   double final_train_loss = 0;        // mean loss over the last epoch
   int64_t peak_rss_bytes = 0;
-  int64_t peak_allocator_bytes = 0;   // during training
-  int64_t allocations = 0;            // allocator calls during training
+  int64_t peak_allocator_bytes = 0;   // steady-state peak (from step 3) above data + model
+  int64_t allocations = 0;            // allocator calls from step 3 on
   // graph mode: the last capture's figures
   double compile_ms = 0;              // capture + passes + fusion + planning
   int64_t arena_bytes = 0;
