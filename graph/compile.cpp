@@ -49,7 +49,8 @@ std::string CompileReport::str() const {
   os << "  memory              arena " << mb(arena_bytes) << ", naive " << mb(naive_bytes) << ", lower bound "
      << mb(lower_bound_bytes);
   if (lower_bound_bytes > 0) os << " (arena/lower bound " << double(arena_bytes) / double(lower_bound_bytes) << "x)";
-  os << ", " << inplace_reuses << " in-place reuses, " << writebacks << " state write-backs\n";
+  os << ", " << inplace_reuses << " in-place reuses\n";
+  os << "  state updates       " << writebacks << " (" << direct_writebacks << " computed in place, the rest copied back)\n";
   os << "  time                capture " << capture_ms << " ms, compile " << compile_ms << " ms\n";
   return os.str();
 }
@@ -100,7 +101,8 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
     }
   }
   rep.writebacks = g.writebacks.size();
-  e.exe = std::make_unique<Executable>(std::move(g), options_.strategy);
+  e.exe = std::make_unique<Executable>(std::move(g), options_.strategy, shared_arena_);
+  if (!shared_arena_ || e.exe->arena()->nbytes() > shared_arena_->nbytes()) shared_arena_ = e.exe->arena();
   rep.compile_ms = ms_since(t1);
   const MemoryPlan& plan = e.exe->plan();
   rep.kernels = e.exe->kernel_steps();
@@ -108,6 +110,7 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
   rep.naive_bytes = plan.naive_bytes;
   rep.lower_bound_bytes = plan.lower_bound_bytes;
   rep.inplace_reuses = plan.inplace_reuses;
+  rep.direct_writebacks = e.exe->direct_writebacks();
   last_report_ = rep;
   last_ = e.exe.get();
   ++captures_;

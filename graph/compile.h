@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/storage.h"
 #include "graph/memory_planner.h"
 #include "graph/passes/pass.h"
 
@@ -49,6 +50,7 @@ struct CompileReport {
   int64_t arena_bytes = 0, naive_bytes = 0, lower_bound_bytes = 0;
   int inplace_reuses = 0;
   size_t writebacks = 0;
+  size_t direct_writebacks = 0;  // of those, computed straight into the state's memory
   double capture_ms = 0, compile_ms = 0;  // compile: passes + fusion + lowering + planning + build
   std::string str() const;
 };
@@ -83,6 +85,7 @@ class CompiledFunction {
   const Executable* last_ = nullptr;
   int captures_ = 0;
   int warmups_ = 0;
+  std::shared_ptr<Storage> shared_arena_;  // the largest arena so far, reused by smaller signatures
 };
 
 CompiledFunction compile(StepFunction fn, CompileOptions options = {});

@@ -4,6 +4,7 @@
 #include "core/dispatch.h"
 #include "core/generator.h"
 #include "graph/lifetimes.h"
+#include "graph/fusion.h"
 #include "graph/lowering.h"
 #include "kernels/cpu/kernels.h"
 
@@ -15,18 +16,65 @@ bool can_inplace(const Node& n) {
   return default_can_inplace(n);
 }
 
+bool is_elementwise(const Node& n) {
+  if (n.kind == NodeKind::Fused) return n.fused->kind == FusedProgram::Kind::Elementwise;
+  return n.kind == NodeKind::Op && op_def(n.op).has(kElementwise);
+}
+
+// Note [Direct write-backs]: a state's new value can be computed straight into the
+// state's memory when nothing reads the old value afterwards: every reader of the state
+// (directly or through views) comes before the producer, or is the producer itself
+// reading it directly elementwise (each element read before it is written). Then the
+// value needs no arena space and no copy at the end; this is how eager's in-place
+// optimizer updates look once captured. Returns, per value, the state it lives in.
+std::vector<ValueId> values_living_in_state(const Graph& g) {
+  std::vector<ValueId> lives_in(g.size(), kNoValue);
+  std::vector<int> written(g.size(), 0);
+  for (const WriteBack& w : g.writebacks) written[size_t(w.value)]++;
+  std::vector<bool> is_output(g.size(), false);
+  for (ValueId o : g.outputs) is_output[size_t(o)] = true;
+  std::vector<ValueId> root = value_buffers(g);
+  auto uses = users(g);
+  for (const WriteBack& w : g.writebacks) {
+    const Node& producer = g.node(w.value);
+    const Node& state = g.node(w.state);
+    if ((producer.kind != NodeKind::Op && producer.kind != NodeKind::Fused) || is_view_node(producer)) continue;
+    if (written[size_t(w.value)] != 1 || is_output[size_t(w.value)] || producer.meta.dtype != state.meta.dtype ||
+        !Tensor(state.state).is_contiguous())
+      continue;
+    bool safe = true;
+    for (size_t v = 0; v < g.size() && safe; ++v) {
+      if (root[v] != w.state) continue;  // the state itself and its views
+      for (ValueId u : uses[v]) {
+        if (u < w.value) continue;
+        bool direct_elementwise_read = u == w.value && ValueId(v) == w.state && is_elementwise(producer);
+        if (!direct_elementwise_read) safe = false;
+      }
+    }
+    if (safe) lives_in[size_t(w.value)] = w.state;
+  }
+  return lives_in;
+}
+
 }  // namespace
 
-Executable::Executable(Graph graph, PlanStrategy strategy) : graph_(std::move(graph)) {
+Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Storage> arena) : graph_(std::move(graph)) {
   const Graph& g = graph_;
   std::vector<BufferRequest> reqs = compute_lifetimes(g, can_inplace);
+  std::vector<ValueId> lives_in = values_living_in_state(g);
+  for (size_t v = 0; v < g.size(); ++v)
+    if (lives_in[v] != kNoValue) reqs[v].pinned = true;
   plan_ = plan_memory(reqs, strategy);
 #ifndef NDEBUG
   check_plan(reqs, plan_);
 #endif
   Device cpu = Device::cpu();
-  arena_ = std::make_shared<Storage>(size_t(plan_.arena_bytes), cpu);
+  arena_ = arena && arena->nbytes() >= size_t(plan_.arena_bytes) ? std::move(arena)
+                                                                   : std::make_shared<Storage>(size_t(plan_.arena_bytes), cpu);
   values_.resize(g.size());
+  // State first: a write-back target can be defined after the value computed into it.
+  for (size_t v = 0; v < g.size(); ++v)
+    if (g.nodes[v].kind == NodeKind::State) values_[v] = Tensor(g.nodes[v].state);
   for (size_t v = 0; v < g.size(); ++v) {
     const Node& n = g.nodes[v];
     DUET_CHECK(n.meta.device.is_cpu(), "graph: only cpu graphs can run in this build (value %", v, " is on ",
@@ -40,7 +88,6 @@ Executable::Executable(Graph graph, PlanStrategy strategy) : graph_(std::move(gr
         break;
       }
       case NodeKind::State:
-        values_[v] = Tensor(n.state);
         break;
       case NodeKind::Op:
         if (const ViewFn view = op_def(n.op).view) {
@@ -52,14 +99,21 @@ Executable::Executable(Graph graph, PlanStrategy strategy) : graph_(std::move(gr
         }
         [[fallthrough]];
       case NodeKind::Fused: {
-        int64_t offset_bytes = plan_.offsets[v];
-        size_t elem = dtype_size(n.meta.dtype);
-        DUET_ASSERT(offset_bytes >= 0 && offset_bytes % int64_t(elem) == 0, "graph: bad arena offset for %", v);
-        values_[v] = Tensor(std::make_shared<TensorImpl>(arena_, n.meta.shape, contiguous_strides(n.meta.shape),
-                                                         offset_bytes / int64_t(elem), n.meta.dtype, n.meta.device));
+        if (lives_in[v] != kNoValue) {
+          values_[v] = values_[size_t(lives_in[v])];  // computed straight into the state
+        } else {
+          int64_t offset_bytes = plan_.offsets[v];
+          size_t elem = dtype_size(n.meta.dtype);
+          DUET_ASSERT(offset_bytes >= 0 && offset_bytes % int64_t(elem) == 0, "graph: bad arena offset for %", v);
+          values_[v] = Tensor(std::make_shared<TensorImpl>(arena_, n.meta.shape, contiguous_strides(n.meta.shape),
+                                                           offset_bytes / int64_t(elem), n.meta.dtype, n.meta.device));
+        }
         Step s;
         s.value = ValueId(v);
-        for (ValueId in : n.inputs) s.inputs.push_back(values_[size_t(in)]);
+        for (ValueId in : n.inputs) {
+          DUET_ASSERT(values_[size_t(in)].defined(), "graph: %", v, " reads %", in, ", which has no tensor");
+          s.inputs.push_back(values_[size_t(in)]);
+        }
         s.out = values_[v];
         if (n.kind == NodeKind::Fused) {
           s.fused = fused_kernel_for(n);
@@ -73,7 +127,13 @@ Executable::Executable(Graph graph, PlanStrategy strategy) : graph_(std::move(gr
       }
     }
   }
-  for (const WriteBack& w : g.writebacks) writebacks_.emplace_back(values_[size_t(w.value)], values_[size_t(w.state)]);
+  for (const WriteBack& w : g.writebacks) {
+    if (lives_in[size_t(w.value)] == w.state) {
+      ++direct_writebacks_;
+      continue;
+    }
+    writebacks_.emplace_back(values_[size_t(w.value)], values_[size_t(w.state)]);
+  }
   for (ValueId o : g.outputs) outputs_.push_back(values_[size_t(o)]);
 }
 
@@ -93,10 +153,8 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
     if (s.fused) s.fused(s.inputs, s.out);
     else if (s.out.numel() > 0) s.kernel(s.inputs, s.out, s.attrs);
   }
-  for (auto& [value, state] : writebacks_) {
-    cpu::copy_kernel(std::span<const Tensor>(&value, 1), state, {});
-    if (state.storage()) state.storage()->bump_version();
-  }
+  for (auto& [value, state] : writebacks_) cpu::copy_kernel(std::span<const Tensor>(&value, 1), state, {});
+  for (const WriteBack& w : graph_.writebacks) values_[size_t(w.state)].storage()->bump_version();
   return outputs_;
 }
 

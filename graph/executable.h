@@ -22,7 +22,12 @@ FusedKernel fused_kernel_for(const Node& node);
 
 class Executable {
  public:
-  Executable(Graph graph, PlanStrategy strategy);
+  // `arena` may be a buffer to reuse (another signature's arena of the same compiled
+  // function: only one runs at a time); a bigger one is allocated when it is too small.
+  Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Storage> arena = nullptr);
+  const std::shared_ptr<Storage>& arena() const { return arena_; }
+  // State write-backs computed straight into the state's memory (no copy, no arena space).
+  size_t direct_writebacks() const { return direct_writebacks_; }
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
 
   const Graph& graph() const { return graph_; }
@@ -48,6 +53,7 @@ class Executable {
   std::vector<Step> steps_;
   std::vector<std::pair<Tensor, Tensor>> writebacks_;  // (value, state)
   std::vector<Tensor> outputs_;
+  size_t direct_writebacks_ = 0;
 };
 
 }  // namespace duet::graph
