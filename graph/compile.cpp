@@ -83,13 +83,14 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
   popts.dump_dir = options_.dump_dir;
   if (options_.optimize) rep.passes = run_passes(g, popts);
   rep.nodes_after_passes = g.size();
+  // Lower first, so fusion sees the explicit casts and can absorb them.
+  lower_for_cpu(g);
   if (options_.fuse) {
     FusionStats fs = fuse(g);
     rep.elementwise_groups = fs.elementwise_groups;
     rep.fused_nodes = fs.fused_elementwise_nodes;
     rep.matmul_epilogues = fs.matmul_epilogues;
   }
-  lower_for_cpu(g);
 #ifndef NDEBUG
   g.verify();
 #endif

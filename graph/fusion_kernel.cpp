@@ -40,6 +40,9 @@ DUET_TARGET_AVX2 void unary_avx2(const float* x, float* y, int64_t n, V vf, S sf
   for (; i < n; ++i) y[i] = sf(x[i]);
 }
 
+DUET_TARGET_AVX2 inline __m256 sqrt256(__m256 x) { return _mm256_sqrt_ps(x); }
+DUET_TARGET_AVX2 inline __m256 rsqrt256(__m256 x) { return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_sqrt_ps(x)); }
+
 float sigmoid1(float v) { return v >= 0 ? 1.0f / (1.0f + std::exp(-v)) : std::exp(v) / (1.0f + std::exp(v)); }
 
 void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
@@ -51,8 +54,14 @@ void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
     case OpKind::abs: return unary(a, y, n, [](float v) { return std::fabs(v); });
     case OpKind::square: return unary(a, y, n, [](float v) { return v * v; });
     case OpKind::relu: return unary(a, y, n, [](float v) { return v > 0 ? v : (v == v ? 0.0f : v); });
-    case OpKind::sqrt: return unary(a, y, n, [](float v) { return std::sqrt(v); });
-    case OpKind::rsqrt: return unary(a, y, n, [](float v) { return 1.0f / std::sqrt(v); });
+    // std::sqrt may set errno, which keeps the compiler from vectorising it: use the
+    // instruction directly.
+    case OpKind::sqrt:
+      if (avx2) return unary_avx2(a, y, n, sqrt256, [](float v) { return std::sqrt(v); });
+      return unary(a, y, n, [](float v) { return std::sqrt(v); });
+    case OpKind::rsqrt:
+      if (avx2) return unary_avx2(a, y, n, rsqrt256, [](float v) { return 1.0f / std::sqrt(v); });
+      return unary(a, y, n, [](float v) { return 1.0f / std::sqrt(v); });
     case OpKind::reciprocal: return unary(a, y, n, [](float v) { return 1.0f / v; });
     case OpKind::copy: std::memcpy(y, a, size_t(n) * 4); return;
     case OpKind::cast:
@@ -128,19 +137,29 @@ void run_elementwise(const FusedProgram& prog, std::span<const Tensor> inputs, c
   const int nregs = prog.num_inputs + int(prog.code.size());
   std::vector<DType> dtypes;
   for (const Tensor& t : inputs) dtypes.push_back(t.dtype());
+  const bool out_direct = out.dtype() == DType::Float32;
   loop.run(kGrain, [&](char** ptrs, const int64_t* strides, int64_t n) {
     // Per-thread registers, grown once: a run allocates nothing after the first.
     thread_local std::vector<float> scratch;
     thread_local std::vector<float*> regs;
     if (scratch.size() < static_cast<size_t>(nregs * kTile)) scratch.resize(static_cast<size_t>(nregs * kTile));
     regs.resize(static_cast<size_t>(nregs));
-    for (int r = 0; r < nregs; ++r) regs[size_t(r)] = scratch.data() + r * kTile;
     for (int64_t done = 0; done < n; done += kTile) {
       int64_t len = std::min(kTile, n - done);
-      for (int k = 0; k < prog.num_inputs; ++k)
-        load(ptrs[k + 1] + done * strides[k + 1], strides[k + 1], dtypes[size_t(k)], regs[size_t(k)], len);
-      for (size_t i = 0; i < prog.code.size(); ++i) run_instr(prog.code[i], regs.data(), regs[size_t(prog.num_inputs) + i], len);
-      store(regs[size_t(nregs - 1)], ptrs[0] + done * strides[0], strides[0], out.dtype(), len);
+      for (int r = 0; r < nregs; ++r) regs[size_t(r)] = scratch.data() + r * kTile;
+      // Contiguous float32 inputs are read in place; others are loaded into a register.
+      for (int k = 0; k < prog.num_inputs; ++k) {
+        char* p = ptrs[k + 1] + done * strides[k + 1];
+        if (dtypes[size_t(k)] == DType::Float32 && strides[k + 1] == 4) regs[size_t(k)] = reinterpret_cast<float*>(p);
+        else load(p, strides[k + 1], dtypes[size_t(k)], regs[size_t(k)], len);
+      }
+      // The last instruction writes straight into a contiguous float32 output.
+      char* o = ptrs[0] + done * strides[0];
+      bool direct = out_direct && strides[0] == 4;
+      if (direct) regs[size_t(nregs - 1)] = reinterpret_cast<float*>(o);
+      for (size_t i = 0; i < prog.code.size(); ++i)
+        run_instr(prog.code[i], regs.data(), regs[size_t(prog.num_inputs) + i], len);
+      if (!direct) store(regs[size_t(nregs - 1)], o, strides[0], out.dtype(), len);
     }
   });
 }

@@ -2,6 +2,7 @@
 #include "graph/lowering.h"
 
 #include "core/type_promotion.h"
+#include "graph/passes/pass.h"
 
 namespace duet::graph {
 namespace {
@@ -59,11 +60,47 @@ std::vector<Shape> value_strides(const Graph& g) {
   return strides;
 }
 
+// copy(permute(matmul(a, b), [1, 0])) -> matmul(b^T, a^T): the transposed product is
+// computed in the layout wanted instead of being copied into it (a weight's gradient
+// through a transposed-weight view). Returns the new value, or kNoValue.
+ValueId transposed_matmul(const Graph& g, const std::vector<std::vector<ValueId>>& uses, const Node& copy,
+                          const std::vector<ValueId>& remap, Graph& out) {
+  if (copy.kind != NodeKind::Op || copy.op != OpKind::copy) return kNoValue;
+  ValueId pv = copy.inputs[0];
+  const Node& p = g.node(pv);
+  if (p.kind != NodeKind::Op || p.op != OpKind::permute || uses[size_t(pv)].size() != 1) return kNoValue;
+  const Node& m = g.node(p.inputs[0]);
+  if (m.kind != NodeKind::Op || m.op != OpKind::matmul || m.meta.shape.size() != 2 ||
+      uses[size_t(p.inputs[0])].size() != 1)
+    return kNoValue;
+  const TensorMeta &a = g.node(m.inputs[0]).meta, &b = g.node(m.inputs[1]).meta;
+  if (a.shape.size() != 2 || b.shape.size() != 2) return kNoValue;
+  auto transpose = [&](ValueId v, const TensorMeta& meta) {
+    Node t;
+    t.op = OpKind::permute;
+    t.attrs.set("dims", std::vector<int64_t>{1, 0});
+    t.inputs = {remap[size_t(v)]};
+    t.meta = {{meta.shape[1], meta.shape[0]}, meta.dtype, meta.device};
+    return out.add(std::move(t));
+  };
+  ValueId bt = transpose(m.inputs[1], b), at = transpose(m.inputs[0], a);
+  Node mm;
+  mm.op = OpKind::matmul;
+  mm.inputs = {bt, at};
+  mm.meta = copy.meta;
+  return out.add(std::move(mm));
+}
+
 void lower_for_cpu(Graph& g) {
   std::vector<Shape> strides = value_strides(g);
+  auto uses = users(g);
   Graph out;
   std::vector<ValueId> remap(g.size(), kNoValue);
   for (size_t v = 0; v < g.size(); ++v) {
+    if (ValueId t = transposed_matmul(g, uses, g.nodes[v], remap, out); t != kNoValue) {
+      remap[v] = t;
+      continue;
+    }
     Node n = g.nodes[v];
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       ValueId old_in = n.inputs[i];
@@ -91,6 +128,7 @@ void lower_for_cpu(Graph& g) {
   for (ValueId o : g.outputs) out.outputs.push_back(remap[size_t(o)]);
   for (const WriteBack& w : g.writebacks) out.writebacks.push_back({remap[size_t(w.value)], remap[size_t(w.state)]});
   g = std::move(out);
+  dead_code_elimination(g);  // the matmuls and permutes a rewrite replaced
 }
 
 }  // namespace duet::graph

@@ -3,7 +3,8 @@
 //   - elementwise inputs whose dtype differs from the dtype the op computes in get an
 //     explicit cast node (kernels would otherwise convert into a temporary each run);
 //   - a reshape that cannot be a view of its input's layout gets an explicit copy first
-//     (eager reshape copies silently; a planned graph must own that buffer).
+//     (eager reshape copies silently; a planned graph must own that buffer);
+//   - copy(transpose(a @ b)) becomes b^T @ a^T, computed in the wanted layout.
 #pragma once
 
 #include "graph/ir.h"
