@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "graph/lowering.h"
+#include "kernels/cpu/strided_loop.h"
 
 namespace duet::graph {
 namespace {
@@ -98,6 +99,22 @@ int fuse_matmul_epilogues(Graph& g) {
   return count;
 }
 
+// The tile interpreter walks the output and its inputs together (StridedLoop).
+constexpr size_t kMaxFusedInputs = cpu::StridedLoop::kMaxOperands - 1;
+
+// Distinct values from outside the group that `members` plus `extra` read.
+size_t count_externals(const Graph& g, const std::vector<ValueId>& members, ValueId extra,
+                       const std::vector<int>& group, int id) {
+  std::vector<ValueId> ext;
+  auto visit = [&](ValueId m) {
+    for (ValueId in : g.node(m).inputs)
+      if (group[size_t(in)] != id && std::find(ext.begin(), ext.end(), in) == ext.end()) ext.push_back(in);
+  };
+  for (ValueId m : members) visit(m);
+  visit(extra);
+  return ext.size();
+}
+
 void fuse_elementwise(Graph& g, FusionStats& stats) {
   auto uses = users(g);
   auto pinned = pinned_values(g);
@@ -120,6 +137,10 @@ void fuse_elementwise(Graph& g, FusionStats& stats) {
                                             [&](ValueId w) { return group[size_t(w)] == id; });
         if (!only_group_users) continue;
         group[size_t(u)] = id;
+        if (count_externals(g, members, u, group, id) > kMaxFusedInputs) {
+          group[size_t(u)] = -1;
+          continue;
+        }
         members.push_back(u);
         frontier.push_back(u);
       }
