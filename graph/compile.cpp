@@ -44,7 +44,7 @@ std::string CompileReport::str() const {
        << " -> " << p.nodes_after << " nodes (" << p.ms << " ms)\n";
   os << "  after passes        " << nodes_after_passes << " nodes\n";
   os << "  fusion              " << elementwise_groups << " elementwise groups (" << fused_nodes << " nodes), "
-     << matmul_epilogues << " matmul epilogues\n";
+     << matmul_epilogues << " matmul epilogues, " << reduction_prologues << " reduction prologues\n";
   os << "  kernels per run     " << kernels << "\n";
   os << "  memory              arena " << mb(arena_bytes) << ", naive " << mb(naive_bytes) << ", lower bound "
      << mb(lower_bound_bytes);
@@ -90,6 +90,7 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
     rep.elementwise_groups = fs.elementwise_groups;
     rep.fused_nodes = fs.fused_elementwise_nodes;
     rep.matmul_epilogues = fs.matmul_epilogues;
+    rep.reduction_prologues = fs.reduction_prologues;
   }
 #ifndef NDEBUG
   g.verify();

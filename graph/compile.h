@@ -45,7 +45,7 @@ struct CompileReport {
   size_t captured_nodes = 0;
   std::vector<PassStats> passes;
   size_t nodes_after_passes = 0;
-  int elementwise_groups = 0, fused_nodes = 0, matmul_epilogues = 0;
+  int elementwise_groups = 0, fused_nodes = 0, matmul_epilogues = 0, reduction_prologues = 0;
   size_t kernels = 0;           // kernel calls per run after fusion
   int64_t arena_bytes = 0, naive_bytes = 0, lower_bound_bytes = 0;
   int inplace_reuses = 0;

@@ -17,7 +17,7 @@ bool can_inplace(const Node& n) {
 }
 
 bool is_elementwise(const Node& n) {
-  if (n.kind == NodeKind::Fused) return n.fused->kind == FusedProgram::Kind::Elementwise;
+  if (n.kind == NodeKind::Fused) return n.fused->kind == FusedProgram::Kind::Elementwise;  // not reductions
   return n.kind == NodeKind::Op && op_def(n.op).has(kElementwise);
 }
 

@@ -180,12 +180,72 @@ void fuse_elementwise(Graph& g, FusionStats& stats) {
   if (!roots.empty()) rewrite(g, absorbed, roots);
 }
 
+// The number of trailing dims a reduction node reduces, or 0 when its dims are not a
+// trailing run (or keepdim changes nothing we rely on: both forms are fine).
+int trailing_reduce_dims(const Graph& g, const Node& r) {
+  int64_t nd = int64_t(g.node(r.inputs[0]).meta.shape.size());
+  auto dims = wrap_dims(r.attrs.get_or<std::vector<int64_t>>("dims", {}), nd, "fusion");
+  if (nd == 0) return 0;
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] != nd - int64_t(dims.size()) + int64_t(i)) return 0;
+  return int(dims.size());
+}
+
+int fuse_reduction_prologues(Graph& g) {
+  auto uses = users(g);
+  auto pinned = pinned_values(g);
+  std::vector<bool> absorbed(g.size(), false);
+  std::vector<std::pair<ValueId, Node>> roots;
+  for (size_t v = 0; v < g.size(); ++v) {
+    const Node& r = g.nodes[v];
+    bool reduce = r.kind == NodeKind::Op && (r.op == OpKind::sum || r.op == OpKind::mean || r.op == OpKind::amax ||
+                                             r.op == OpKind::amin);
+    if (!reduce || r.meta.dtype != DType::Float32) continue;
+    ValueId in = r.inputs[0];
+    const Node& p = g.node(in);
+    if (uses[size_t(in)].size() != 1 || pinned[size_t(in)] || p.meta.dtype != DType::Float32) continue;
+    int k = trailing_reduce_dims(g, r);
+    if (k == 0) continue;
+    std::shared_ptr<FusedProgram> prog;
+    std::vector<ValueId> inputs;
+    if (p.kind == NodeKind::Fused && p.fused->kind == FusedProgram::Kind::Elementwise) {
+      prog = std::make_shared<FusedProgram>(*p.fused);
+      inputs = p.inputs;
+    } else if (fusable(g, p)) {  // a single elementwise op
+      prog = std::make_shared<FusedProgram>();
+      prog->num_inputs = int(p.inputs.size());
+      FusedInstr ins{p.op, p.attrs, {}};
+      for (size_t i = 0; i < p.inputs.size(); ++i) ins.args.push_back(int(i));
+      prog->code.push_back(std::move(ins));
+      inputs = p.inputs;
+    } else {
+      continue;
+    }
+    prog->kind = FusedProgram::Kind::Reduction;
+    prog->reduce_op = r.op;
+    prog->reduce_shape = p.meta.shape;
+    prog->reduce_dims = k;
+    Node f;
+    f.kind = NodeKind::Fused;
+    f.inputs = inputs;
+    f.meta = r.meta;
+    f.name = (p.kind == NodeKind::Fused ? p.name : std::string(op_name(p.op))) + "+" + op_name(r.op);
+    f.fused = prog;
+    absorbed[size_t(in)] = true;
+    roots.emplace_back(ValueId(v), std::move(f));
+  }
+  int count = int(roots.size());
+  if (count) rewrite(g, absorbed, roots);
+  return count;
+}
+
 }  // namespace
 
 FusionStats fuse(Graph& g) {
   FusionStats stats;
   stats.matmul_epilogues = fuse_matmul_epilogues(g);
   fuse_elementwise(g, stats);
+  stats.reduction_prologues = fuse_reduction_prologues(g);
   return stats;
 }
 

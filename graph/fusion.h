@@ -3,7 +3,10 @@
 //     epilogue adds the bias and applies the ReLU as each tile of C is stored;
 //   - elementwise chains: a consumer absorbs producers that feed only it and have its
 //     shape, into one kernel that evaluates the chain tile by tile in L1 (no intermediate
-//     buffers). See Note [Tile interpreter] in fusion_kernel.cpp for why an interpreter.
+//     buffers). See Note [Tile interpreter] in fusion_kernel.cpp for why an interpreter;
+//   - reduction prologues: a float32 sum/mean/amax/amin over trailing dims (or all dims)
+//     absorbs the elementwise chain that feeds only it (sums of squares, softmax
+//     denominators, the mean of a loss): the chain is evaluated and reduced row by row.
 #pragma once
 
 #include <vector>
@@ -19,16 +22,22 @@ struct FusedInstr {
 };
 
 struct FusedProgram {
-  enum class Kind { Elementwise, MatmulEpilogue } kind = Kind::Elementwise;
+  enum class Kind { Elementwise, MatmulEpilogue, Reduction } kind = Kind::Elementwise;
   int num_inputs = 0;
   std::vector<FusedInstr> code;  // instruction k writes register num_inputs + k
   bool relu = false;             // MatmulEpilogue: apply ReLU after the bias
+  // Reduction: the program's result (of `reduce_shape`) is reduced over its trailing
+  // `reduce_dims` dims with `reduce_op` (sum, mean, amax or amin).
+  OpKind reduce_op = OpKind::sum;
+  Shape reduce_shape;
+  int reduce_dims = 0;
 };
 
 struct FusionStats {
   int elementwise_groups = 0;
   int fused_elementwise_nodes = 0;  // nodes absorbed into elementwise groups
   int matmul_epilogues = 0;
+  int reduction_prologues = 0;      // reductions that absorbed their elementwise input
 };
 
 // Rewrites g in place. Groups are named after their ops ("add+relu").

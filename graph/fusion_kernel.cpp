@@ -164,6 +164,65 @@ void run_elementwise(const FusedProgram& prog, std::span<const Tensor> inputs, c
   });
 }
 
+// A reduction over the trailing dims of the program's result: each output element is
+// one contiguous row of the (virtual) result, evaluated tile by tile and folded into a
+// double (sum/mean) or float (amax/amin) accumulator; rows are split across threads.
+void run_reduction(const FusedProgram& prog, std::span<const Tensor> inputs, const Tensor& out) {
+  const Shape& shape = prog.reduce_shape;
+  int64_t row = 1;
+  for (size_t d = shape.size() - size_t(prog.reduce_dims); d < shape.size(); ++d) row *= shape[d];
+  int64_t rows = out.numel();
+  if (row == 0) {  // empty rows: sum 0, mean NaN (amax/amin of nothing is refused earlier)
+    std::fill(out.data<float>(), out.data<float>() + rows, prog.reduce_op == OpKind::mean ? NAN : 0.0f);
+    return;
+  }
+  // Walk the result's shape with the inputs broadcast into it (a probe output, never written).
+  Tensor probe(std::make_shared<TensorImpl>(out.storage(), shape, Shape(shape.size(), 0), out.storage_offset(),
+                                            DType::Float32, out.device()));
+  cpu::StridedLoop loop(probe, inputs);
+  const int nregs = prog.num_inputs + int(prog.code.size());
+  std::vector<DType> dtypes;
+  for (const Tensor& t : inputs) dtypes.push_back(t.dtype());
+  float* dst = out.data<float>();
+  const OpKind op = prog.reduce_op;
+  parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(row, 1)), [&](int64_t lo, int64_t hi) {
+    thread_local std::vector<float> scratch;
+    thread_local std::vector<float*> regs;
+    if (scratch.size() < static_cast<size_t>(nregs * kTile)) scratch.resize(static_cast<size_t>(nregs * kTile));
+    regs.resize(static_cast<size_t>(nregs));
+    for (int64_t o = lo; o < hi; ++o) {
+      double sum = 0;
+      float best = op == OpKind::amax ? -INFINITY : INFINITY;
+      bool nan = false;
+      loop.run_range(o * row, (o + 1) * row, [&](char** ptrs, const int64_t* strides, int64_t n) {
+        for (int64_t done = 0; done < n; done += kTile) {
+          int64_t len = std::min(kTile, n - done);
+          for (int r = 0; r < nregs; ++r) regs[size_t(r)] = scratch.data() + r * kTile;
+          for (int k = 0; k < prog.num_inputs; ++k) {
+            char* p = ptrs[k + 1] + done * strides[k + 1];
+            if (dtypes[size_t(k)] == DType::Float32 && strides[k + 1] == 4) regs[size_t(k)] = reinterpret_cast<float*>(p);
+            else load(p, strides[k + 1], dtypes[size_t(k)], regs[size_t(k)], len);
+          }
+          for (size_t i = 0; i < prog.code.size(); ++i)
+            run_instr(prog.code[i], regs.data(), regs[size_t(prog.num_inputs) + i], len);
+          const float* y = regs[size_t(nregs - 1)];
+          if (op == OpKind::sum || op == OpKind::mean) {
+            for (int64_t i = 0; i < len; ++i) sum += double(y[i]);
+          } else {
+            for (int64_t i = 0; i < len; ++i) {
+              nan = nan || y[i] != y[i];
+              best = op == OpKind::amax ? std::max(best, y[i]) : std::min(best, y[i]);
+            }
+          }
+        }
+      });
+      if (op == OpKind::sum) dst[o] = float(sum);
+      else if (op == OpKind::mean) dst[o] = float(sum / double(row));
+      else dst[o] = nan ? NAN : best;
+    }
+  });
+}
+
 void run_matmul_epilogue(const FusedProgram& prog, std::span<const Tensor> in, const Tensor& out) {
   const Tensor &a = in[0], &b = in[1], &bias = in[2];
   cpu::GemmEpilogue epi{bias.data<float>(), prog.relu ? cpu::Activation::Relu : cpu::Activation::None};
@@ -178,6 +237,8 @@ FusedKernel fused_kernel_for(const Node& node) {
   DUET_ASSERT(prog != nullptr, "fused node without a program");
   if (prog->kind == FusedProgram::Kind::MatmulEpilogue)
     return [prog](std::span<const Tensor> in, const Tensor& out) { run_matmul_epilogue(*prog, in, out); };
+  if (prog->kind == FusedProgram::Kind::Reduction)
+    return [prog](std::span<const Tensor> in, const Tensor& out) { run_reduction(*prog, in, out); };
   return [prog](std::span<const Tensor> in, const Tensor& out) { run_elementwise(*prog, in, out); };
 }
 

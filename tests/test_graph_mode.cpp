@@ -216,3 +216,26 @@ TEST_CASE("random small graphs: compiled values and gradients equal eager") {
       CHECK_MESSAGE(max_rel_diff(got[i], eager[i]) <= 1e-5, "trial ", trial, " output ", i);
   }
 }
+
+TEST_CASE("reductions absorb the elementwise chain that feeds them") {
+  manual_seed(3);
+  Tensor x = randn({6, 5, 7}), y = randn({7});
+  struct Row {
+    const char* name;
+    std::function<Tensor(const Tensor&, const Tensor&)> f;
+  };
+  std::vector<Row> rows = {
+      {"sum of squares, last dim", [](const Tensor& a, const Tensor& b) { return sum(square(a - b), {-1}); }},
+      {"mean of all", [](const Tensor& a, const Tensor&) { return mean(a * 2.0 + 1.0); }},
+      {"amax of exp, trailing two, keepdim", [](const Tensor& a, const Tensor&) { return amax(exp(a), {1, 2}, true); }},
+      {"amin of a single op", [](const Tensor& a, const Tensor&) { return amin(neg(a), {2}); }},
+  };
+  for (const Row& r : rows) {
+    Tensor eager = r.f(x, y);
+    auto compiled = graph::compile([&](const std::vector<Tensor>& in) { return std::vector<Tensor>{r.f(in[0], in[1])}; },
+                                   {.warmup_calls = 0});
+    Tensor got = compiled({x, y})[0];
+    CHECK_MESSAGE(max_rel_diff(got, eager) <= 1e-5, r.name);
+    CHECK_MESSAGE(compiled.report().reduction_prologues == 1, r.name);
+  }
+}
