@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/functions.h"
+#include "core/generator.h"
 #include "core/parallel.h"
 #include "kernels/cpu/gemm.h"
 
@@ -356,4 +357,27 @@ TEST_CASE("gemm backends: each available backend gives the same results") {
     CHECK(msg.find("eigen") != std::string::npos);
   }
   CHECK(cpu::get_gemm_backend() == saved);
+}
+
+TEST_CASE("matmul with K longer than one cache block (several K slices)") {
+  duet::manual_seed(21);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      const int64_t M = 37, N = 45, K = 2500;
+      duet::Tensor a = ta ? duet::randn({K, M}).t() : duet::randn({M, K});
+      duet::Tensor b = tb ? duet::randn({N, K}).t() : duet::randn({K, N});
+      std::vector<double> av = a.to_vector<double>(), bv = b.to_vector<double>();
+      std::vector<float> got = duet::matmul(a, b).to_vector<float>();
+      double worst = 0;
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          double want = 0, scale = 0;
+          for (int64_t k = 0; k < K; ++k) {
+            want += av[size_t(i * K + k)] * bv[size_t(k * N + j)];
+            scale += std::fabs(av[size_t(i * K + k)] * bv[size_t(k * N + j)]);
+          }
+          worst = std::max(worst, std::fabs(double(got[size_t(i * N + j)]) - want) / scale);
+        }
+      CHECK_MESSAGE(worst < 1e-5, "transposed a=", ta, " b=", tb, ": scaled error ", worst);
+    }
 }

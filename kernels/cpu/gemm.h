@@ -117,4 +117,10 @@ void dgemm_ukernel_avx512(const UkernelArgs<double>& args);
 template <typename T, int MR, int NR>
 void gemm_ukernel_scalar(const UkernelArgs<T>& args);
 
+// AVX-512 packers for full float panels stored transposed to their packed order
+// (gemm_pack.cpp): 12 rows of a row-major A (row stride rs), and 32 columns of a
+// column-major B (column stride cs); kc steps each, dst 64-byte aligned.
+void pack_a_rowmajor_12_avx512(int64_t kc, const float* A, int64_t rs, float* dst);
+void pack_b_colmajor_32_avx512(int64_t kc, const float* B, int64_t cs, float* dst);
+
 }  // namespace duet::cpu::detail

@@ -2,15 +2,24 @@
 // slice of K, B is packed into NR-wide micro-panels (shared by all threads), then each
 // thread packs MC x KC blocks of A into MR-tall micro-panels and runs the micro-kernel
 // (gemm_ukernel.cpp) over every MR x NR tile. Packing reads any (row, column) strides, so
-// transposed operands cost nothing extra and nothing is materialised.
+// transposed operands cost nothing extra and nothing is materialised; float operands
+// stored transposed to their packed order go through the AVX-512 transposing packers
+// (gemm_pack.cpp). When C has few columns and many rows, C^T = B^T A^T is computed
+// instead, which pads the register tiles less.
 //
 // The micro-kernel family (AVX-512 12x32, AVX2 6x16, scalar) is picked at run time; each
-// has its own blocking for Sapphire Rapids (48 KB L1d, 2 MB L2 per core): KC keeps one B
-// micro-panel plus one A micro-panel in L1 (AVX-512 float: 32 + 12 KB at KC = 256; AVX2
-// float: 24 + 9 KB at KC = 384), MC x KC of packed A sits in L2, KC x NC of packed B in
-// L3. K is split into equal slices so no slice is tiny. Threads split the rows of C (each
-// thread packs its own A), or the columns when C has too few rows to share. Blocking
-// sweeps on the shared 2-core VM were within its noise (load 5-10 from other builds).
+// has its own blocking for Sapphire Rapids (48 KB L1d, 2 MB L2 per core). AVX-512 float:
+// KC = 1024, MC = 192: the packed A block (768 KB) and the current B micro-panel (128 KB)
+// both sit in L2 and the kernel streams them from there; a deep KC means C is read and
+// written K/KC times only. Sweeps (1 thread, thread CPU time, interleaved with OpenBLAS,
+// 2048^3): duet/OpenBLAS 0.83-0.87 at KC = 192, 0.91-0.94 at 256-384, 0.97 at 512,
+// ~1.0 at 1024; MC 96-288 within noise, 768 worse. AVX2 float: KC = 384 keeps a B
+// micro-panel plus an A micro-panel in L1 (24 + 9 KB). KC x NC of packed B is in L3. K is
+// split into equal slices so no slice is tiny. Threads split the rows of C into chunks
+// of at most MC rows that they take one after another (each thread packs its own A), so
+// a thread that loses its core on a shared machine just does fewer chunks; when C has
+// too few rows to share they split the columns. Results do not depend on the split: each
+// C element is always summed over the same KC slices in the same order.
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -34,7 +43,7 @@ struct Blocking {
 template <typename T>
 constexpr Blocking kAvx2Blocking = sizeof(T) == 4 ? Blocking{192, 384, 3072} : Blocking{96, 256, 2048};
 template <typename T>
-constexpr Blocking kAvx512Blocking = sizeof(T) == 4 ? Blocking{384, 256, 3072} : Blocking{192, 192, 2048};
+constexpr Blocking kAvx512Blocking = sizeof(T) == 4 ? Blocking{192, 1024, 3072} : Blocking{192, 192, 2048};
 
 std::atomic<int> g_isa_limit{int(GemmIsa::Avx512)};
 
@@ -43,8 +52,11 @@ bool has_avx512() {
   return ok;
 }
 
-// Below this many multiply-adds a second thread costs more than it saves.
-constexpr int64_t kParallelMinMacs = int64_t(1) << 17;
+// Below this many multiply-adds a second thread costs more than it saves (waking the
+// pool's worker costs a few microseconds; 2^19 MACs take ~3 us on one core).
+constexpr int64_t kParallelMinMacs = int64_t(1) << 19;
+// Packing a B block smaller than this is not worth a parallel region of its own.
+constexpr int64_t kParallelPackMin = int64_t(1) << 16;
 
 // A growable 64-byte aligned scratch buffer per thread and slot (0: packed A, 1: packed B).
 template <typename T>
@@ -73,6 +85,12 @@ void pack_a(int64_t mc, int64_t kc, const T* A, int64_t rs, int64_t cs, T* dst) 
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
     const int mr = int(std::min<int64_t>(MR, mc - i0));
     const T* src = A + i0 * rs;
+    if constexpr (std::is_same_v<T, float> && MR == detail::kAvx512MR) {  // only the AVX-512 family has MR 12
+      if (mr == MR && cs == 1) {
+        detail::pack_a_rowmajor_12_avx512(kc, src, rs, dst);
+        continue;
+      }
+    }
     if (mr == MR && rs == 1) {  // column-major (transposed) A: each step is MR contiguous values
       for (int64_t p = 0; p < kc; ++p)
         for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * cs + i];
@@ -92,6 +110,18 @@ void pack_a(int64_t mc, int64_t kc, const T* A, int64_t rs, int64_t cs, T* dst) 
 // into dst: panel q at dst + q * NR * kc, kc steps of NR values, columns past nc zero.
 template <typename T, int NR>
 void pack_b(int64_t kc, int64_t nc, int64_t q0, int64_t q1, const T* B, int64_t rs, int64_t cs, T* dst) {
+  if (cs == 1) {
+    // Row-major B: walk each row once across all full panels, so the reads are sequential
+    // (panel by panel, every step would start a new row: a page apart for large N).
+    const int64_t q_full = std::min(q1, nc / NR);
+    if (q0 < q_full) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const T* src = B + p * rs;
+        for (int64_t q = q0; q < q_full; ++q) std::memcpy(dst + (q * kc + p) * NR, src + q * NR, NR * sizeof(T));
+      }
+      q0 = q_full;
+    }
+  }
   for (int64_t q = q0; q < q1; ++q) {
     const int64_t j0 = q * NR;
     const int nr = int(std::min<int64_t>(NR, nc - j0));
@@ -100,6 +130,10 @@ void pack_b(int64_t kc, int64_t nc, int64_t q0, int64_t q1, const T* B, int64_t 
     if (nr == NR && cs == 1) {  // row-major B: each step is NR contiguous values
       for (int64_t p = 0; p < kc; ++p) std::memcpy(d + p * NR, src + p * rs, NR * sizeof(T));
     } else if (nr == NR && rs == 1) {  // column-major (transposed) B: walk each column down K
+      if constexpr (std::is_same_v<T, float> && NR == detail::kAvx512NR<float>) {  // AVX-512 family only
+        detail::pack_b_colmajor_32_avx512(kc, src, cs, d);
+        continue;
+      }
       for (int j = 0; j < NR; ++j)
         for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = src[j * cs + p];
     } else {
@@ -113,6 +147,17 @@ void pack_b(int64_t kc, int64_t nc, int64_t q0, int64_t q1, const T* B, int64_t 
 
 template <typename T>
 using Ukernel = void (*)(const UkernelArgs<T>&);
+
+// Runs fn(item) for every item in [0, items) on nt threads, each taking the next item
+// when it finishes one: on a loaded machine a thread that loses its core for a while
+// just does fewer items, instead of the whole call waiting for its fixed share.
+template <typename Fn>
+void parallel_items(int nt, int64_t items, const Fn& fn) {
+  std::atomic<int64_t> next{0};
+  parallel_for(0, nt, 1, [&](int64_t, int64_t) {
+    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < items;) fn(i);
+  });
+}
 
 // One KC slice of the product, everything a thread needs to run its share of it.
 template <typename T>
@@ -158,15 +203,23 @@ void run_slice(const Slice<T>& s, int64_t MC, int64_t m0, int64_t m1, int64_t q0
         args.bias = nullptr;
         args.relu = false;
         s.uk(args);
-        for (int r = 0; r < m; ++r)
-          for (int cc = 0; cc < n; ++cc) {
-            T& dst = c[r * s.rsc + cc * s.csc];
-            T v = s.alpha * tile[r * NR + cc];
-            if (s.beta != T(0)) v += s.beta * dst;
-            if (s.bias) v += s.bias[j + cc];
-            if (s.relu && v < T(0)) v = T(0);
-            dst = v;
-          }
+        // Walk C along its unit stride when it has one (column-major C: the swapped
+        // C^T = B^T A^T of gemm_blocked), so the stores are contiguous.
+        auto merge = [&](int r, int cc) {
+          T& dst = c[r * s.rsc + cc * s.csc];
+          T v = s.alpha * tile[r * NR + cc];
+          if (s.beta != T(0)) v += s.beta * dst;
+          if (s.bias) v += s.bias[j + cc];
+          if (s.relu && v < T(0)) v = T(0);
+          dst = v;
+        };
+        if (s.rsc == 1) {
+          for (int cc = 0; cc < n; ++cc)
+            for (int r = 0; r < m; ++r) merge(r, cc);
+        } else {
+          for (int r = 0; r < m; ++r)
+            for (int cc = 0; cc < n; ++cc) merge(r, cc);
+        }
       }
     }
   }
@@ -204,11 +257,27 @@ void gemm_blocked(Ukernel<T> uk, Blocking blk, int64_t M, int64_t N, int64_t K, 
   const bool relu = epi && epi->act == Activation::Relu;
   const T* bias = epi ? epi->bias : nullptr;
 
+  // Compute C^T = op(B)^T op(A)^T instead when that pads the register tiles much less
+  // (C with few columns and many rows, e.g. 128 x 10 logits: 12 x 32 tiles are 31% used,
+  // the transposed 10 x 128 is 83%). A per-column bias would become per-row, which the
+  // micro-kernels do not have, so not then. The swapped call never swaps back.
+  auto padded = [](int64_t m, int64_t n) { return (m + MR - 1) / MR * MR * ((n + NR - 1) / NR * NR); };
+  if (!bias && 4 * padded(N, M) < 3 * padded(M, N)) {
+    gemm_blocked<T, MR, NR>(uk, blk, N, M, K, alpha, B, csb, rsb, A, csa, rsa, beta, C, csc, rsc, epi);
+    return;
+  }
+
   int nt = get_num_threads();
   if (in_parallel_region() || M * N * K < kParallelMinMacs) nt = 1;
   const int64_t m_panels = (M + MR - 1) / MR;
   // Split rows when each thread gets a few MR panels; otherwise split B panels.
   const bool split_rows = m_panels >= 2 * nt;
+  // Row chunks of at most MC rows, a multiple of the thread count of them (at least one
+  // per thread), handed out dynamically.
+  int64_t chunks = std::max<int64_t>(nt, (M + blk.MC - 1) / blk.MC);
+  chunks = (chunks + nt - 1) / nt * nt;
+  const int64_t chunk_rows = ((M + chunks - 1) / chunks + MR - 1) / MR * MR;
+  const int64_t n_row_chunks = (M + chunk_rows - 1) / chunk_rows;
 
   const int64_t k_slices = (K + blk.KC - 1) / blk.KC;
   const int64_t kc_max = (K + k_slices - 1) / k_slices;
@@ -220,17 +289,22 @@ void gemm_blocked(Ukernel<T> uk, Blocking blk, int64_t M, int64_t N, int64_t K, 
       const int64_t kc = std::min(kc_max, K - pc);
       const bool last = pc + kc == K;
       const T* Bsrc = B + pc * rsb + jc * csb;
-      auto pack = [&](int64_t q0, int64_t q1) { pack_b<T, NR>(kc, nc, q0, q1, Bsrc, rsb, csb, Bp); };
-      if (nt > 1) parallel_for(0, n_panels, 2, pack);
-      else pack(0, n_panels);
+      if (nt > 1 && kc * nc >= kParallelPackMin) {
+        const int64_t group = std::max<int64_t>(1, n_panels / (4 * nt));
+        parallel_items(nt, (n_panels + group - 1) / group, [&](int64_t g) {
+          pack_b<T, NR>(kc, nc, g * group, std::min(n_panels, (g + 1) * group), Bsrc, rsb, csb, Bp);
+        });
+      } else {
+        pack_b<T, NR>(kc, nc, 0, n_panels, Bsrc, rsb, csb, Bp);
+      }
 
       Slice<T> s{uk,  M,   kc,  nc,    A + pc * csa,          rsa, csa, Bp, C + jc * csc,
                  rsc, csc, alpha, pc == 0 ? beta : T(1), (last && bias) ? bias + jc : nullptr, last && relu};
       if (nt == 1) {
         run_slice<T, MR, NR>(s, blk.MC, 0, M, 0, n_panels);
       } else if (split_rows) {
-        parallel_for(0, m_panels, 1, [&](int64_t lo, int64_t hi) {
-          run_slice<T, MR, NR>(s, blk.MC, lo * MR, std::min(M, hi * MR), 0, n_panels);
+        parallel_items(nt, n_row_chunks, [&](int64_t c) {
+          run_slice<T, MR, NR>(s, blk.MC, c * chunk_rows, std::min(M, (c + 1) * chunk_rows), 0, n_panels);
         });
       } else {
         parallel_for(0, n_panels, 1,
