@@ -132,6 +132,31 @@ void store(const float* src, char* p, int64_t stride, DType dt, int64_t n) {
   }
 }
 
+// Per-thread registers for a program, grown once: runs allocate nothing after the first.
+float** thread_registers(int nregs) {
+  thread_local std::vector<float> scratch;
+  thread_local std::vector<float*> regs;
+  if (scratch.size() < static_cast<size_t>(nregs * kTile)) scratch.resize(static_cast<size_t>(nregs * kTile));
+  regs.resize(static_cast<size_t>(nregs));
+  for (int r = 0; r < nregs; ++r) regs[size_t(r)] = scratch.data() + r * kTile;
+  return regs.data();
+}
+
+// Points the input registers at a tile of the inputs (operand k + 1 of the loop): a
+// contiguous float32 input is read in place, others are loaded into their register.
+void bind_inputs(const FusedProgram& prog, float** regs, char** ptrs, const int64_t* strides, int64_t done,
+                 int64_t len, const std::vector<DType>& dtypes) {
+  for (int k = 0; k < prog.num_inputs; ++k) {
+    char* p = ptrs[k + 1] + done * strides[k + 1];
+    if (dtypes[size_t(k)] == DType::Float32 && strides[k + 1] == 4) regs[k] = reinterpret_cast<float*>(p);
+    else load(p, strides[k + 1], dtypes[size_t(k)], regs[k], len);
+  }
+}
+
+void run_program(const FusedProgram& prog, float** regs, int64_t len) {
+  for (size_t i = 0; i < prog.code.size(); ++i) run_instr(prog.code[i], regs, regs[size_t(prog.num_inputs) + i], len);
+}
+
 void run_elementwise(const FusedProgram& prog, std::span<const Tensor> inputs, const Tensor& out) {
   cpu::StridedLoop loop(out, inputs);
   const int nregs = prog.num_inputs + int(prog.code.size());
@@ -139,27 +164,16 @@ void run_elementwise(const FusedProgram& prog, std::span<const Tensor> inputs, c
   for (const Tensor& t : inputs) dtypes.push_back(t.dtype());
   const bool out_direct = out.dtype() == DType::Float32;
   loop.run(kGrain, [&](char** ptrs, const int64_t* strides, int64_t n) {
-    // Per-thread registers, grown once: a run allocates nothing after the first.
-    thread_local std::vector<float> scratch;
-    thread_local std::vector<float*> regs;
-    if (scratch.size() < static_cast<size_t>(nregs * kTile)) scratch.resize(static_cast<size_t>(nregs * kTile));
-    regs.resize(static_cast<size_t>(nregs));
     for (int64_t done = 0; done < n; done += kTile) {
       int64_t len = std::min(kTile, n - done);
-      for (int r = 0; r < nregs; ++r) regs[size_t(r)] = scratch.data() + r * kTile;
-      // Contiguous float32 inputs are read in place; others are loaded into a register.
-      for (int k = 0; k < prog.num_inputs; ++k) {
-        char* p = ptrs[k + 1] + done * strides[k + 1];
-        if (dtypes[size_t(k)] == DType::Float32 && strides[k + 1] == 4) regs[size_t(k)] = reinterpret_cast<float*>(p);
-        else load(p, strides[k + 1], dtypes[size_t(k)], regs[size_t(k)], len);
-      }
+      float** regs = thread_registers(nregs);
+      bind_inputs(prog, regs, ptrs, strides, done, len, dtypes);
       // The last instruction writes straight into a contiguous float32 output.
       char* o = ptrs[0] + done * strides[0];
       bool direct = out_direct && strides[0] == 4;
-      if (direct) regs[size_t(nregs - 1)] = reinterpret_cast<float*>(o);
-      for (size_t i = 0; i < prog.code.size(); ++i)
-        run_instr(prog.code[i], regs.data(), regs[size_t(prog.num_inputs) + i], len);
-      if (!direct) store(regs[size_t(nregs - 1)], o, strides[0], out.dtype(), len);
+      if (direct) regs[nregs - 1] = reinterpret_cast<float*>(o);
+      run_program(prog, regs, len);
+      if (!direct) store(regs[nregs - 1], o, strides[0], out.dtype(), len);
     }
   });
 }
@@ -186,10 +200,6 @@ void run_reduction(const FusedProgram& prog, std::span<const Tensor> inputs, con
   float* dst = out.data<float>();
   const OpKind op = prog.reduce_op;
   parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(row, 1)), [&](int64_t lo, int64_t hi) {
-    thread_local std::vector<float> scratch;
-    thread_local std::vector<float*> regs;
-    if (scratch.size() < static_cast<size_t>(nregs * kTile)) scratch.resize(static_cast<size_t>(nregs * kTile));
-    regs.resize(static_cast<size_t>(nregs));
     for (int64_t o = lo; o < hi; ++o) {
       double sum = 0;
       float best = op == OpKind::amax ? -INFINITY : INFINITY;
@@ -197,15 +207,10 @@ void run_reduction(const FusedProgram& prog, std::span<const Tensor> inputs, con
       loop.run_range(o * row, (o + 1) * row, [&](char** ptrs, const int64_t* strides, int64_t n) {
         for (int64_t done = 0; done < n; done += kTile) {
           int64_t len = std::min(kTile, n - done);
-          for (int r = 0; r < nregs; ++r) regs[size_t(r)] = scratch.data() + r * kTile;
-          for (int k = 0; k < prog.num_inputs; ++k) {
-            char* p = ptrs[k + 1] + done * strides[k + 1];
-            if (dtypes[size_t(k)] == DType::Float32 && strides[k + 1] == 4) regs[size_t(k)] = reinterpret_cast<float*>(p);
-            else load(p, strides[k + 1], dtypes[size_t(k)], regs[size_t(k)], len);
-          }
-          for (size_t i = 0; i < prog.code.size(); ++i)
-            run_instr(prog.code[i], regs.data(), regs[size_t(prog.num_inputs) + i], len);
-          const float* y = regs[size_t(nregs - 1)];
+          float** regs = thread_registers(nregs);
+          bind_inputs(prog, regs, ptrs, strides, done, len, dtypes);
+          run_program(prog, regs, len);
+          const float* y = regs[nregs - 1];
           if (op == OpKind::sum || op == OpKind::mean) {
             for (int64_t i = 0; i < len; ++i) sum += double(y[i]);
           } else {
