@@ -29,10 +29,16 @@ std::vector<std::string> Adam::buffer_names() const {
   return {"exp_avg", "exp_avg_sq"};
 }
 
+Adam::Corrections Adam::corrections(const Tensor& step) const {
+  const AdamOptions& o = options_;
+  return {1.0 - pow(full({}, o.beta1, DType::Float64), step), 1.0 - pow(full({}, o.beta2, DType::Float64), step)};
+}
+
 void Adam::step() {
   NoGradGuard no_grad;
   const AdamOptions& o = options_;
   const double lr = this->lr();
+  Corrections shared;  // while capturing: the lockstep parameters' bias corrections
   for (size_t i = 0; i < params().size(); ++i) {
     const Tensor& p = params()[i];
     Tensor g = p.grad();
@@ -61,14 +67,30 @@ void Adam::step() {
     }
     if (is_capturing()) {
       // In a captured step the bias corrections come from a step-count tensor that the
-      // graph updates each run, so replays keep counting.
-      if (!s.step_tensor.defined()) {
-        CaptureSuspendGuard real_tensor;
-        s.step_tensor = full({}, double(t - 1), DType::Float64);
+      // graph updates each run, so replays keep counting. Parameters stepping in lockstep
+      // with the optimizer share one counter (and one set of corrections).
+      Tensor bias1, bias2;
+      if (t == step_count() + 1) {
+        if (!shared.bias1.defined()) {
+          if (!shared_step_.defined()) {
+            CaptureSuspendGuard real_tensor;  // persistent state, not a value of the graph
+            shared_step_ = full({}, double(step_count()), DType::Float64);
+          }
+          shared_step_.add_(1.0);
+          shared = corrections(shared_step_);
+        }
+        bias1 = shared.bias1;
+        bias2 = shared.bias2;
+      } else {
+        if (!s.step_tensor.defined()) {
+          CaptureSuspendGuard real_tensor;
+          s.step_tensor = full({}, double(t - 1), DType::Float64);
+        }
+        s.step_tensor.add_(1.0);
+        Corrections own = corrections(s.step_tensor);
+        bias1 = own.bias1;
+        bias2 = own.bias2;
       }
-      s.step_tensor.add_(1.0);
-      Tensor bias1 = 1.0 - pow(full({}, o.beta1, DType::Float64), s.step_tensor);
-      Tensor bias2 = 1.0 - pow(full({}, o.beta2, DType::Float64), s.step_tensor);
       Tensor denom = sqrt(second) / sqrt(bias2) + o.eps;
       p.sub_(m / denom * (lr / bias1));
       continue;

@@ -33,8 +33,15 @@ class Adam : public Optimizer {
   std::vector<std::string> buffer_names() const override;
 
  private:
+  // 1 - beta^step for both moments, as 0-dim float64 tensors (captured steps).
+  struct Corrections {
+    Tensor bias1, bias2;
+  };
+  Corrections corrections(const Tensor& step) const;
+
   AdamOptions options_;
   bool decoupled_;
+  Tensor shared_step_;  // while capturing: the step counter of parameters in lockstep
 };
 
 }  // namespace duet::optim

@@ -56,6 +56,7 @@ class Optimizer {
     // The step count as a 0-dim float64 tensor, made when a step is captured into a graph
     // (a host integer would be baked into the graph as a constant); see Adam::step.
     Tensor step_tensor;
+
   };
 
   // The buffer names an initialized parameter's state holds under the current options.

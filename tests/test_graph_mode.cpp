@@ -93,10 +93,11 @@ std::vector<double> train(bool graph_mode, int steps, bool use_adam) {
     return std::vector<Tensor>{loss};
   };
   auto compiled = graph::compile(step);
-  // A learnable task: the label is the argmax of the first five features.
+  // A learnable task: the label is the argmax of the first five features. Two batch
+  // sizes, so graph mode runs two compiled signatures over the same state.
   std::vector<Tensor> xs, ys;
   for (int b = 0; b < 4; ++b) {
-    xs.push_back(randn({16, 20}));
+    xs.push_back(randn({b % 2 ? 12 : 16, 20}));
     ys.push_back(argmax(xs.back().narrow(1, 0, 5), 1));
   }
   std::vector<double> losses;
