@@ -134,6 +134,16 @@ Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Stora
     }
     writebacks_.emplace_back(values_[size_t(w.value)], values_[size_t(w.state)]);
   }
+  // Tensors over each input's memory, to re-point at the caller's tensor (Note [Inputs read in place]).
+  std::vector<ValueId> root = value_buffers(g);
+  input_aliases_.resize(input_buffers_.size());
+  for (size_t v = 0; v < g.size(); ++v) {
+    const Node& r = g.nodes[size_t(root[v])];
+    if (r.kind != NodeKind::Input) continue;
+    const Tensor& t = values_[v];
+    input_aliases_[size_t(r.input_index)].push_back({t.unsafe_impl(), t.storage_offset()});
+  }
+  for (const Tensor& b : input_buffers_) input_storage_.push_back(b.defined() ? b.storage() : nullptr);
   for (ValueId o : g.outputs) outputs_.push_back(values_[size_t(o)]);
 }
 
@@ -143,10 +153,18 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& dst = input_buffers_[i];
     if (!dst.defined()) continue;  // an input the graph never reads
-    DUET_CHECK(inputs[i].sizes() == dst.sizes() && inputs[i].dtype() == dst.dtype(), "compiled step: input ", i,
-               " is ", dtype_name(inputs[i].dtype()), shape_str(inputs[i].sizes()), ", but the step was compiled for ",
+    const Tensor& src = inputs[i];
+    DUET_CHECK(src.sizes() == dst.sizes() && src.dtype() == dst.dtype(), "compiled step: input ", i, " is ",
+               dtype_name(src.dtype()), shape_str(src.sizes()), ", but the step was compiled for ",
                dtype_name(dst.dtype()), shape_str(dst.sizes()));
-    cpu::copy_kernel(std::span<const Tensor>(&inputs[i], 1), dst, {});
+    bool in_place = src.is_contiguous() && src.device() == dst.device() && src.storage() != nullptr;
+    const std::shared_ptr<Storage>& storage = in_place ? src.storage() : input_storage_[i];
+    int64_t base = in_place ? src.storage_offset() : 0;
+    for (const InputAlias& a : input_aliases_[i]) {
+      a.impl->storage_ = storage;
+      a.impl->offset_ = base + a.offset;
+    }
+    if (!in_place) cpu::copy_kernel(std::span<const Tensor>(&src, 1), dst, {});
   }
   for (Step& s : steps_) {
     if (s.random_draw > 0) s.attrs.set("offset", int64_t(default_generator().advance(uint64_t(s.random_draw))));

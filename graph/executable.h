@@ -50,6 +50,16 @@ class Executable {
   std::shared_ptr<Storage> arena_;
   std::vector<Tensor> values_;
   std::vector<Tensor> input_buffers_;
+  // Note [Inputs read in place]: every tensor over an input's memory (the input and its
+  // views) with its offset from the input's start. A contiguous input of the compiled
+  // layout is read where it lies (these tensors are re-pointed at it); any other is
+  // copied into the owned buffer.
+  struct InputAlias {
+    TensorImpl* impl;
+    int64_t offset;
+  };
+  std::vector<std::vector<InputAlias>> input_aliases_;
+  std::vector<std::shared_ptr<Storage>> input_storage_;  // the owned buffers' storage
   std::vector<Step> steps_;
   std::vector<std::pair<Tensor, Tensor>> writebacks_;  // (value, state)
   std::vector<Tensor> outputs_;
