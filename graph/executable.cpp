@@ -81,7 +81,10 @@ Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Stora
                n.meta.device, ")");
     switch (n.kind) {
       case NodeKind::Input: {
-        Tensor buf = empty_like_meta(n.meta);
+        // No memory of its own: each run points it at the caller's tensor, or at an owned
+        // buffer made on first need (Note [Inputs read in place]).
+        Tensor buf(std::make_shared<TensorImpl>(nullptr, n.meta.shape, contiguous_strides(n.meta.shape), 0,
+                                                n.meta.dtype, n.meta.device));
         if (int(input_buffers_.size()) <= n.input_index) input_buffers_.resize(size_t(n.input_index) + 1);
         input_buffers_[size_t(n.input_index)] = buf;
         values_[v] = buf;
@@ -143,7 +146,13 @@ Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Stora
     const Tensor& t = values_[v];
     input_aliases_[size_t(r.input_index)].push_back({t.unsafe_impl(), t.storage_offset()});
   }
-  for (const Tensor& b : input_buffers_) input_storage_.push_back(b.defined() ? b.storage() : nullptr);
+  input_storage_.resize(input_buffers_.size());
+  // Inputs an output aliases keep pointing at the caller's memory after a run.
+  input_in_output_.assign(input_buffers_.size(), false);
+  for (ValueId o : g.outputs) {
+    const Node& r = g.nodes[size_t(root[size_t(o)])];
+    if (r.kind == NodeKind::Input) input_in_output_[size_t(r.input_index)] = true;
+  }
   for (ValueId o : g.outputs) outputs_.push_back(values_[size_t(o)]);
 }
 
@@ -158,6 +167,8 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
                dtype_name(src.dtype()), shape_str(src.sizes()), ", but the step was compiled for ",
                dtype_name(dst.dtype()), shape_str(dst.sizes()));
     bool in_place = src.is_contiguous() && src.device() == dst.device() && src.storage() != nullptr;
+    if (!in_place && !input_storage_[i])
+      input_storage_[i] = std::make_shared<Storage>(size_t(dst.numel()) * dst.element_size(), dst.device());
     const std::shared_ptr<Storage>& storage = in_place ? src.storage() : input_storage_[i];
     int64_t base = in_place ? src.storage_offset() : 0;
     for (const InputAlias& a : input_aliases_[i]) {
@@ -173,6 +184,10 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
   }
   for (auto& [value, state] : writebacks_) cpu::copy_kernel(std::span<const Tensor>(&value, 1), state, {});
   for (const WriteBack& w : graph_.writebacks) values_[size_t(w.state)].storage()->bump_version();
+  // Let go of the caller's inputs (unless an output shows them).
+  for (size_t i = 0; i < input_aliases_.size(); ++i)
+    if (!input_in_output_[i])
+      for (const InputAlias& a : input_aliases_[i]) a.impl->storage_ = nullptr;
   return outputs_;
 }
 

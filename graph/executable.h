@@ -59,7 +59,8 @@ class Executable {
     int64_t offset;
   };
   std::vector<std::vector<InputAlias>> input_aliases_;
-  std::vector<std::shared_ptr<Storage>> input_storage_;  // the owned buffers' storage
+  std::vector<std::shared_ptr<Storage>> input_storage_;  // owned buffers, made on first need
+  std::vector<bool> input_in_output_;
   std::vector<Step> steps_;
   std::vector<std::pair<Tensor, Tensor>> writebacks_;  // (value, state)
   std::vector<Tensor> outputs_;

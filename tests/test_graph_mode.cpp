@@ -240,3 +240,19 @@ TEST_CASE("reductions absorb the elementwise chain that feeds them") {
     CHECK_MESSAGE(compiled.report().reduction_prologues == 1, r.name);
   }
 }
+
+TEST_CASE("inputs: contiguous ones are read in place, others copied; outputs may show an input") {
+  auto f = graph::compile(
+      [](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * 2.0, in[0].reshape({-1})}; },
+      {.warmup_calls = 0});
+  Tensor a = arange(6, DType::Float32).reshape({2, 3});
+  Tensor t = arange(6, DType::Float32).reshape({3, 2}).t();  // (2, 3), not contiguous
+  auto r1 = f({a});
+  CHECK(r1[0].to_vector<float>() == std::vector<float>{0, 2, 4, 6, 8, 10});
+  CHECK(r1[1].to_vector<float>() == a.to_vector<float>());
+  auto r2 = f({t});
+  CHECK(r2[0].to_vector<float>() == (t * 2.0).to_vector<float>());
+  CHECK(r2[1].to_vector<float>() == t.contiguous().to_vector<float>());
+  auto r3 = f({a + 1.0});
+  CHECK(r3[0].to_vector<float>() == std::vector<float>{2, 4, 6, 8, 10, 12});
+}
