@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-scripts/build.sh "$@"
+scripts/build.sh -DDUET_BUILD_TESTS=ON "$@"
 build_dir=${DUET_BUILD_DIR:-build}
-ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)"
+ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j"$(nproc)"
