@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/test_support.h"
 #include "core/functions.h"
 #include "data/dataloader.h"
 #include "data/dataset.h"
@@ -89,25 +90,6 @@ std::vector<uint8_t> pattern(size_t n, int mul = 37, int add = 11) {
   return v;
 }
 
-// Runs fn, which must throw a duet::Error whose message contains every one of `parts`.
-void expect_error(const std::function<void()>& fn, std::initializer_list<std::string_view> parts, const char* expr) {
-  try {
-    fn();
-  } catch (const InternalError& e) {
-    FAIL_CHECK(expr << ": threw duet::InternalError: " << e.what());
-    return;
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (std::string_view p : parts)
-      CHECK_MESSAGE(msg.find(p) != std::string::npos, expr << ": message \"" << msg << "\" lacks \"" << p << "\"");
-    return;
-  } catch (const std::exception& e) {
-    FAIL_CHECK(expr << ": threw a non-duet exception: " << e.what());
-    return;
-  }
-  FAIL_CHECK(expr << ": did not throw");
-}
-#define EXPECT_ERROR(stmt, ...) expect_error([&] { (void)(stmt); }, {__VA_ARGS__}, #stmt)
 
 template <typename T>
 std::vector<T> values(const Tensor& t) {

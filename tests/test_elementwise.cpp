@@ -21,6 +21,7 @@
 #include "core/dispatch.h"
 #include "core/functions.h"
 #include "core/parallel.h"
+#include "tests/test_support.h"
 
 using namespace duet;
 
@@ -29,23 +30,7 @@ namespace {
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
 
-// Values in logical row-major order, read through the strides (no kernels involved).
-std::vector<double> values_of(const Tensor& t) {
-  std::vector<double> v;
-  const int64_t n = t.numel();
-  visit_dtype(t.dtype(), [&]<typename T>() {
-    const T* p = static_cast<const T*>(t.data_ptr());
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t rem = i, off = 0;
-      for (int64_t d = t.dim() - 1; d >= 0; --d) {
-        off += (rem % t.size(d)) * t.stride(d);
-        rem /= t.size(d);
-      }
-      v.push_back(double(compute_t<T>(p[off])));
-    }
-  });
-  return v;
-}
+using testing::values_of;
 
 // `t`'s values broadcast to `shape` (NumPy rules), in row-major order.
 std::vector<double> broadcast_values(const Tensor& t, const Shape& shape) {

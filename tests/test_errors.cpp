@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "tests/test_support.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
 
@@ -13,27 +14,6 @@ using namespace duet;
 
 namespace {
 
-// Runs `fn`, which must throw a duet::Error (a user error, not an InternalError) whose
-// message contains every one of `parts`.
-void expect_error(const std::function<void()>& fn, std::initializer_list<std::string_view> parts, const char* expr) {
-  try {
-    fn();
-  } catch (const InternalError& e) {
-    FAIL_CHECK(expr << ": threw duet::InternalError (an internal bug, not a user error): " << e.what());
-    return;
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (std::string_view p : parts)
-      CHECK_MESSAGE(msg.find(p) != std::string::npos, expr << ": message \"" << msg << "\" lacks \"" << p << "\"");
-    return;
-  } catch (const std::exception& e) {
-    FAIL_CHECK(expr << ": threw a non-duet exception: " << e.what());
-    return;
-  }
-  FAIL_CHECK(expr << ": did not throw");
-}
-
-#define EXPECT_ERROR(stmt, ...) expect_error([&] { (void)(stmt); }, {__VA_ARGS__}, #stmt)
 
 Tensor f32(const Shape& s) { return zeros(s, DType::Float32); }
 Tensor i64(std::vector<int64_t> v) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_support.h"
 #include "core/functions.h"
 #include "core/parallel.h"
 
@@ -93,16 +94,7 @@ void check_equal(const Tensor& a, const Tensor& b) {
   check_against(a, a.sizes(), a.dtype(), [&](const Shape& i) { return get(b, i); });
 }
 
-// Runs f, which must throw duet::Error whose message contains every piece.
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    FAIL_CHECK("expected duet::Error containing '", pieces[0], "'");
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : pieces) CHECK_MESSAGE(msg.find(p) != std::string::npos, "message: ", msg);
-  }
-}
+using testing::expect_error;
 
 int64_t wrap(int64_t dim, int64_t nd) { return dim < 0 ? dim + nd : dim; }
 

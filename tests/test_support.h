@@ -1,0 +1,59 @@
+// Helpers shared by the test files: reading any tensor's values through its strides, and
+// checking that a statement throws a duet::Error whose message names the problem.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace duet::testing {
+
+// Values in logical row-major order, read through the strides (no kernels involved).
+inline std::vector<double> values_of(const Tensor& t) {
+  std::vector<double> v;
+  const int64_t n = t.numel();
+  visit_dtype(t.dtype(), [&]<typename T>() {
+    const T* p = static_cast<const T*>(t.data_ptr());
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t rem = i, off = 0;
+      for (int64_t d = t.dim() - 1; d >= 0; --d) {
+        off += (rem % t.size(d)) * t.stride(d);
+        rem /= t.size(d);
+      }
+      v.push_back(double(compute_t<T>(p[off])));
+    }
+  });
+  return v;
+}
+
+// Runs fn, which must throw a duet::Error (a user error, not an InternalError) whose
+// message contains every one of `parts`.
+inline void expect_error(const std::function<void()>& fn, std::initializer_list<std::string_view> parts,
+                         const char* expr = "statement") {
+  try {
+    fn();
+  } catch (const InternalError& e) {
+    FAIL_CHECK(expr << ": threw duet::InternalError (an internal bug, not a user error): " << e.what());
+    return;
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    for (std::string_view p : parts)
+      CHECK_MESSAGE(msg.find(p) != std::string::npos, expr << ": message \"" << msg << "\" lacks \"" << p << "\"");
+    return;
+  } catch (const std::exception& e) {
+    FAIL_CHECK(expr << ": threw a non-duet exception: " << e.what());
+    return;
+  }
+  FAIL_CHECK(expr << ": did not throw");
+}
+
+}  // namespace duet::testing
+
+#define EXPECT_ERROR(stmt, ...) ::duet::testing::expect_error([&] { (void)(stmt); }, {__VA_ARGS__}, #stmt)
