@@ -43,11 +43,7 @@ void Adam::step() {
     const Tensor& p = params()[i];
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    ParamState& s = state(i);
-    if (!s.initialized) {
-      s.initialized = true;
-      for (const auto& n : buffer_names()) s.buffers.insert(n, zeros_like(p));
-    }
+    ParamState& s = state_with_zero_buffers(i);
     const int64_t t = ++s.step;
 
     if (decoupled_) {

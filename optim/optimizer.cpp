@@ -128,4 +128,13 @@ void Optimizer::load_state_dict(const NamedTensors& dict) {
   lr_ = lr;
 }
 
+Optimizer::ParamState& Optimizer::state_with_zero_buffers(size_t i) {
+  ParamState& s = state_[i];
+  if (!s.initialized) {
+    s.initialized = true;
+    for (const auto& n : buffer_names()) s.buffers.insert(n, zeros_like(params_[i]));
+  }
+  return s;
+}
+
 }  // namespace duet::optim

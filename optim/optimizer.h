@@ -64,6 +64,8 @@ class Optimizer {
 
   ParamState& state(size_t i) { return state_[i]; }
   const ParamState& state(size_t i) const { return state_[i]; }
+  // Parameter i's state, its buffer_names() made as zeros on first use.
+  ParamState& state_with_zero_buffers(size_t i);
   void count_step() { ++step_count_; }
 
  private:

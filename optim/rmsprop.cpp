@@ -30,11 +30,7 @@ void RMSprop::step() {
     const Tensor& p = params()[i];
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    ParamState& s = state(i);
-    if (!s.initialized) {
-      s.initialized = true;
-      for (const auto& n : buffer_names()) s.buffers.insert(n, zeros_like(p));
-    }
+    ParamState& s = state_with_zero_buffers(i);
     ++s.step;
     if (o.weight_decay != 0) g = g + p * o.weight_decay;
 
