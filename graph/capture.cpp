@@ -158,11 +158,19 @@ Graph CaptureSession::finish(const std::vector<Tensor>& outputs) {
     AutogradMeta* am = autograd_meta(e.tensor);
     if (am == nullptr || !am->grad.defined() || !is_symbolic(am->grad)) continue;
     const Tensor& g = am->grad;
+    auto usable = [&](const Tensor& b) {
+      return b.defined() && b.storage() && b.sizes() == g.sizes() && b.dtype() == g.dtype() && b.device() == g.device();
+    };
     Tensor buffer = e.grad_before;
-    if (!buffer.defined() || !buffer.storage() || buffer.sizes() != g.sizes() || buffer.dtype() != g.dtype()) {
+    if (!usable(buffer) && grad_buffers_) {
+      auto it = grad_buffers_->find(e.tensor.unsafe_impl());
+      if (it != grad_buffers_->end()) buffer = it->second;
+    }
+    if (!usable(buffer)) {
       CaptureSuspendGuard real;
       buffer = zeros(g.sizes(), {g.dtype(), g.device()});
     }
+    if (grad_buffers_) (*grad_buffers_)[e.tensor.unsafe_impl()] = buffer;
     ValueId grad_value = value_of(g);
     value_of(buffer);
     Layout bkey{buffer.storage().get(), buffer.storage_offset(), buffer.sizes(), buffer.strides(), buffer.dtype()};

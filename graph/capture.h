@@ -51,6 +51,11 @@ class CaptureSession {
   // write-back, so .grad() reads real values after each run.
   Graph finish(const std::vector<Tensor>& outputs);
 
+  // Gradient buffers by parameter, kept across the captures of one compiled function, so
+  // that every signature writes the same .grad buffer instead of each adding its own.
+  using GradBuffers = std::map<const TensorImpl*, Tensor>;
+  void reuse_grad_buffers(GradBuffers* pool) { grad_buffers_ = pool; }
+
   // The value a tensor stands for: its symbolic value, or the (latest) value of a real
   // tensor, registered as State on first use.
   ValueId value_of(const Tensor& t);
@@ -78,6 +83,7 @@ class CaptureSession {
   bool prev_capturing_ = false;
   CaptureSession* prev_session_ = nullptr;
   bool finished_ = false;
+  GradBuffers* grad_buffers_ = nullptr;
 };
 
 }  // namespace graph

@@ -10,6 +10,7 @@
 #include "graph/executable.h"
 #include "graph/fusion.h"
 #include "graph/lowering.h"
+#include "graph/passes/pass.h"
 #include "graph/passes/pipeline.h"
 
 namespace duet::graph {
@@ -50,7 +51,8 @@ std::string CompileReport::str() const {
      << mb(lower_bound_bytes);
   if (lower_bound_bytes > 0) os << " (arena/lower bound " << double(arena_bytes) / double(lower_bound_bytes) << "x)";
   os << ", " << inplace_reuses << " in-place reuses\n";
-  os << "  state updates       " << writebacks << " (" << direct_writebacks << " computed in place, the rest copied back)\n";
+  os << "  state updates       " << writebacks << " (" << direct_writebacks << " computed in place, " << side_stores
+     << " of them stored by a fused group; the rest copied back)\n";
   os << "  time                capture " << capture_ms << " ms, compile " << compile_ms << " ms\n";
   return os.str();
 }
@@ -60,8 +62,13 @@ CompiledFunction::CompiledFunction(StepFunction fn, CompileOptions options)
   if (options_.dump_dir.empty())
     if (const char* d = std::getenv("DUET_DUMP_GRAPH")) options_.dump_dir = d;
   if (const char* r = std::getenv("DUET_COMPILE_REPORT")) options_.print_report = options_.print_report || r[0] == '1';
+  if (const char* r = std::getenv("DUET_PROFILE_GRAPH")) options_.profile = options_.profile || r[0] == '1';
 }
-CompiledFunction::~CompiledFunction() = default;
+CompiledFunction::~CompiledFunction() {
+  if (!options_.profile) return;
+  for (const auto& [sig, e] : cache_)
+    if (e.exe) std::fprintf(stderr, "signature %s\n%s", sig.c_str(), e.exe->profile_table().c_str());
+}
 CompiledFunction::CompiledFunction(CompiledFunction&&) noexcept = default;
 CompiledFunction& CompiledFunction::operator=(CompiledFunction&&) noexcept = default;
 
@@ -71,6 +78,7 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
   Graph g;
   {
     CaptureSession session;
+    session.reuse_grad_buffers(&grad_buffers_);
     std::vector<Tensor> placeholders;
     for (const Tensor& t : inputs) placeholders.push_back(session.add_input({t.sizes(), t.dtype(), t.device()}));
     std::vector<Tensor> outs = fn_(placeholders);
@@ -85,8 +93,11 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
   rep.nodes_after_passes = g.size();
   // Lower first, so fusion sees the explicit casts and can absorb them.
   lower_for_cpu(g);
+  // Lowering adds a cast per use of a value that needs one; merge the copies.
+  common_subexpression_elimination(g);
+  dead_code_elimination(g);
   if (options_.fuse) {
-    FusionStats fs = fuse(g);
+    FusionStats fs = fuse(g, options_.side_stores);
     rep.elementwise_groups = fs.elementwise_groups;
     rep.fused_nodes = fs.fused_elementwise_nodes;
     rep.matmul_epilogues = fs.matmul_epilogues;
@@ -102,8 +113,9 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
       std::fclose(f);
     }
   }
-  rep.writebacks = g.writebacks.size();
+  rep.writebacks = g.writebacks.size();  // plus the side stores, below
   e.exe = std::make_unique<Executable>(std::move(g), options_.strategy, shared_arena_);
+  e.exe->set_profiling(options_.profile);
   if (!shared_arena_ || e.exe->arena()->nbytes() > shared_arena_->nbytes()) shared_arena_ = e.exe->arena();
   rep.compile_ms = ms_since(t1);
   const MemoryPlan& plan = e.exe->plan();
@@ -112,7 +124,9 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
   rep.naive_bytes = plan.naive_bytes;
   rep.lower_bound_bytes = plan.lower_bound_bytes;
   rep.inplace_reuses = plan.inplace_reuses;
-  rep.direct_writebacks = e.exe->direct_writebacks();
+  rep.writebacks += e.exe->side_stores();
+  rep.side_stores = e.exe->side_stores();
+  rep.direct_writebacks = e.exe->direct_writebacks() + e.exe->side_stores();
   last_report_ = rep;
   last_ = e.exe.get();
   ++captures_;

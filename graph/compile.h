@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/storage.h"
+#include "graph/capture.h"
 #include "graph/memory_planner.h"
 #include "graph/passes/pass.h"
 
@@ -36,9 +37,11 @@ struct CompileOptions {
   int warmup_calls = 1;       // eager calls before the first capture (not per signature)
   bool optimize = true;       // DCE, CSE, constant folding, simplification
   bool fuse = true;
+  bool side_stores = true;    // fused groups may store state updates (Note [Side stores])
   PlanStrategy strategy = PlanStrategy::GreedyBySize;
   std::string dump_dir;       // IR text + DOT after every pass; default: $DUET_DUMP_GRAPH
   bool print_report = false;  // print the compile report to stderr; also $DUET_COMPILE_REPORT=1
+  bool profile = false;       // time every kernel; tables to stderr at the end; also $DUET_PROFILE_GRAPH=1
 };
 
 struct CompileReport {
@@ -51,6 +54,7 @@ struct CompileReport {
   int inplace_reuses = 0;
   size_t writebacks = 0;
   size_t direct_writebacks = 0;  // of those, computed straight into the state's memory
+  size_t side_stores = 0;        // of those, stored by a fused group as it runs
   double capture_ms = 0, compile_ms = 0;  // compile: passes + fusion + lowering + planning + build
   std::string str() const;
 };
@@ -85,6 +89,7 @@ class CompiledFunction {
   const Executable* last_ = nullptr;
   int captures_ = 0;
   int warmups_ = 0;
+  CaptureSession::GradBuffers grad_buffers_;  // .grad buffers shared by every signature
   std::shared_ptr<Storage> shared_arena_;  // the largest arena so far, reused by smaller signatures
 };
 

@@ -1,6 +1,11 @@
 // Building and running an Executable (see executable.h).
 #include "graph/executable.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
 #include "core/dispatch.h"
 #include "core/generator.h"
 #include "graph/lifetimes.h"
@@ -11,9 +16,12 @@
 namespace duet::graph {
 namespace {
 
-bool can_inplace(const Node& n) {
-  if (n.kind == NodeKind::Fused) return false;
-  return default_can_inplace(n);
+// A fused elementwise group may write over any input it reads at the output's layout:
+// each tile's reads happen before that tile's store (Note [Tile interpreter]). A fused
+// reduction or GEMM may not.
+bool can_inplace(const Node& n, size_t input) {
+  if (n.kind == NodeKind::Fused) return n.fused->kind == FusedProgram::Kind::Elementwise;
+  return default_can_inplace(n, input);
 }
 
 bool is_elementwise(const Node& n) {
@@ -120,6 +128,8 @@ Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Stora
         s.out = values_[v];
         if (n.kind == NodeKind::Fused) {
           s.fused = fused_kernel_for(n);
+          for (const FusedProgram::SideStore& st : n.fused->side_stores)
+            side_store_states_.push_back(s.inputs[size_t(st.operand)]);
         } else {
           s.kernel = op_def(n.op).kernels[int(DeviceType::CPU)];
           s.attrs = n.attrs;
@@ -177,18 +187,45 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
     }
     if (!in_place) cpu::copy_kernel(std::span<const Tensor>(&src, 1), dst, {});
   }
-  for (Step& s : steps_) {
+  if (profiling_) step_seconds_.resize(steps_.size(), 0.0), ++profiled_runs_;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& s = steps_[i];
+    const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (s.random_draw > 0) s.attrs.set("offset", int64_t(default_generator().advance(uint64_t(s.random_draw))));
     if (s.fused) s.fused(s.inputs, s.out);
     else if (s.out.numel() > 0) s.kernel(s.inputs, s.out, s.attrs);
+    if (profiling_) step_seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   for (auto& [value, state] : writebacks_) cpu::copy_kernel(std::span<const Tensor>(&value, 1), state, {});
+  count_kernel_launches(int64_t(steps_.size() + writebacks_.size()));
   for (const WriteBack& w : graph_.writebacks) values_[size_t(w.state)].storage()->bump_version();
+  for (const Tensor& state : side_store_states_) state.storage()->bump_version();
   // Let go of the caller's inputs (unless an output shows them).
   for (size_t i = 0; i < input_aliases_.size(); ++i)
     if (!input_in_output_[i])
       for (const InputAlias& a : input_aliases_[i]) a.impl->storage_ = nullptr;
   return outputs_;
+}
+
+std::string Executable::profile_table() const {
+  std::ostringstream os;
+  if (profiled_runs_ == 0) return "no profiled runs\n";
+  std::vector<size_t> order(step_seconds_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return step_seconds_[a] > step_seconds_[b]; });
+  double total = 0;
+  for (double t : step_seconds_) total += t;
+  os << "graph profile: " << profiled_runs_ << " runs, " << steps_.size() << " kernels, "
+     << total / double(profiled_runs_) * 1e3 << " ms per run in kernels\n";
+  for (size_t i : order) {
+    const Node& n = graph_.node(steps_[i].value);
+    std::string what = n.kind == NodeKind::Fused ? "fused[" + n.name + "]" : std::string(op_name(n.op));
+    char line[64];
+    std::snprintf(line, sizeof line, "  %8.4f ms %5.1f%%  %%%d ", step_seconds_[i] / double(profiled_runs_) * 1e3,
+                  100.0 * step_seconds_[i] / total, int(steps_[i].value));
+    os << line << what << " -> " << dtype_name(n.meta.dtype) << shape_str(n.meta.shape) << "\n";
+  }
+  return os.str();
 }
 
 }  // namespace duet::graph

@@ -28,7 +28,14 @@ class Executable {
   const std::shared_ptr<Storage>& arena() const { return arena_; }
   // State write-backs computed straight into the state's memory (no copy, no arena space).
   size_t direct_writebacks() const { return direct_writebacks_; }
+  // State updates a fused group stores as it runs (Note [Side stores] in fusion.cpp).
+  size_t side_stores() const { return side_store_states_.size(); }
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+
+  // Per-kernel timing of runs (off by default; on with DUET_PROFILE_GRAPH=1 through
+  // compile()). profile_table(): the steps by total time, with their nodes.
+  void set_profiling(bool on) { profiling_ = on; }
+  std::string profile_table() const;
 
   const Graph& graph() const { return graph_; }
   const MemoryPlan& plan() const { return plan_; }
@@ -65,6 +72,10 @@ class Executable {
   std::vector<std::pair<Tensor, Tensor>> writebacks_;  // (value, state)
   std::vector<Tensor> outputs_;
   size_t direct_writebacks_ = 0;
+  std::vector<Tensor> side_store_states_;
+  bool profiling_ = false;
+  int64_t profiled_runs_ = 0;
+  std::vector<double> step_seconds_;  // per step, summed over profiled runs
 };
 
 }  // namespace duet::graph

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "graph/lifetimes.h"
 #include "graph/lowering.h"
 #include "kernels/cpu/strided_loop.h"
 
@@ -102,58 +103,118 @@ int fuse_matmul_epilogues(Graph& g) {
 // The tile interpreter walks the output and its inputs together (StridedLoop).
 constexpr size_t kMaxFusedInputs = cpu::StridedLoop::kMaxOperands - 1;
 
-// Distinct values from outside the group that `members` plus `extra` read.
+// Distinct values from outside the group that `members` plus `extra` read, plus the
+// states the group stores into (each is an operand of the fused kernel).
 size_t count_externals(const Graph& g, const std::vector<ValueId>& members, ValueId extra,
-                       const std::vector<int>& group, int id) {
+                       const std::vector<int>& group, int id, const std::vector<ValueId>& stores) {
   std::vector<ValueId> ext;
-  auto visit = [&](ValueId m) {
-    for (ValueId in : g.node(m).inputs)
-      if (group[size_t(in)] != id && std::find(ext.begin(), ext.end(), in) == ext.end()) ext.push_back(in);
+  auto add = [&](ValueId in) {
+    if (group[size_t(in)] != id && std::find(ext.begin(), ext.end(), in) == ext.end()) ext.push_back(in);
   };
-  for (ValueId m : members) visit(m);
-  visit(extra);
+  for (ValueId m : members)
+    for (ValueId in : g.node(m).inputs) add(in);
+  for (ValueId in : g.node(extra).inputs) add(in);
+  for (ValueId s : stores) add(s);
   return ext.size();
 }
 
-void fuse_elementwise(Graph& g, FusionStats& stats) {
+// Note [Side stores]: an optimizer step updates several states from the same inputs.
+// Adam computes m' and v', each written back to its state, and then p' from them; as
+// separate kernels, m' and v' are stored and read again by p''s kernel. Instead p''s group
+// absorbs them and stores each into its state as a side output, after each tile, once
+// every read of that tile is done. Allowed when the value is written back once and is no
+// output; the state has its meta, is contiguous float32, is read by no node after the
+// group (which would see the new value) and never through a view (a view reads other
+// elements than the one being written). The write-back then leaves the graph.
+struct WritebackIndex {
+  std::vector<int> writes;        // per value: how many write-backs store it
+  std::vector<ValueId> target;    // per value: the state of (one of) them
+  std::vector<bool> is_output;
+  std::vector<ValueId> root;      // value_buffers(): the value whose memory each value is
+};
+
+WritebackIndex index_writebacks(const Graph& g) {
+  WritebackIndex w{std::vector<int>(g.size(), 0), std::vector<ValueId>(g.size(), kNoValue),
+                   std::vector<bool>(g.size(), false), value_buffers(g)};
+  for (const WriteBack& b : g.writebacks) {
+    w.writes[size_t(b.value)]++;
+    w.target[size_t(b.value)] = b.state;
+  }
+  for (ValueId o : g.outputs) w.is_output[size_t(o)] = true;
+  return w;
+}
+
+// The state that value v can be side-stored into by the group rooted at r, or kNoValue.
+ValueId side_store_target(const Graph& g, const WritebackIndex& w, const std::vector<std::vector<ValueId>>& uses,
+                          ValueId v, ValueId r) {
+  if (w.is_output[size_t(v)] || w.writes[size_t(v)] != 1) return kNoValue;
+  const ValueId s = w.target[size_t(v)];
+  const Node& state = g.node(s);
+  const Node& value = g.node(v);
+  if (state.kind != NodeKind::State || state.meta.shape != value.meta.shape || state.meta.dtype != DType::Float32 ||
+      value.meta.dtype != DType::Float32 || !Tensor(state.state).is_contiguous())
+    return kNoValue;
+  for (size_t x = 0; x < g.size(); ++x) {
+    if (w.root[x] != s) continue;
+    for (ValueId u : uses[x])
+      if (u > r || ValueId(x) != s) return kNoValue;
+  }
+  return s;
+}
+
+void fuse_elementwise(Graph& g, bool allow_side_stores, FusionStats& stats) {
   auto uses = users(g);
   auto pinned = pinned_values(g);
+  const WritebackIndex wb = index_writebacks(g);
   std::vector<int> group(g.size(), -1);
-  std::vector<bool> absorbed(g.size(), false);
+  std::vector<bool> absorbed(g.size(), false), side_stored(g.size(), false);
   std::vector<std::pair<ValueId, Node>> roots;
   for (size_t r = g.size(); r-- > 0;) {
     if (group[r] != -1 || !fusable(g, g.nodes[r])) continue;
     int id = int(r);
     group[r] = id;
     std::vector<ValueId> members{ValueId(r)}, frontier{ValueId(r)};
+    std::vector<std::pair<ValueId, ValueId>> stores;  // (member, state) side stores
+    std::vector<ValueId> store_states;
     while (!frontier.empty()) {
       ValueId c = frontier.back();
       frontier.pop_back();
       for (ValueId u : g.node(c).inputs) {
         const Node& p = g.node(u);
-        if (group[size_t(u)] != -1 || pinned[size_t(u)] || !fusable(g, p) || p.meta.shape != g.nodes[r].meta.shape)
-          continue;
+        if (group[size_t(u)] != -1 || !fusable(g, p) || p.meta.shape != g.nodes[r].meta.shape) continue;
+        ValueId store = kNoValue;
+        if (pinned[size_t(u)]) {
+          if (allow_side_stores) store = side_store_target(g, wb, uses, u, ValueId(r));
+          if (store == kNoValue) continue;
+        }
         bool only_group_users = std::all_of(uses[size_t(u)].begin(), uses[size_t(u)].end(),
                                             [&](ValueId w) { return group[size_t(w)] == id; });
         if (!only_group_users) continue;
         group[size_t(u)] = id;
-        if (count_externals(g, members, u, group, id) > kMaxFusedInputs) {
+        if (store != kNoValue) store_states.push_back(store);
+        if (count_externals(g, members, u, group, id, store_states) > kMaxFusedInputs) {
           group[size_t(u)] = -1;
+          if (store != kNoValue) store_states.pop_back();
           continue;
         }
+        if (store != kNoValue) stores.emplace_back(u, store);
         members.push_back(u);
         frontier.push_back(u);
       }
     }
     if (members.size() < 2) continue;
     std::sort(members.begin(), members.end());
-    // Registers: external inputs first, then one per member in order.
+    // Registers: external inputs first (then the states stored into that no member
+    // reads), then one per member in order.
     std::vector<ValueId> externals;
     std::vector<int> reg(g.size(), -1);
+    auto add_external = [&](ValueId in) {
+      if (group[size_t(in)] != id && std::find(externals.begin(), externals.end(), in) == externals.end())
+        externals.push_back(in);
+    };
     for (ValueId m : members)
-      for (ValueId in : g.node(m).inputs)
-        if (group[size_t(in)] != id && std::find(externals.begin(), externals.end(), in) == externals.end())
-          externals.push_back(in);
+      for (ValueId in : g.node(m).inputs) add_external(in);
+    for (ValueId s : store_states) add_external(s);
     for (size_t i = 0; i < externals.size(); ++i) reg[size_t(externals[i])] = int(i);
     auto prog = std::make_shared<FusedProgram>();
     prog->num_inputs = int(externals.size());
@@ -167,17 +228,28 @@ void fuse_elementwise(Graph& g, FusionStats& stats) {
       name += (name.empty() ? "" : "+") + std::string(op_name(n.op));
       if (m != ValueId(r)) absorbed[size_t(m)] = true;
     }
+    std::string store_names;
+    for (auto [m, state] : stores) {
+      int operand = reg[size_t(state)];
+      prog->side_stores.push_back({reg[size_t(m)], operand});
+      side_stored[size_t(m)] = true;
+      store_names += (store_names.empty() ? "; stores into input " : ", ") + std::to_string(operand);
+    }
     Node f;
     f.kind = NodeKind::Fused;
     f.inputs = externals;
     f.meta = g.nodes[r].meta;
-    f.name = name;
+    f.name = name + store_names;
     f.fused = prog;
     roots.emplace_back(ValueId(r), std::move(f));
     stats.elementwise_groups++;
     stats.fused_elementwise_nodes += int(members.size());
+    stats.side_stores += int(stores.size());
   }
-  if (!roots.empty()) rewrite(g, absorbed, roots);
+  if (roots.empty()) return;
+  // Side-stored values are gone; so are their write-backs (the kernel does them).
+  std::erase_if(g.writebacks, [&](const WriteBack& w) { return side_stored[size_t(w.value)]; });
+  rewrite(g, absorbed, roots);
 }
 
 // The number of trailing dims a reduction node reduces, or 0 when its dims are not a
@@ -208,7 +280,7 @@ int fuse_reduction_prologues(Graph& g) {
     if (k == 0) continue;
     std::shared_ptr<FusedProgram> prog;
     std::vector<ValueId> inputs;
-    if (p.kind == NodeKind::Fused && p.fused->kind == FusedProgram::Kind::Elementwise) {
+    if (p.kind == NodeKind::Fused && p.fused->kind == FusedProgram::Kind::Elementwise && p.fused->side_stores.empty()) {
       prog = std::make_shared<FusedProgram>(*p.fused);
       inputs = p.inputs;
     } else if (fusable(g, p)) {  // a single elementwise op
@@ -241,10 +313,10 @@ int fuse_reduction_prologues(Graph& g) {
 
 }  // namespace
 
-FusionStats fuse(Graph& g) {
+FusionStats fuse(Graph& g, bool side_stores) {
   FusionStats stats;
   stats.matmul_epilogues = fuse_matmul_epilogues(g);
-  fuse_elementwise(g, stats);
+  fuse_elementwise(g, side_stores, stats);
   stats.reduction_prologues = fuse_reduction_prologues(g);
   return stats;
 }

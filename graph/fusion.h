@@ -3,7 +3,10 @@
 //     epilogue adds the bias and applies the ReLU as each tile of C is stored;
 //   - elementwise chains: a consumer absorbs producers that feed only it and have its
 //     shape, into one kernel that evaluates the chain tile by tile in L1 (no intermediate
-//     buffers). See Note [Tile interpreter] in fusion_kernel.cpp for why an interpreter;
+//     buffers). See Note [Tile interpreter] in fusion_kernel.cpp for why an interpreter.
+//     A producer whose value is also written back to a state (an optimizer's moment
+//     next to the parameter update that reads it) joins too, as a side store: the kernel
+//     writes it straight into the state (Note [Side stores] in fusion.cpp);
 //   - reduction prologues: a float32 sum/mean/amax/amin over trailing dims (or all dims)
 //     absorbs the elementwise chain that feeds only it (sums of squares, softmax
 //     denominators, the mean of a loss): the chain is evaluated and reduced row by row.
@@ -25,6 +28,13 @@ struct FusedProgram {
   enum class Kind { Elementwise, MatmulEpilogue, Reduction } kind = Kind::Elementwise;
   int num_inputs = 0;
   std::vector<FusedInstr> code;  // instruction k writes register num_inputs + k
+  // Elementwise: after each tile, register `reg` is also stored into input `operand`,
+  // a state the group updates (its old value is read, if at all, only by this group).
+  struct SideStore {
+    int reg;
+    int operand;
+  };
+  std::vector<SideStore> side_stores;
   bool relu = false;             // MatmulEpilogue: apply ReLU after the bias
   // Reduction: the program's result (of `reduce_shape`) is reduced over its trailing
   // `reduce_dims` dims with `reduce_op` (sum, mean, amax or amin).
@@ -36,11 +46,13 @@ struct FusedProgram {
 struct FusionStats {
   int elementwise_groups = 0;
   int fused_elementwise_nodes = 0;  // nodes absorbed into elementwise groups
+  int side_stores = 0;              // state updates stored by a group instead of a kernel of their own
   int matmul_epilogues = 0;
   int reduction_prologues = 0;      // reductions that absorbed their elementwise input
 };
 
-// Rewrites g in place. Groups are named after their ops ("add+relu").
-FusionStats fuse(Graph& g);
+// Rewrites g in place. Groups are named after their ops ("add+relu"). `side_stores`:
+// whether groups may absorb state updates (Note [Side stores] in fusion.cpp).
+FusionStats fuse(Graph& g, bool side_stores = true);
 
 }  // namespace duet::graph

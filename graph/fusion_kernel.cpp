@@ -8,6 +8,7 @@
 // microseconds; the cost is one pass over an L1-resident tile per instruction instead of
 // one fused expression per element, which for the short chains training produces is
 // small next to the memory traffic saved (intermediates never leave L1).
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -132,24 +133,74 @@ void store(const float* src, char* p, int64_t stride, DType dt, int64_t n) {
   }
 }
 
+// Where each register of a program lives in the per-thread scratch, in tiles: input k in
+// tile k; computed registers share tiles once their values are dead (a register is dead
+// after its last reader, unless it is a side store or the result, read after the last
+// instruction). Long programs (Adam's update is 13 instructions over 11 inputs) so keep
+// their working set within L1 instead of one tile per instruction.
+struct ScratchLayout {
+  std::vector<int> tile_of;  // per register
+  int tiles = 0;
+};
+
+ScratchLayout plan_scratch(const FusedProgram& prog) {
+  const int n_in = prog.num_inputs, n_code = int(prog.code.size());
+  std::vector<int> last_use(size_t(n_in + n_code), -1);
+  for (int i = 0; i < n_code; ++i)
+    for (int a : prog.code[size_t(i)].args) last_use[size_t(a)] = std::max(last_use[size_t(a)], i);
+  for (const FusedProgram::SideStore& st : prog.side_stores) last_use[size_t(st.reg)] = n_code;
+  last_use[size_t(n_in + n_code - 1)] = n_code;
+  ScratchLayout layout;
+  layout.tile_of.resize(size_t(n_in + n_code));
+  for (int k = 0; k < n_in; ++k) layout.tile_of[size_t(k)] = k;
+  layout.tiles = n_in;
+  std::vector<int> free_tiles;
+  for (int i = 0; i < n_code; ++i) {
+    // The result gets its tile before the inputs that die here free theirs: no instruction
+    // writes over its own operands.
+    int reg = n_in + i;
+    if (free_tiles.empty()) {
+      layout.tile_of[size_t(reg)] = layout.tiles++;
+    } else {
+      layout.tile_of[size_t(reg)] = free_tiles.back();
+      free_tiles.pop_back();
+    }
+    if (last_use[size_t(reg)] < 0) last_use[size_t(reg)] = i;  // never read: free at once
+    for (int r = n_in; r <= reg; ++r)
+      if (last_use[size_t(r)] == i) {
+        free_tiles.push_back(layout.tile_of[size_t(r)]);
+        last_use[size_t(r)] = -2;  // freed
+      }
+  }
+  return layout;
+}
+
 // Per-thread registers for a program, grown once: runs allocate nothing after the first.
-float** thread_registers(int nregs) {
+float** thread_registers(const ScratchLayout& layout) {
   thread_local std::vector<float> scratch;
   thread_local std::vector<float*> regs;
-  if (scratch.size() < static_cast<size_t>(nregs * kTile)) scratch.resize(static_cast<size_t>(nregs * kTile));
-  regs.resize(static_cast<size_t>(nregs));
-  for (int r = 0; r < nregs; ++r) regs[size_t(r)] = scratch.data() + r * kTile;
+  if (scratch.size() < static_cast<size_t>(layout.tiles * kTile)) scratch.resize(static_cast<size_t>(layout.tiles * kTile));
+  regs.resize(layout.tile_of.size());
+  for (size_t r = 0; r < layout.tile_of.size(); ++r) regs[r] = scratch.data() + layout.tile_of[r] * kTile;
   return regs.data();
 }
 
 // Points the input registers at a tile of the inputs (operand k + 1 of the loop): a
-// contiguous float32 input is read in place, others are loaded into their register.
+// contiguous float32 input is read in place, others are loaded into their register. A
+// broadcast scalar is filled once per run of tiles (`filled` remembers from where; input
+// tiles are never written by instructions).
 void bind_inputs(const FusedProgram& prog, float** regs, char** ptrs, const int64_t* strides, int64_t done,
-                 int64_t len, const std::vector<DType>& dtypes) {
+                 int64_t len, const std::vector<DType>& dtypes, const char** filled) {
   for (int k = 0; k < prog.num_inputs; ++k) {
     char* p = ptrs[k + 1] + done * strides[k + 1];
-    if (dtypes[size_t(k)] == DType::Float32 && strides[k + 1] == 4) regs[k] = reinterpret_cast<float*>(p);
-    else load(p, strides[k + 1], dtypes[size_t(k)], regs[k], len);
+    if (dtypes[size_t(k)] == DType::Float32 && strides[k + 1] == 4) {
+      regs[k] = reinterpret_cast<float*>(p);
+    } else if (strides[k + 1] == 0 && dtypes[size_t(k)] == DType::Float32) {
+      if (filled[k] != p) load(p, 0, DType::Float32, regs[k], kTile);
+      filled[k] = p;
+    } else {
+      load(p, strides[k + 1], dtypes[size_t(k)], regs[k], len);
+    }
   }
 }
 
@@ -157,23 +208,31 @@ void run_program(const FusedProgram& prog, float** regs, int64_t len) {
   for (size_t i = 0; i < prog.code.size(); ++i) run_instr(prog.code[i], regs, regs[size_t(prog.num_inputs) + i], len);
 }
 
-void run_elementwise(const FusedProgram& prog, std::span<const Tensor> inputs, const Tensor& out) {
+void run_elementwise(const FusedProgram& prog, const ScratchLayout& layout, std::span<const Tensor> inputs,
+                     const Tensor& out) {
   cpu::StridedLoop loop(out, inputs);
   const int nregs = prog.num_inputs + int(prog.code.size());
   std::vector<DType> dtypes;
   for (const Tensor& t : inputs) dtypes.push_back(t.dtype());
   const bool out_direct = out.dtype() == DType::Float32;
   loop.run(kGrain, [&](char** ptrs, const int64_t* strides, int64_t n) {
+    std::array<const char*, cpu::StridedLoop::kMaxOperands> filled{};
     for (int64_t done = 0; done < n; done += kTile) {
       int64_t len = std::min(kTile, n - done);
-      float** regs = thread_registers(nregs);
-      bind_inputs(prog, regs, ptrs, strides, done, len, dtypes);
+      float** regs = thread_registers(layout);
+      bind_inputs(prog, regs, ptrs, strides, done, len, dtypes, filled.data());
       // The last instruction writes straight into a contiguous float32 output.
       char* o = ptrs[0] + done * strides[0];
       bool direct = out_direct && strides[0] == 4;
       if (direct) regs[nregs - 1] = reinterpret_cast<float*>(o);
       run_program(prog, regs, len);
       if (!direct) store(regs[nregs - 1], o, strides[0], out.dtype(), len);
+      // Every read of this tile is done: side outputs may now overwrite the states they
+      // update (Note [Side stores] in fusion.cpp).
+      for (const FusedProgram::SideStore& st : prog.side_stores) {
+        const int k = st.operand + 1;
+        store(regs[st.reg], ptrs[k] + done * strides[k], strides[k], DType::Float32, len);
+      }
     }
   });
 }
@@ -181,7 +240,8 @@ void run_elementwise(const FusedProgram& prog, std::span<const Tensor> inputs, c
 // A reduction over the trailing dims of the program's result: each output element is
 // one contiguous row of the (virtual) result, evaluated tile by tile and folded into a
 // double (sum/mean) or float (amax/amin) accumulator; rows are split across threads.
-void run_reduction(const FusedProgram& prog, std::span<const Tensor> inputs, const Tensor& out) {
+void run_reduction(const FusedProgram& prog, const ScratchLayout& layout, std::span<const Tensor> inputs,
+                   const Tensor& out) {
   const Shape& shape = prog.reduce_shape;
   int64_t row = 1;
   for (size_t d = shape.size() - size_t(prog.reduce_dims); d < shape.size(); ++d) row *= shape[d];
@@ -205,10 +265,11 @@ void run_reduction(const FusedProgram& prog, std::span<const Tensor> inputs, con
       float best = op == OpKind::amax ? -INFINITY : INFINITY;
       bool nan = false;
       loop.run_range(o * row, (o + 1) * row, [&](char** ptrs, const int64_t* strides, int64_t n) {
+        std::array<const char*, cpu::StridedLoop::kMaxOperands> filled{};
         for (int64_t done = 0; done < n; done += kTile) {
           int64_t len = std::min(kTile, n - done);
-          float** regs = thread_registers(nregs);
-          bind_inputs(prog, regs, ptrs, strides, done, len, dtypes);
+          float** regs = thread_registers(layout);
+          bind_inputs(prog, regs, ptrs, strides, done, len, dtypes, filled.data());
           run_program(prog, regs, len);
           const float* y = regs[nregs - 1];
           if (op == OpKind::sum || op == OpKind::mean) {
@@ -242,9 +303,10 @@ FusedKernel fused_kernel_for(const Node& node) {
   DUET_ASSERT(prog != nullptr, "fused node without a program");
   if (prog->kind == FusedProgram::Kind::MatmulEpilogue)
     return [prog](std::span<const Tensor> in, const Tensor& out) { run_matmul_epilogue(*prog, in, out); };
+  auto layout = std::make_shared<const ScratchLayout>(plan_scratch(*prog));
   if (prog->kind == FusedProgram::Kind::Reduction)
-    return [prog](std::span<const Tensor> in, const Tensor& out) { run_reduction(*prog, in, out); };
-  return [prog](std::span<const Tensor> in, const Tensor& out) { run_elementwise(*prog, in, out); };
+    return [prog, layout](std::span<const Tensor> in, const Tensor& out) { run_reduction(*prog, *layout, in, out); };
+  return [prog, layout](std::span<const Tensor> in, const Tensor& out) { run_elementwise(*prog, *layout, in, out); };
 }
 
 }  // namespace duet::graph

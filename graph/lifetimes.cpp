@@ -10,8 +10,8 @@ namespace duet::graph {
 
 bool is_view_node(const Node& node) { return node.kind == NodeKind::Op && op_def(node.op).has(kView); }
 
-bool default_can_inplace(const Node& node) {
-  return node.kind == NodeKind::Op && op_def(node.op).has(kCanInplace);
+bool default_can_inplace(const Node& node, size_t input) {
+  return input == 0 && node.kind == NodeKind::Op && op_def(node.op).has(kCanInplace);
 }
 
 std::vector<ValueId> value_buffers(const Graph& g) {
@@ -28,7 +28,7 @@ std::vector<ValueId> value_buffers(const Graph& g) {
   return root;
 }
 
-std::vector<BufferRequest> compute_lifetimes(const Graph& g, const std::function<bool(const Node&)>& can_inplace) {
+std::vector<BufferRequest> compute_lifetimes(const Graph& g, const InplacePredicate& can_inplace) {
   const size_t n = g.size();
   std::vector<BufferRequest> reqs(n);
   if (n == 0) return reqs;
@@ -69,20 +69,22 @@ std::vector<BufferRequest> compute_lifetimes(const Graph& g, const std::function
     r.bytes = numel_of(node.meta.shape) * int64_t(dtype_size(node.meta.dtype));
     r.last_step = last[i];
     r.pinned = node.kind == NodeKind::Input || node.kind == NodeKind::State;
-    if (r.pinned || node.inputs.empty() || !can_inplace(node)) continue;
-
-    const ValueId src = node.inputs[0];
-    const Node& src_node = g.node(src);
-    if (is_view_node(src_node) || src_node.kind == NodeKind::Input || src_node.kind == NodeKind::State) continue;
-    if (escapes[size_t(src)] || last[size_t(src)] != int32_t(i)) continue;
-    if (src_node.meta.dtype != node.meta.dtype || reqs[size_t(src)].bytes != r.bytes || r.bytes == 0) continue;
-    // Another input reading the source's memory through a view (a transpose, a slice, a
-    // broadcast) would see elements already overwritten. The source itself repeated is
-    // fine: it is read at the same element as it is written.
-    bool aliased = false;
-    for (size_t k = 1; k < node.inputs.size(); ++k)
-      if (node.inputs[k] != src && root[size_t(node.inputs[k])] == src) aliased = true;
-    if (!aliased) r.inplace_source = src;
+    if (r.pinned || r.bytes == 0) continue;
+    for (size_t k = 0; k < node.inputs.size() && r.inplace_source == -1; ++k) {
+      if (!can_inplace(node, k)) continue;
+      const ValueId src = node.inputs[k];
+      const Node& src_node = g.node(src);
+      if (is_view_node(src_node) || src_node.kind == NodeKind::Input || src_node.kind == NodeKind::State) continue;
+      if (escapes[size_t(src)] || last[size_t(src)] != int32_t(i)) continue;
+      if (src_node.meta.dtype != node.meta.dtype || reqs[size_t(src)].bytes != r.bytes) continue;
+      // Another input reading the source's memory through a view (a transpose, a slice, a
+      // broadcast) would see elements already overwritten. The source itself repeated is
+      // fine: it is read at the same element as it is written.
+      bool aliased = false;
+      for (size_t j = 0; j < node.inputs.size(); ++j)
+        if (node.inputs[j] != src && root[size_t(node.inputs[j])] == src) aliased = true;
+      if (!aliased) r.inplace_source = src;
+    }
   }
   return reqs;
 }

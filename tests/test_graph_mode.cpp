@@ -151,10 +151,14 @@ TEST_CASE("compiled runs allocate nothing, keep .grad real, and report their pla
   CHECK(r.arena_bytes <= r.naive_bytes);
   CHECK(r.matmul_epilogues >= 2);
   CHECK(r.elementwise_groups >= 1);
+  // Adam's m and v updates are stored by each parameter's update kernel.
+  CHECK(r.side_stores == 2 * model->parameters().size());
   // A new batch shape is a new signature: warm-up and capture again.
+  const std::shared_ptr<Storage> grad_buffer = w.grad().storage();
   step({randn({4, 20}), randint(0, 5, {4})});
   step({randn({4, 20}), randint(0, 5, {4})});
   CHECK(step.captures() == 2);
+  CHECK(w.grad().storage() == grad_buffer);  // every signature writes the same .grad buffer
 }
 
 TEST_CASE("capture errors are clear") {

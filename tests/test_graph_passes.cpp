@@ -2,6 +2,7 @@
 // hand-built graphs (structure, node counts, verify()), folded values, random ops left
 // alone, write-back chains and inputs kept, and the pipeline end to end: the optimised
 // graph, evaluated by a tiny reference interpreter, gives the captured graph's results.
+// Also fusion's side stores (state updates stored by the group that reads them).
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -11,6 +12,8 @@
 
 #include "core/dispatch.h"
 #include "core/functions.h"
+#include "graph/executable.h"
+#include "graph/fusion.h"
 #include "graph/passes/pipeline.h"
 
 using namespace duet;
@@ -539,4 +542,86 @@ TEST_CASE("pipeline on a large graph: duplicated layers collapse, passes stay li
   CHECK(b.g.size() == 4);  // x, w, matmul(x, w), relu
   for (ValueId v : b.g.outputs) CHECK(v == 3);
   MESSAGE("pipeline on ", stats.front().nodes_before, " nodes: ", ms, " ms");
+}
+
+namespace {
+
+// An optimizer-like update over states m and p from input g:
+//   m' = m * 0.9 + g          (written back to m)
+//   p' = p - m' * 0.1         (written back to p; the group root)
+// plus, when `late_reader`, an output neg(m) of the OLD m placed after the update,
+// and, when `view_reader`, m' computed from a transposed view of m instead.
+struct UpdateGraph {
+  Builder b;
+  Tensor m = values_f32({1, 2, 3, 4, 5, 6}, {2, 3}), p = values_f32({6, 5, 4, 3, 2, 1}, {2, 3});
+  Tensor g = values_f32({0.5f, -1, 2, 0, 1, -2}, {2, 3});
+
+  UpdateGraph(bool late_reader, bool view_reader) {
+    ValueId gv = b.input({2, 3});
+    ValueId ms = b.state(m, "m"), ps = b.state(p, "p");
+    ValueId m_read = ms;
+    if (view_reader)  // m read through a view (a double transpose)
+      m_read = b.op(OpKind::permute, {b.op(OpKind::permute, {ms}, Attrs().set("dims", std::vector<int64_t>{1, 0}))},
+                    Attrs().set("dims", std::vector<int64_t>{1, 0}));
+    ValueId m2 = b.op(OpKind::add, {b.op(OpKind::mul, {m_read, b.state(full({}, 0.9), "beta")}), gv});
+    ValueId p2 = b.op(OpKind::sub, {ps, b.op(OpKind::mul, {m2, b.state(full({}, 0.1), "lr")})});
+    b.g.outputs = {p2};
+    if (late_reader) b.g.outputs.push_back(b.op(OpKind::neg, {ms}));
+    b.g.writebacks = {{m2, ms}, {p2, ps}};
+  }
+};
+
+std::vector<float> expected_m(const Tensor& m0, const Tensor& g) {
+  std::vector<float> m = m0.to_vector<float>(), gv = g.to_vector<float>();
+  for (size_t i = 0; i < m.size(); ++i) m[i] = m[i] * 0.9f + gv[i];
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("fusion: a state update joins the group that reads it, as a side store") {
+  UpdateGraph u(false, false);
+  std::vector<float> m0 = u.m.to_vector<float>(), p0 = u.p.to_vector<float>();
+  FusionStats stats = fuse(u.b.g);
+  u.b.g.verify();
+  CHECK(stats.side_stores == 1);
+  CHECK(count_kind(u.b.g, NodeKind::Fused) == 1);
+  CHECK(u.b.g.writebacks.size() == 1);  // p's; m is stored by the kernel
+  Executable exe(u.b.g, PlanStrategy::GreedyBySize);
+  CHECK(exe.side_stores() == 1);
+  CHECK(exe.kernel_steps() == 1);
+  auto version = u.m.storage()->version();
+  for (int run = 0; run < 2; ++run) {
+    std::vector<float> m_want = expected_m(u.m, u.g), p_want = u.p.to_vector<float>();
+    for (size_t i = 0; i < p_want.size(); ++i) p_want[i] -= m_want[i] * 0.1f;
+    exe.run({u.g});
+    std::vector<float> m_got = u.m.to_vector<float>(), p_got = u.p.to_vector<float>();
+    for (size_t i = 0; i < m_want.size(); ++i) {
+      CHECK(m_got[i] == doctest::Approx(m_want[i]).epsilon(1e-6));
+      CHECK(p_got[i] == doctest::Approx(p_want[i]).epsilon(1e-6));
+    }
+  }
+  CHECK(u.m.storage()->version() > version);  // in-place updates are visible to autograd's checks
+  CHECK(m0 != u.m.to_vector<float>());
+  CHECK(p0 != u.p.to_vector<float>());
+}
+
+TEST_CASE("fusion: no side store when the old state is read after the group or through a view") {
+  for (bool view : {false, true}) {
+    UpdateGraph u(!view, view);
+    std::vector<float> m0 = u.m.to_vector<float>();
+    std::vector<float> m_want = expected_m(u.m, u.g);
+    FusionStats stats = fuse(u.b.g);
+    u.b.g.verify();
+    CHECK(stats.side_stores == 0);
+    CHECK(u.b.g.writebacks.size() == 2);
+    Executable exe(u.b.g, PlanStrategy::GreedyBySize);
+    std::vector<Tensor> outs = exe.run({u.g});
+    std::vector<float> m_got = u.m.to_vector<float>();
+    for (size_t i = 0; i < m_want.size(); ++i) CHECK(m_got[i] == doctest::Approx(m_want[i]).epsilon(1e-6));
+    if (!view) {  // the late reader saw the old m
+      std::vector<float> late = outs[1].to_vector<float>();
+      for (size_t i = 0; i < m0.size(); ++i) CHECK(late[i] == -m0[i]);
+    }
+  }
 }

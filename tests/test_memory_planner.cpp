@@ -363,7 +363,7 @@ TEST_CASE("lifetimes: chain with views, state, in-place and outputs") {
   CHECK(p.arena_bytes >= p.lower_bound_bytes);
 
   // The caller can veto in-place reuse.
-  std::vector<BufferRequest> none = compute_lifetimes(g, [](const Node&) { return false; });
+  std::vector<BufferRequest> none = compute_lifetimes(g, [](const Node&, size_t) { return false; });
   for (const BufferRequest& b : none) CHECK(b.inplace_source == -1);
 }
 
@@ -435,9 +435,14 @@ TEST_CASE("lifetimes: fused nodes use the caller's predicate") {
   g.outputs = {2};
 
   CHECK(compute_lifetimes(g)[2].inplace_source == -1);  // default: not for fused nodes
-  auto fused_ok = [](const Node& n) { return n.kind == NodeKind::Fused || default_can_inplace(n); };
+  auto fused_ok = [](const Node& n, size_t k) { return n.kind == NodeKind::Fused || default_can_inplace(n, k); };
   std::vector<BufferRequest> r = compute_lifetimes(g, fused_ok);
   CHECK(r[2].inplace_source == 1);
+  // Any input the predicate allows qualifies, the first one that dies here winning.
+  auto second_only = [](const Node& n, size_t k) { return n.kind == NodeKind::Fused && k == 1; };
+  CHECK(compute_lifetimes(g, second_only)[2].inplace_source == -1);  // input 1 is the graph's input
+  std::swap(g.nodes[2].inputs[0], g.nodes[2].inputs[1]);
+  CHECK(compute_lifetimes(g, second_only)[2].inplace_source == 1);
   CHECK(r[2].bytes == 128);
   MemoryPlan p = plan_checked(r, PlanStrategy::GreedyBySize);
   CHECK(p.arena_bytes == 128);

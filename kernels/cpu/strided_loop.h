@@ -23,7 +23,7 @@ namespace duet::cpu {
 
 class StridedLoop {
  public:
-  static constexpr int kMaxOperands = 8;
+  static constexpr int kMaxOperands = 16;  // fused groups (graph/fusion.cpp) use the most
 
   StridedLoop(const Tensor& out, std::span<const Tensor> inputs) {
     nops_ = 1 + int(inputs.size());
