@@ -1,6 +1,8 @@
 // apply() and the dispatch stack; the kernel layer at its bottom.
 #include "core/dispatch.h"
 
+#include <atomic>
+
 #include "core/error.h"
 
 namespace duet {
@@ -109,7 +111,15 @@ void run_kernel_into(OpKind op, std::span<const Tensor> inputs, const Attrs& att
   KernelFn fn = def.kernels[int(dev.type)];
   DUET_CHECK(fn != nullptr, def.name, ": no kernel for device ", dev, " in this build of duet");
   if (out.numel() == 0) return;
+  count_kernel_launches(1);
   fn(inputs, out, attrs);
 }
+
+namespace {
+std::atomic<int64_t> g_kernel_launches{0};
+}  // namespace
+
+int64_t kernel_launches() { return g_kernel_launches.load(std::memory_order_relaxed); }
+void count_kernel_launches(int64_t n) { g_kernel_launches.fetch_add(n, std::memory_order_relaxed); }
 
 }  // namespace duet

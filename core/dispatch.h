@@ -57,6 +57,11 @@ inline Tensor apply(OpKind op, std::initializer_list<Tensor> inputs, const Attrs
 // and of copy_. Goes through the same layers as apply().
 void apply_out(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const Tensor& out);
 
+// Kernel launches so far in this process: every kernel the Kernel layer ran, plus those a
+// compiled graph step reports through count_kernel_launches (benchmarks read the difference).
+int64_t kernel_launches();
+void count_kernel_launches(int64_t n);
+
 // The op's meta from its shape function: validates, computes nothing.
 TensorMeta infer_meta(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs);
 

@@ -1,8 +1,8 @@
 // fashion_mlp: trains the fashion-mlp workload (MLP 784-256-128-10, Adam, cross-entropy)
 // on Fashion-MNIST and reports speed, memory and accuracy.
 //
-//   fashion_mlp [--mode eager|graph] [--device cpu|cuda] [--epochs N] [--batch B] [--lr X]
-//               [--threads T] [--data DIR] [--limit N] [--seed S] [--json PATH]
+//   fashion_mlp [--mode eager|graph] [--device cpu|cuda] [--epochs N] [--steps N] [--batch B]
+//               [--lr X] [--threads T] [--data DIR] [--limit N] [--seed S] [--json PATH]
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,9 +18,9 @@ using duet::workloads::FashionMlpConfig;
 
 namespace {
 
-const char* kUsage =
-    "usage: fashion_mlp [--mode eager|graph] [--device cpu|cuda] [--epochs N] [--batch B] [--lr X]\n"
-    "                   [--threads T] [--data DIR] [--limit N] [--seed S] [--json PATH]\n";
+std::string usage() {
+  return std::string("usage: fashion_mlp ") + duet::workloads::kConfigFlagsUsage + " [--json PATH]\n";
+}
 
 struct Args {
   FashionMlpConfig config;
@@ -29,30 +29,17 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  auto& c = a.config;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "-h" || flag == "--help") {
-      std::cout << kUsage;
+      std::cout << usage();
       std::exit(0);
     }
-    DUET_CHECK(i + 1 < argc, "fashion_mlp: ", flag, " needs a value\n", kUsage);
+    DUET_CHECK(i + 1 < argc, "fashion_mlp: ", flag, " needs a value\n", usage());
     std::string v = argv[++i];
-    try {
-      if (flag == "--mode") c.mode = v;
-      else if (flag == "--device") c.device = v;
-      else if (flag == "--epochs") c.epochs = std::stoi(v);
-      else if (flag == "--batch") c.batch = std::stoll(v);
-      else if (flag == "--lr") c.lr = std::stod(v);
-      else if (flag == "--threads") c.threads = std::stoi(v);
-      else if (flag == "--data") c.data_dir = v;
-      else if (flag == "--limit") c.limit = std::stoll(v);
-      else if (flag == "--seed") c.seed = std::stoull(v);
-      else if (flag == "--json") a.json_path = v;
-      else DUET_FAIL("fashion_mlp: unknown option ", flag, "\n", kUsage);
-    } catch (const std::logic_error&) {  // stoi and friends
-      DUET_FAIL("fashion_mlp: ", flag, " got '", v, "', which is not a valid number");
-    }
+    if (flag == "--json") a.json_path = v;
+    else if (!duet::workloads::apply_config_flag(a.config, flag, v))
+      DUET_FAIL("fashion_mlp: unknown option ", flag, "\n", usage());
   }
   return a;
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "autograd/autograd.h"
+#include "core/dispatch.h"
 #include "data/dataloader.h"
 #include "data/fashion_mnist.h"
 #include "graph/compile.h"
@@ -65,6 +66,7 @@ void check_config(const FashionMlpConfig& c) {
   DUET_CHECK(c.batch >= 1, "fashion_mlp: --batch must be >= 1, got ", c.batch);
   DUET_CHECK(c.lr > 0, "fashion_mlp: --lr must be positive, got ", c.lr);
   DUET_CHECK(c.threads >= 0, "fashion_mlp: --threads must be >= 0, got ", c.threads);
+  DUET_CHECK(c.max_steps >= 0, "fashion_mlp: --steps must be >= 0, got ", c.max_steps);
 }
 
 }  // namespace
@@ -98,22 +100,33 @@ FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallb
   // warm-up and capture) above what is live before training (data, model): the same rule
   // for both modes.
   const int64_t baseline_bytes = memory_stats().current_bytes;
-  int64_t global_step = 0;
+  int64_t global_step = 0, launches_from = 0;
   auto train_start = Clock::now();
   int64_t samples = 0;
-  for (int epoch = 0; epoch < config.epochs; ++epoch) {
+  double curve_loss = 0;
+  const bool limited = config.max_steps > 0;
+  for (int epoch = 0; epoch < config.epochs && !(limited && global_step >= config.max_steps); ++epoch) {
     auto epoch_start = Clock::now();
     double epoch_loss = 0;
     int64_t step = 0;
     for (auto& batch : loader) {
+      if (limited && global_step >= config.max_steps) break;
       auto t0 = Clock::now();
       std::vector<Tensor> in{batch.data, batch.target};
       Tensor loss = graph_mode ? compiled(in)[0] : train_step(in)[0];
       double loss_value = loss.item<double>();
-      if (++global_step == 2) reset_peak_memory();
+      if (++global_step == 2) {
+        reset_peak_memory();
+        launches_from = kernel_launches();
+      }
       r.step_ms.push_back(ms_since(t0));
       r.step_losses.push_back(loss_value);
       epoch_loss += loss_value;
+      curve_loss += loss_value;
+      if (global_step % FashionMlpResult::kLossCurveEvery == 0) {
+        r.loss_curve.emplace_back(ms_since(train_start) / 1e3, curve_loss / FashionMlpResult::kLossCurveEvery);
+        curve_loss = 0;
+      }
       samples += batch.data.size(0);
       ++step;
       if (on_step) on_step(epoch, step, loader.size(), loss_value, double(samples) / (ms_since(train_start) / 1e3));
@@ -121,6 +134,7 @@ FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallb
     r.epoch_seconds.push_back(ms_since(epoch_start) / 1e3);
     r.final_train_loss = step ? epoch_loss / double(step) : 0;
   }
+  if (global_step > 2) r.kernel_launches_per_step = double(kernel_launches() - launches_from) / double(global_step - 2);
   double train_seconds = ms_since(train_start) / 1e3;
   MemoryStats mem = memory_stats();
   r.peak_allocator_bytes = mem.peak_bytes - baseline_bytes;
@@ -147,7 +161,7 @@ std::string to_json(const FashionMlpResult& r) {
     for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
     os << ']';
   };
-  os << "{\"workload\": \"" << r.workload << "\", \"mode\": \"" << r.config.mode << "\", \"device\": \""
+  os << "{\"workload\": \"" << r.workload << "\", \"framework\": \"duet\", \"mode\": \"" << r.config.mode << "\", \"device\": \""
      << r.config.device << "\", \"threads\": " << r.threads << ", \"batch\": " << r.config.batch
      << ", \"epochs\": " << r.config.epochs << ", \"epoch_seconds\": ";
   list(r.epoch_seconds);
@@ -156,8 +170,32 @@ std::string to_json(const FashionMlpResult& r) {
      << ", \"final_train_loss\": " << r.final_train_loss << ", \"peak_rss_bytes\": " << r.peak_rss_bytes
      << ", \"peak_allocator_bytes\": " << r.peak_allocator_bytes << ", \"allocations\": " << r.allocations
      << ", \"compile_ms\": " << r.compile_ms << ", \"arena_bytes\": " << r.arena_bytes
-     << ", \"lower_bound_bytes\": " << r.lower_bound_bytes << "}";
+     << ", \"lower_bound_bytes\": " << r.lower_bound_bytes << ", \"compile_seconds\": " << r.compile_ms / 1e3
+     << ", \"kernel_launches\": " << r.kernel_launches_per_step << ", \"seed\": " << r.config.seed
+     << ", \"loss_curve\": [";
+  for (size_t i = 0; i < r.loss_curve.size(); ++i)
+    os << (i ? ", " : "") << "[" << r.loss_curve[i].first << ", " << r.loss_curve[i].second << "]";
+  os << "]}";
   return os.str();
+}
+
+bool apply_config_flag(FashionMlpConfig& c, const std::string& flag, const std::string& v) {
+  try {
+    if (flag == "--mode") c.mode = v;
+    else if (flag == "--device") c.device = v;
+    else if (flag == "--epochs") c.epochs = std::stoi(v);
+    else if (flag == "--steps") c.max_steps = std::stoll(v);
+    else if (flag == "--batch") c.batch = std::stoll(v);
+    else if (flag == "--lr") c.lr = std::stod(v);
+    else if (flag == "--threads") c.threads = std::stoi(v);
+    else if (flag == "--data") c.data_dir = v;
+    else if (flag == "--limit") c.limit = std::stoll(v);
+    else if (flag == "--seed") c.seed = std::stoull(v);
+    else return false;
+  } catch (const std::logic_error&) {  // stoi and friends
+    DUET_FAIL(flag, " got '", v, "', which is not a valid number");
+  }
+  return true;
 }
 
 }  // namespace duet::workloads

@@ -20,6 +20,7 @@ struct FashionMlpConfig {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   int64_t limit = -1;           // use only the first N training (and test) examples
   uint64_t seed = 0;
+  int64_t max_steps = 0;        // > 0: stop training after this many steps in all
 };
 
 struct FashionMlpResult {
@@ -37,6 +38,10 @@ struct FashionMlpResult {
   int64_t peak_rss_bytes = 0;
   int64_t peak_allocator_bytes = 0;   // steady-state peak (from step 3) above data + model
   int64_t allocations = 0;            // allocator calls from step 3 on
+  double kernel_launches_per_step = 0; // kernels run per training step, from step 3 on
+  // (seconds since training started, mean loss) every kLossCurveEvery steps
+  std::vector<std::pair<double, double>> loss_curve;
+  static constexpr int kLossCurveEvery = 20;
   // graph mode: the last capture's figures
   double compile_ms = 0;              // capture + passes + fusion + planning
   int64_t arena_bytes = 0;
@@ -53,5 +58,14 @@ FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallb
 
 // The result as one JSON object (the --json format).
 std::string to_json(const FashionMlpResult& r);
+
+// Sets the config field for a command-line flag (--mode, --device, --epochs, --steps,
+// --batch, --lr, --threads, --data, --limit, --seed). Returns false for a flag it does not
+// know; a value that is not a valid number is a duet::Error.
+bool apply_config_flag(FashionMlpConfig& c, const std::string& flag, const std::string& value);
+// The flags above, for usage text.
+inline constexpr const char* kConfigFlagsUsage =
+    "[--mode eager|graph] [--device cpu|cuda] [--epochs N] [--steps N] [--batch B] [--lr X]\n"
+    "         [--threads T] [--data DIR] [--limit N] [--seed S]";
 
 }  // namespace duet::workloads
