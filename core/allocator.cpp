@@ -1,4 +1,5 @@
-// The CPU allocator (64-byte aligned, counted) and the per-device allocator table.
+// The allocation counter and the per-device allocator table (the CPU allocator itself is
+// in core/cpu_allocator.cpp).
 #include "core/allocator.h"
 
 #include <cstdlib>
@@ -39,35 +40,10 @@ void AllocationCounter::reset_peak() {
 
 namespace {
 
-class CpuAllocator final : public Allocator {
- public:
-  void* allocate(size_t nbytes) override {
-    size_t rounded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-    void* p = std::aligned_alloc(kAlignment, rounded);
-    DUET_CHECK(p != nullptr, "cpu allocator: out of memory allocating ", nbytes, " bytes");
-    counter_.on_alloc(nbytes);
-    return p;
-  }
-  void deallocate(void* ptr, size_t nbytes) override {
-    std::free(ptr);
-    counter_.on_free(nbytes);
-  }
-  Device device() const override { return Device::cpu(); }
-  MemoryStats stats() const override { return counter_.snapshot(); }
-  void reset_peak() override { counter_.reset_peak(); }
-
- private:
-  AllocationCounter counter_;
-};
-
 Allocator* g_device_allocators[kNumDeviceTypes] = {};
 
 }  // namespace
 
-Allocator& cpu_allocator() {
-  static CpuAllocator alloc;
-  return alloc;
-}
 
 void register_allocator(DeviceType type, Allocator* alloc) { g_device_allocators[int(type)] = alloc; }
 
@@ -80,5 +56,6 @@ Allocator& allocator_for(Device d) {
 
 MemoryStats memory_stats(Device d) { return allocator_for(d).stats(); }
 void reset_peak_memory(Device d) { allocator_for(d).reset_peak(); }
+void empty_cache(Device d) { allocator_for(d).empty_cache(); }
 
 }  // namespace duet

@@ -23,6 +23,7 @@ struct MemoryStats {
   int64_t allocations = 0;    // allocate() calls since start (or reset_peak_memory)
   int64_t deallocations = 0;
   int64_t reserved_bytes = 0; // held from the system, for caching allocators
+  int64_t system_allocations = 0;  // calls to the system (cudaMalloc for a caching allocator)
 };
 
 class Allocator {
@@ -34,6 +35,8 @@ class Allocator {
   virtual Device device() const = 0;
   virtual MemoryStats stats() const = 0;
   virtual void reset_peak() = 0;
+  // Gives cached, unused blocks back to the system (caching allocators; others: nothing).
+  virtual void empty_cache() {}
 };
 
 // Counts bytes and calls; shared by every allocator implementation.
@@ -56,5 +59,6 @@ void register_allocator(DeviceType type, Allocator* alloc);
 
 MemoryStats memory_stats(Device d = Device::cpu());
 void reset_peak_memory(Device d = Device::cpu());
+void empty_cache(Device d = Device::cpu());
 
 }  // namespace duet

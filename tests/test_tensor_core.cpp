@@ -2,6 +2,8 @@
 // generator's determinism, the allocator's counters, printing, parallel_for and Attrs.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -142,6 +144,38 @@ TEST_CASE("the allocator counts bytes, peaks and calls") {
   CHECK(after.current_bytes == before.current_bytes);
   CHECK(after.peak_bytes >= before.current_bytes + 6144);
   CHECK(reinterpret_cast<uintptr_t>(empty({3}).data_ptr()) % kAlignment == 0);
+}
+
+TEST_CASE("the cpu allocator caches large blocks, counting only what tensors hold") {
+#if defined(__SANITIZE_ADDRESS__)
+  const bool caching = false;  // off under ASan (Note [CPU block cache])
+#else
+  const bool caching = std::getenv("DUET_CPU_CACHE") == nullptr || std::getenv("DUET_CPU_CACHE")[0] != '0';
+#endif
+  empty_cache();
+  reset_peak_memory();
+  MemoryStats start = memory_stats();
+  CHECK(start.reserved_bytes == start.current_bytes);
+  void* first = nullptr;
+  {
+    Tensor big = empty({300000});  // 1.2 MB
+    first = big.data_ptr();
+  }
+  MemoryStats freed = memory_stats();
+  CHECK(freed.system_allocations == 1);
+  CHECK(freed.current_bytes == start.current_bytes);  // counted as released either way
+  CHECK(freed.reserved_bytes == start.current_bytes + (caching ? 1200128 : 0));
+  {
+    Tensor again = empty({300000});
+    CHECK((again.data_ptr() == first) == caching);  // the same block, when cached
+    CHECK(memory_stats().system_allocations == (caching ? 1 : 2));
+    CHECK(memory_stats().current_bytes == start.current_bytes + 1200000);
+  }
+  int64_t calls = memory_stats().system_allocations;
+  for (int i = 0; i < 2; ++i) Tensor small = empty({100});  // small blocks are never cached
+  CHECK(memory_stats().system_allocations == calls + 2);
+  empty_cache();
+  CHECK(memory_stats().reserved_bytes == memory_stats().current_bytes);
 }
 
 TEST_CASE("printing follows PyTorch's repr") {
