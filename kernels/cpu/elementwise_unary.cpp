@@ -4,9 +4,11 @@
 // Float ops on integer inputs (exp of int32 gives float32) convert the input first.
 // Scalar paths use std:: (PyTorch's formulas); the AVX2 ones agree to a few ulp.
 // sign keeps 0/-0/NaN as they are (NumPy's convention).
+// exp also has an AVX-512 body (vec512, run by ew::run_unary where the CPU has AVX-512;
+// bit-identical to the AVX2 one): see elementwise_simd.h for its versions and figures.
 // Figures (tests/test_elementwise.cpp "throughput", --no-skip; 4M contiguous float32,
 // 2 threads, 2-core shared VM under heavy load from parallel builds, so lower bounds):
-// add 4.3-4.7 GB/s (~11 ms), exp 2.4-2.6 GB/s (~13 ms), tanh 2.0, gelu 1.8 GB/s.
+// add 4.3-4.7 GB/s (~11 ms), exp 2.4-2.6 GB/s (~13 ms), tanh 2.0, gelu 1.8 GB/s (v1 exp).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -15,6 +17,11 @@
 #include "kernels/cpu/elementwise_common.h"
 #include "kernels/cpu/elementwise_simd.h"
 #include "kernels/cpu/kernels.h"
+
+// GCC 12 reports false (maybe-)uninitialized warnings from inside its own AVX-512
+// intrinsic headers (the "undefined" source operand of the unmasked forms).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace duet::cpu {
 namespace ew {
@@ -101,6 +108,8 @@ struct ExpOp {
   template <typename C> C operator()(C x) const { return std::exp(x); }
   static constexpr bool kVec = true;
   DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return exp256(x); }
+  static constexpr bool kVec512 = true;
+  DUET_TARGET_AVX512 __m512 vec512(__m512 x) const { return exp512(x); }
 };
 struct Expm1Op {
   template <typename C> C operator()(C x) const { return std::expm1(x); }

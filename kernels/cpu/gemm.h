@@ -117,6 +117,24 @@ void dgemm_ukernel_avx512(const UkernelArgs<double>& args);
 template <typename T, int MR, int NR>
 void gemm_ukernel_scalar(const UkernelArgs<T>& args);
 
+// Skinny float GEMM (AVX-512), for C with at most 16 columns: C[0:m, 0:n] =
+// act(alpha * A B + beta * C + bias), with A's element (i, k) at a[i * rsa + k * csa] read
+// in place, B's row k as n contiguous values at b + k * rsb, C's rows at c + i * rsc with
+// unit column stride. One zmm column of C per row, no packing of A (gemm_ukernel.cpp).
+struct SkinnyArgs {
+  int64_t m, n, k;
+  const float* a;
+  int64_t rsa, csa;
+  const float* b;
+  int64_t rsb;
+  float* c;
+  int64_t rsc;
+  float alpha, beta;
+  const float* bias;  // n values or null
+  bool relu;
+};
+void sgemm_skinny_avx512(const SkinnyArgs& args);
+
 // AVX-512 packers for full float panels stored transposed to their packed order
 // (gemm_pack.cpp): 12 rows of a row-major A (row stride rs), and 32 columns of a
 // column-major B (column stride cs); kc steps each, dst 64-byte aligned.
