@@ -13,7 +13,10 @@ if(DUET_NATIVE)
   endif()
 endif()
 
+# C++ sources only: nvcc rejects these flags, and the CUDA kernels' host stubs need no
+# instrumenting. The links (g++) still pull in the sanitizer runtimes.
 if(DUET_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_compile_options(
+    "$<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined;-fno-sanitize-recover=undefined;-fno-omit-frame-pointer>")
   add_link_options(-fsanitize=address,undefined)
 endif()

@@ -1,10 +1,24 @@
-# CUDA support. DUET_CUDA=AUTO turns it on when nvcc is found; no GPU is needed to build.
-# Targets sm_80 and sm_90 unless CMAKE_CUDA_ARCHITECTURES says otherwise.
+# CUDA support. DUET_CUDA=AUTO turns it on when nvcc is found; no GPU is needed to build
+# (the CUDA tests then report that they skipped and why).
+# Targets sm_80 (machine code) and sm_90 (machine code + PTX for newer GPUs) unless
+# CMAKE_CUDA_ARCHITECTURES says otherwise.
+#
+# kernels/cuda/ holds three kinds of sources:
+#   *.cu                      CUDA kernels (nvcc), built only with CUDA
+#   *.cpp                     host code of the backend (the C++ compiler, CUDA headers),
+#                             built only with CUDA
+#   DUET_CUDA_PORTABLE_SOURCES plain C++ built in EVERY build: the caching allocator's pool
+#                             logic (tested on the CPU with a fake device) and the stub API
+#                             of builds without CUDA
+# DUET_CUDA_PTXAS_VERBOSE=ON prints registers, spills and stack per kernel (-Xptxas -v).
 set(DUET_WITH_CUDA OFF)
 if(NOT DUET_CUDA STREQUAL "OFF")
   include(CheckLanguage)
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  if(NOT DEFINED CMAKE_CUDA_HOST_COMPILER)
+    set(CMAKE_CUDA_HOST_COMPILER ${CMAKE_CXX_COMPILER})
   endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
@@ -14,28 +28,61 @@ if(NOT DUET_CUDA STREQUAL "OFF")
   endif()
 endif()
 
-file(GLOB_RECURSE DUET_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/../kernels/cuda/*.cu)
-if(DUET_WITH_CUDA AND NOT DUET_CUDA_SOURCES)
-  message(STATUS "duet: nvcc found, but kernels/cuda has no sources yet; CUDA stays off")
+set(DUET_CUDA_DIR ${CMAKE_CURRENT_LIST_DIR}/../kernels/cuda)
+set(DUET_CUDA_PORTABLE_SOURCES ${DUET_CUDA_DIR}/caching_allocator.cpp ${DUET_CUDA_DIR}/cuda_stub.cpp)
+file(GLOB DUET_CUDA_KERNEL_SOURCES CONFIGURE_DEPENDS ${DUET_CUDA_DIR}/*.cu)
+file(GLOB DUET_CUDA_HOST_SOURCES CONFIGURE_DEPENDS ${DUET_CUDA_DIR}/*.cpp)
+foreach(src ${DUET_CUDA_PORTABLE_SOURCES})
+  get_filename_component(name ${src} NAME)
+  list(FILTER DUET_CUDA_HOST_SOURCES EXCLUDE REGEX "/${name}$")
+endforeach()
+
+if(DUET_WITH_CUDA AND NOT DUET_CUDA_KERNEL_SOURCES)
+  message(STATUS "duet: nvcc found, but kernels/cuda has no .cu sources; CUDA stays off")
   set(DUET_WITH_CUDA OFF)
 endif()
 
+option(DUET_CUDA_PTXAS_VERBOSE "Print each CUDA kernel's registers and spills" OFF)
+
 if(DUET_WITH_CUDA)
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-    set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    set(CMAKE_CUDA_ARCHITECTURES 80-real 90)
   endif()
+  # The same cudart the targets link through CUDA::cudart (one runtime, not two).
+  set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
   enable_language(CUDA)
+  # CMake 3.25 knows nvcc's dialect flags only up to C++17; nvcc 12+ takes -std=c++20.
+  if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  endif()
+  # nvcc compiles host code with the C++ compiler, whose own include dirs must stay
+  # implicit: passing /usr/include (from ZLIB's target) as -isystem breaks <cmath>.
+  list(APPEND CMAKE_CUDA_IMPLICIT_INCLUDE_DIRECTORIES ${CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES})
+  set(CMAKE_CUDA_STANDARD 20)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   find_package(CUDAToolkit REQUIRED)
-  message(STATUS "duet: CUDA on (${CMAKE_CUDA_COMPILER}, archs ${CMAKE_CUDA_ARCHITECTURES})")
+  message(STATUS "duet: CUDA on (${CMAKE_CUDA_COMPILER} ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES})")
 else()
   message(STATUS "duet: CUDA off")
 endif()
 
 function(duet_add_cuda_sources target)
+  target_sources(${target} PRIVATE ${DUET_CUDA_PORTABLE_SOURCES})
   if(DUET_WITH_CUDA)
-    target_sources(${target} PRIVATE ${DUET_CUDA_SOURCES})
+    target_sources(${target} PRIVATE ${DUET_CUDA_KERNEL_SOURCES} ${DUET_CUDA_HOST_SOURCES})
     target_compile_definitions(${target} PUBLIC DUET_HAVE_CUDA=1)
-    target_link_libraries(${target} PUBLIC CUDA::cudart CUDA::cublas CUDA::nvrtc)
-    set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF)
+    # NVRTC by its library file: the CUDA::nvrtc target also links the driver stub, which
+    # makes libcuda.so.1 a load-time dependency of every program wherever the linker runs
+    # without --as-needed (Debian's gcc drops it for sanitizer builds). Programs must start
+    # on machines with no driver: the runtime and the libraries load the driver themselves.
+    target_link_libraries(${target} PUBLIC CUDA::cudart CUDA::cublas $<TARGET_FILE:CUDA::nvrtc>)
+    # Host-side warnings as for C++; constexpr std helpers (numeric_limits) in device code.
+    target_compile_options(${target} PRIVATE
+      $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter>)
+    if(DUET_CUDA_PTXAS_VERBOSE)
+      target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xptxas=-v>)
+    endif()
+    set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_RUNTIME_LIBRARY Shared)
   endif()
 endfunction()

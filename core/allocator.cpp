@@ -6,6 +6,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace duet {
 
@@ -29,6 +30,7 @@ MemoryStats AllocationCounter::snapshot() const {
   s.allocations = allocs_.load();
   s.deallocations = frees_.load();
   s.reserved_bytes = s.current_bytes;
+  s.system_allocations = s.allocations;
   return s;
 }
 
@@ -40,17 +42,27 @@ void AllocationCounter::reset_peak() {
 
 namespace {
 
-Allocator* g_device_allocators[kNumDeviceTypes] = {};
+// Written once by a backend as it starts, read on every allocation.
+std::atomic<Allocator*> g_device_allocators[kNumDeviceTypes][kMaxDevicesPerType] = {};
 
 }  // namespace
 
 
-void register_allocator(DeviceType type, Allocator* alloc) { g_device_allocators[int(type)] = alloc; }
+void register_allocator(Device device, Allocator* alloc) {
+  DUET_ASSERT(!device.is_cpu() && device.index >= 0 && device.index < kMaxDevicesPerType, "cannot register an ",
+              "allocator for ", device);
+  g_device_allocators[int(device.type)][device.index].store(alloc, std::memory_order_release);
+}
 
 Allocator& allocator_for(Device d) {
   if (d.is_cpu()) return cpu_allocator();
-  Allocator* a = g_device_allocators[int(d.type)];
-  DUET_CHECK(a != nullptr, "device ", d, " is not available in this build of duet (built without CUDA)");
+  DUET_CHECK(d.index >= 0 && d.index < kMaxDevicesPerType, "device ", d, ": duet supports device indices 0 to ",
+             kMaxDevicesPerType - 1);
+  Allocator* a = g_device_allocators[int(d.type)][d.index].load(std::memory_order_acquire);
+  if (a) return *a;
+  cuda::ensure_initialized(d);  // throws, or registers this device's allocator
+  a = g_device_allocators[int(d.type)][d.index].load(std::memory_order_acquire);
+  DUET_ASSERT(a != nullptr, "the CUDA backend started without registering an allocator for ", d);
   return *a;
 }
 

@@ -51,11 +51,15 @@ class AllocationCounter {
   std::atomic<int64_t> current_{0}, peak_{0}, allocs_{0}, frees_{0};
 };
 
+inline constexpr int kMaxDevicesPerType = 16;
+
 Allocator& cpu_allocator();
-// The allocator for a device; throws when this build has no support for it.
+// The allocator for a device. The first use of a CUDA device starts the CUDA backend
+// (kernels/cuda/cuda_api.h), which registers its allocators; throws a duet::Error saying
+// why when the device cannot be used (no CUDA in this build, no device, bad index).
 Allocator& allocator_for(Device d);
-// Installs the allocator for a non-CPU device type (the CUDA backend does, at start-up).
-void register_allocator(DeviceType type, Allocator* alloc);
+// Installs the allocator for a non-CPU device (the CUDA backend does, when it starts).
+void register_allocator(Device device, Allocator* alloc);
 
 MemoryStats memory_stats(Device d = Device::cpu());
 void reset_peak_memory(Device d = Device::cpu());

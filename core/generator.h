@@ -9,6 +9,8 @@
 #include <array>
 #include <cstdint>
 
+#include "core/philox.h"
+
 namespace duet {
 
 class Generator {
@@ -35,12 +37,8 @@ class Generator {
 Generator& default_generator();
 void manual_seed(uint64_t seed);
 
-// Philox-4x32-10: four 32-bit random words for a (key, counter) pair.
+// Philox-4x32-10: four 32-bit random words for a (key, counter) pair (core/philox.h has
+// the implementation the CPU and CUDA kernels share, and uniform01_from_bits[64]).
 std::array<uint32_t, 4> philox4x32(uint64_t key, uint64_t counter);
-// The float in [0, 1) that counter `i` of `seed` maps to (24 random bits).
-inline float uniform01_from_bits(uint32_t bits) { return float(bits >> 8) * (1.0f / 16777216.0f); }
-inline double uniform01_from_bits64(uint32_t hi, uint32_t lo) {
-  return double((uint64_t(hi) << 21) ^ (lo >> 11)) * (1.0 / 9007199254740992.0);
-}
 
 }  // namespace duet

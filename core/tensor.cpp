@@ -7,6 +7,7 @@
 
 #include "core/dispatch.h"
 #include "core/functions.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace duet {
 
@@ -129,21 +130,23 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 Tensor Tensor::clone() const { return apply(OpKind::copy, {*this}); }
 Tensor Tensor::to(DType t) const { return t == dtype() ? *this : cast(*this, t); }
 
+// Not an op: autograd and graph capture do not see device moves (the copy is contiguous).
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
-  DUET_FAIL("to: copying from ", device(), " to ", d, " is not available in this build of duet (built without CUDA)");
+  return cuda::to_device(*this, d);
 }
 
+// Device tensors are copied to the host first (which waits for the device).
 template <typename T>
 T Tensor::item() const {
   DUET_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", sizes());
-  DUET_CHECK(device().is_cpu(), "item: the tensor is on ", device(), "; move it to the cpu first");
+  if (!device().is_cpu()) return to(Device::cpu()).item<T>();
   return visit_dtype(dtype(), [&]<typename S>() { return static_cast<T>(compute_t<S>(*static_cast<S*>(data_ptr()))); });
 }
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  DUET_CHECK(device().is_cpu(), "to_vector: the tensor is on ", device(), "; move it to the cpu first");
+  if (!device().is_cpu()) return to(Device::cpu()).to_vector<T>();
   Tensor c = contiguous();
   std::vector<T> out(size_t(c.numel()));
   visit_dtype(dtype(), [&]<typename S>() {

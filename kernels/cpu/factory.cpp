@@ -1,12 +1,13 @@
 // CPU kernels of the factories: full, arange, linspace, eye and the random draws.
 // Random element i is a pure function of (seed, offset + i) through Philox, so the values
-// never depend on the thread count (see core/generator.h).
-#include <cmath>
+// never depend on the thread count (see core/generator.h). The element formulas live in
+// kernels/factory_math.h, shared with the CUDA kernels, which give the same bits.
 #include <algorithm>
+#include <cmath>
 
-#include "core/generator.h"
 #include "core/parallel.h"
 #include "kernels/cpu/kernels.h"
+#include "kernels/factory_math.h"
 
 namespace duet::cpu {
 namespace {
@@ -39,9 +40,9 @@ void arange_kernel(std::span<const Tensor>, const Tensor& out, const Attrs& attr
   double start = attrs.get_number("start"), step = attrs.get_number("step");
   if (is_integral(out.dtype())) {
     int64_t s = int64_t(start), st = int64_t(step);
-    fill_indexed(out, [&](int64_t i) { return s + i * st; });
+    fill_indexed(out, [&](int64_t i) { return factory::arange_int_value(s, st, i); });
   } else {
-    fill_indexed(out, [&](int64_t i) { return start + double(i) * step; });
+    fill_indexed(out, [&](int64_t i) { return factory::arange_value(start, step, i); });
   }
 }
 
@@ -53,10 +54,7 @@ void linspace_kernel(std::span<const Tensor>, const Tensor& out, const Attrs& at
     return;
   }
   double step = (end - start) / double(steps - 1);
-  // Symmetric, as PyTorch: the first half counts up from start, the second down from end,
-  // so both end points are exact.
-  int64_t half = steps / 2;
-  fill_indexed(out, [&](int64_t i) { return i < half ? start + step * double(i) : end - step * double(steps - 1 - i); });
+  fill_indexed(out, [&](int64_t i) { return factory::linspace_value(start, end, step, steps, i); });
 }
 
 void eye_kernel(std::span<const Tensor>, const Tensor& out, const Attrs&) {
@@ -68,41 +66,24 @@ void rand_uniform_kernel(std::span<const Tensor>, const Tensor& out, const Attrs
   uint64_t seed = uint64_t(attrs.get<int64_t>("seed")), offset = uint64_t(attrs.get<int64_t>("offset"));
   double low = attrs.get_number("low"), high = attrs.get_number("high");
   if (out.dtype() == DType::Float64) {
-    fill_indexed(out, [&](int64_t i) {
-      auto r = philox4x32(seed, offset + uint64_t(i));
-      return low + (high - low) * uniform01_from_bits64(r[0], r[1]);
-    });
+    fill_indexed(out, [&](int64_t i) { return factory::uniform_double(seed, offset + uint64_t(i), low, high - low); });
   } else {
-    float lo = float(low), span = float(high - low);
-    fill_indexed(out, [&](int64_t i) {
-      auto r = philox4x32(seed, offset + uint64_t(i));
-      float v = lo + span * uniform01_from_bits(r[0]);
-      return v < float(high) || span == 0 ? v : lo;  // keep [low, high) after rounding
-    });
+    float lo = float(low), span = float(high - low), hi = float(high);
+    fill_indexed(out, [&](int64_t i) { return factory::uniform_float(seed, offset + uint64_t(i), lo, span, hi); });
   }
 }
 
 void rand_normal_kernel(std::span<const Tensor>, const Tensor& out, const Attrs& attrs) {
   uint64_t seed = uint64_t(attrs.get<int64_t>("seed")), offset = uint64_t(attrs.get<int64_t>("offset"));
   double mean = attrs.get_number("mean"), stddev = attrs.get_number("std");
-  // Box-Muller on two uniforms of the element's own counter; u1 in (0, 1] keeps log finite.
-  fill_indexed(out, [&](int64_t i) {
-    auto r = philox4x32(seed, offset + uint64_t(i));
-    double u1 = 1.0 - uniform01_from_bits64(r[0], r[1]);
-    double u2 = uniform01_from_bits64(r[2], r[3]);
-    return mean + stddev * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-  });
+  fill_indexed(out, [&](int64_t i) { return factory::normal_double(seed, offset + uint64_t(i), mean, stddev); });
 }
 
 void randint_kernel(std::span<const Tensor>, const Tensor& out, const Attrs& attrs) {
   uint64_t seed = uint64_t(attrs.get<int64_t>("seed")), offset = uint64_t(attrs.get<int64_t>("offset"));
   int64_t low = attrs.get<int64_t>("low"), high = attrs.get<int64_t>("high");
   uint64_t range = uint64_t(high) - uint64_t(low);
-  fill_indexed(out, [&](int64_t i) {
-    auto r = philox4x32(seed, offset + uint64_t(i));
-    uint64_t bits = (uint64_t(r[0]) << 32) | r[1];
-    return int64_t(uint64_t(low) + bits % range);
-  });
+  fill_indexed(out, [&](int64_t i) { return factory::randint_value(seed, offset + uint64_t(i), low, range); });
 }
 
 }  // namespace duet::cpu

@@ -1,0 +1,25 @@
+// The CUDA backend's registration hooks: each kernel file installs its KernelFns in the op
+// registry (register_kernel(op, DeviceType::CUDA, fn)) when runtime.cpp's
+// ensure_initialized() calls its hook, once, on the first use of a CUDA device. Calling
+// them from there (not from static initialisers) keeps the objects in the link: duet is a
+// static library, and the linker drops object files that nothing references.
+//
+// A new kernel family adds its hook here and a call in register_all_kernels().
+#pragma once
+
+#include <span>
+
+#include "core/attrs.h"
+#include "core/op_registry.h"
+
+namespace duet::cuda {
+
+void register_elementwise_unary_kernels();   // elementwise_unary.cu
+void register_elementwise_binary_kernels();  // elementwise_binary.cu
+void register_copy_kernels();                // copy.cu: cast, copy, where
+void register_factory_kernels();             // factory.cu
+
+// Calls every hook above (runtime.cpp).
+void register_all_kernels();
+
+}  // namespace duet::cuda

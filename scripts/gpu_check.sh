@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Checks the CUDA backend on a machine WITH a GPU: builds duet for sm_90 (override with
+# DUET_CUDA_ARCHS, e.g. "80" for an A100) in build-gpu, runs the CUDA tests (ctest label
+# `cuda`), runs the CUDA benchmarks if the benchmark binary has any, and writes a report:
+#   scripts/gpu_check.sh OUTDIR      ->  OUTDIR/gpu-check-<date>.md
+# Exits non-zero if the build or a CUDA test fails (the report is written either way).
+set -uo pipefail
+if [[ $# -ne 1 ]]; then
+  echo "usage: scripts/gpu_check.sh OUTDIR" >&2
+  exit 2
+fi
+out_dir=$1
+cd "$(dirname "$0")/.."
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
+stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
+report="$out_dir/gpu-check-$stamp.md"
+build_dir=${DUET_BUILD_DIR:-build-gpu}
+archs=${DUET_CUDA_ARCHS:-90}
+jobs=$(nproc)
+log="$out_dir/gpu-check-$stamp.log"
+
+status=0
+step() {  # step NAME COMMAND...: runs COMMAND, appends its output to the log, records failure
+  local name=$1
+  shift
+  echo "== $name" | tee -a "$log"
+  if ! "$@" >>"$log" 2>&1; then
+    echo "== $name FAILED" | tee -a "$log"
+    status=1
+    return 1
+  fi
+}
+
+if command -v nvidia-smi >/dev/null 2>&1; then
+  gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)
+else
+  gpu="nvidia-smi not found"
+fi
+
+nvcc=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+built=0
+step "configure" cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DDUET_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="$archs" -DDUET_BUILD_TESTS=ON &&
+  step "build" cmake --build "$build_dir" -j"$jobs" && built=1
+
+ctest_out="(not run: the build failed)"
+skipped=""
+bench_out="(not run)"
+if [[ $built == 1 ]]; then
+  # -V: the tests' per-op case counts belong in the report; a skip here means the GPU is
+  # not usable (driver, permissions), which is a failure on a machine meant to have one.
+  ctest_out=$(ctest --test-dir "$build_dir" -L cuda -V 2>&1)
+  ctest_rc=$?
+  echo "$ctest_out" >>"$log"
+  [[ $ctest_rc == 0 ]] || status=1
+  if grep -q "skipped: no CUDA device" <<<"$ctest_out"; then
+    skipped=$(grep -m1 -o "skipped: no CUDA device.*" <<<"$ctest_out")
+    status=1
+  fi
+  bench=$(find "$build_dir" -maxdepth 3 -type f -name duet_bench -perm -u+x | head -n 1)
+  if [[ -z $bench ]]; then
+    bench_out="(no benchmark binary: Google Benchmark missing or DUET_BUILD_BENCH=OFF)"
+  elif [[ -z $("$bench" --benchmark_list_tests=true --benchmark_filter=cuda 2>/dev/null) ]]; then
+    bench_out="(the benchmark binary has no CUDA benchmarks yet)"
+  else
+    bench_out=$("$bench" --benchmark_filter=cuda --benchmark_min_time=0.2 2>&1)
+    echo "$bench_out" >>"$log"
+  fi
+fi
+
+{
+  echo "# duet GPU check, $stamp"
+  echo
+  echo "- GPU (name, driver, memory): $gpu"
+  echo "- CUDA archs built: $archs; build dir: $build_dir; commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  echo "- nvcc: $("$nvcc" --version 2>/dev/null | tail -n 1)"
+  echo "- result: $([[ $status == 0 ]] && echo PASSED || echo FAILED)${skipped:+ ($skipped)} (full log: $(basename "$log"))"
+  echo
+  echo "## ctest -L cuda"
+  echo
+  echo '```'
+  if [[ $built == 1 ]]; then  # the tests' messages and the summaries, without file prefixes
+    grep -E "on cuda:|cases on cuda|skipped:|Passed|Failed|tests passed|test cases:|assertions:" <<<"$ctest_out" |
+      sed -E -e 's#^[0-9]+: ##' -e 's#^/[^ ]*: (MESSAGE: )?##' | awk '!seen[$0]++' | tail -n 80
+  else
+    echo "$ctest_out"
+  fi
+  echo '```'
+  echo
+  echo "## CUDA benchmarks"
+  echo
+  echo '```'
+  echo "$bench_out"
+  echo '```'
+} >"$report"
+echo "report: $report"
+exit $status
