@@ -1,0 +1,172 @@
+"""Shared pieces of the peer-framework benchmarks (torch_fashion_mlp.py, tf_fashion_mlp.py).
+
+The fashion-mlp recipe lives in shared/WORKLOADS.md; this module holds what does not depend
+on the framework, so PyTorch and TensorFlow read the same data, shuffle the same way, time
+steps the same way and write the same JSON record as duet's `fashion_mlp --json`:
+
+- the command line (--mode --epochs --batch --lr --seed --threads --limit --data --json);
+- thread pinning through the environment (must happen before the framework is imported);
+- Fashion-MNIST from the IDX gzip files, normalised and flattened to float32 [N, 784];
+- per-epoch shuffled batch indices (last partial batch kept);
+- a StepTimer that turns step times and losses into the record's fields.
+
+Nothing here imports torch or tensorflow.
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import struct
+import time
+
+import numpy as np
+
+DATA_DIR = "/usr/share/datasets/fashion-mnist"
+MEAN, STD = 0.2860, 0.3530
+CURVE_EVERY = 20  # loss_curve: one point per this many steps, loss = their mean
+
+
+def parse_args(framework, modes, argv=None):
+    """The same flags as duet's fashion_mlp (plus --data); --mode picks the execution mode."""
+    p = argparse.ArgumentParser(description=f"fashion-mlp on {framework}")
+    p.add_argument("--mode", default=modes[0], choices=modes)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--limit", type=int, default=-1, help="use only the first N train (and test) examples")
+    p.add_argument("--data", default=DATA_DIR)
+    p.add_argument("--json", default="", help="write the run's record here")
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.batch < 1 or args.lr <= 0 or args.threads < 1:
+        p.error("--epochs, --batch, --threads must be >= 1 and --lr > 0")
+    return args
+
+
+def pin_threads(threads):
+    """OpenMP/MKL/oneDNN read these at library load time, so call before importing torch/tf."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def read_idx(path):
+    """Reads one gzip'd IDX file (big-endian header: magic, then one uint32 per dimension)."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic = struct.unpack(">I", raw[:4])[0]
+    assert magic >> 8 == 0x08, f"{path}: not an unsigned-byte IDX file (magic {magic:#x})"
+    ndim = magic & 0xFF
+    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_split(root, prefix, limit):
+    """(images float32 [N, 784] normalised, labels int64 [N]) for prefix 'train' or 't10k'."""
+    x = read_idx(os.path.join(root, f"{prefix}-images-idx3-ubyte.gz"))
+    y = read_idx(os.path.join(root, f"{prefix}-labels-idx1-ubyte.gz"))
+    if limit >= 0:
+        x, y = x[:limit], y[:limit]
+    # In place after the one float32 copy, so no temporaries inflate peak RSS (the float
+    # data, 188 MB for the training set, is what duet holds too).
+    x = x.reshape(len(x), -1).astype(np.float32)
+    x /= 255.0
+    x -= MEAN
+    x /= STD
+    return x, y.astype(np.int64)
+
+
+def epoch_batches(n, batch, rng):
+    """Index arrays for one epoch: a fresh permutation, cut into batches; the last may be short."""
+    perm = rng.permutation(n)
+    return [perm[i:i + batch] for i in range(0, n, batch)]
+
+
+def percentile(values, q):
+    """Linear interpolation between order statistics, as duet's workload.cpp does."""
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q * 100)) if values else 0.0
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+class StepTimer:
+    """Collects per-step wall times and losses, and per-epoch times, for the record.
+
+    Usage: start() before the first epoch; step(ms, loss, batch_size) after each step
+    (time measured by the caller around the synchronous step); end_epoch() after each epoch.
+    """
+
+    def __init__(self):
+        self.step_ms, self.losses, self.epoch_seconds = [], [], []
+        self.curve, self.samples = [], 0
+        self.first_ms_by_batch = {}  # batch size -> time of its first step (compiles happen there)
+
+    def start(self):
+        self.t_start = self.t_epoch = time.perf_counter()
+        self.epoch_losses = []
+
+    def step(self, ms, loss, batch_size):
+        self.step_ms.append(ms)
+        self.losses.append(loss)
+        self.epoch_losses.append(loss)
+        self.samples += batch_size
+        self.first_ms_by_batch.setdefault(batch_size, ms)
+        if len(self.losses) % CURVE_EVERY == 0:
+            window = self.losses[-CURVE_EVERY:]
+            self.curve.append([time.perf_counter() - self.t_start, sum(window) / len(window)])
+
+    def end_epoch(self):
+        now = time.perf_counter()
+        self.epoch_seconds.append(now - self.t_epoch)
+        self.final_train_loss = sum(self.epoch_losses) / max(1, len(self.epoch_losses))
+        self.train_seconds = now - self.t_start
+        self.t_epoch, self.epoch_losses = now, []
+
+    def record(self, framework, mode, args, compiled):
+        """The fields shared with duet's record. compile_seconds (compiled modes only) sums, over
+        each distinct batch shape, its first step's time above the median step: the full batch
+        and, when the data does not divide evenly, the last partial one (a second specialisation)."""
+        median = percentile(self.step_ms, 0.5)
+        rec = {
+            "workload": "fashion-mlp", "framework": framework, "mode": mode, "device": "cpu",
+            "threads": args.threads, "batch": args.batch, "epochs": args.epochs, "seed": args.seed,
+            "lr": args.lr, "steps": len(self.step_ms),
+            "epoch_seconds": self.epoch_seconds,
+            "first_steps_ms": self.step_ms[:5],  # shows the warm-up
+            "step_ms_median": median, "step_ms_p90": percentile(self.step_ms, 0.9),
+            "samples_per_second": self.samples / self.train_seconds,
+            "final_train_loss": self.final_train_loss,
+            "loss_curve": self.curve,
+        }
+        if os.environ.get("DUET_BENCH_ALL_STEPS"):  # every step's time, for looking at warm-up
+            rec["step_ms"] = self.step_ms
+        if compiled:
+            rec["compile_seconds"] = sum(max(0.0, ms - median) for ms in self.first_ms_by_batch.values()) / 1e3
+            rec["first_step_ms"] = self.step_ms[0]
+        return rec
+
+
+def finish(rec, test_accuracy, json_path):
+    """Adds accuracy and peak RSS, prints a summary like duet's, writes the JSON record."""
+    rec["test_accuracy"] = test_accuracy
+    rec["peak_rss_bytes"] = peak_rss_bytes()
+    print(f"{rec['framework']} {rec['mode']}: threads {rec['threads']} | epoch time {rec['epoch_seconds'][-1]:.2f} s "
+          f"(last) | step {rec['step_ms_median']:.2f} ms median, {rec['step_ms_p90']:.2f} ms p90 | "
+          f"{rec['samples_per_second']:.0f} samples/s")
+    extra = f" | compile {rec['compile_seconds']:.2f} s" if "compile_seconds" in rec else ""
+    print(f"final train loss {rec['final_train_loss']:.4f} | test accuracy {test_accuracy:.4f} | "
+          f"peak RSS {rec['peak_rss_bytes'] / 1e6:.1f} MB{extra}", flush=True)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(rec, f)
+            f.write("\n")
+        print(f"wrote {json_path}")
+
+
+def progress(epoch, epochs, step, steps, loss):
+    """One line every 100 steps and at each epoch's end (logs stay short)."""
+    if step % 100 == 0 or step == steps:
+        print(f"epoch {epoch + 1}/{epochs} {step}/{steps} loss {loss:.4f}", flush=True)

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""fashion-mlp on TensorFlow/Keras: the peer of duet's `fashion_mlp`, for bench/report.py.
+
+    .venv/bin/python bench/peers/tf_fashion_mlp.py --mode eager|function|xla [--epochs 5]
+        [--batch 128] [--lr 1e-3] [--seed 0] [--threads 2] [--limit N] [--json PATH]
+
+The recipe of shared/WORKLOADS.md, with a custom training loop (GradientTape):
+- eager:    the step runs op by op (no tf.function);
+- function: the step under tf.function (one trace: the batch dimension is None);
+- xla:      tf.function(jit_compile=True): XLA compiles the whole step, once per batch
+            shape (the full batch and the last partial one).
+PyTorch's nn.Linear init, done with Keras initializers: weights U(+-1/sqrt(fan_in)) (what
+kaiming_uniform(a=sqrt(5)) gives: VarianceScaling(1/3, fan_in, uniform)), biases
+U(+-1/sqrt(fan_in)). Adam is Keras's own, lr 1e-3, betas (0.9, 0.999), epsilon 1e-8; note
+that Keras adds epsilon to sqrt(v) before bias correction and PyTorch after it, which only
+changes the (negligible) epsilon term. Threads: intra-op 2, inter-op 1. Each step is timed
+synchronously (loss.numpy() inside the timing); batch gathering is outside it.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+MODES = ["eager", "function", "xla"]
+
+
+def make_model(keras, seed):
+    """784-256-128-10 with ReLU, initialised as PyTorch's nn.Linear does."""
+    layers = [keras.Input(shape=(784,))]
+    for i, (fan_in, width) in enumerate([(784, 256), (256, 128), (128, 10)]):
+        bound = fan_in ** -0.5
+        layers.append(keras.layers.Dense(
+            width, activation="relu" if width != 10 else None,
+            kernel_initializer=keras.initializers.VarianceScaling(1.0 / 3, "fan_in", "uniform", seed=seed * 10 + i),
+            bias_initializer=keras.initializers.RandomUniform(-bound, bound, seed=seed * 10 + 5 + i)))
+    return keras.Sequential(layers)
+
+
+def main():
+    args = common.parse_args("tensorflow", MODES)
+    common.pin_threads(args.threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no INFO/WARNING banners
+    import numpy as np
+    import tensorflow as tf
+    import keras
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(args.seed)
+    x_train, y_train = common.load_split(args.data, "train", args.limit)
+    x_test, y_test = common.load_split(args.data, "t10k", args.limit)
+
+    model = make_model(keras, args.seed)
+    opt = keras.optimizers.Adam(learning_rate=args.lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    opt.build(model.trainable_variables)  # create slots before any tracing
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    signature = [tf.TensorSpec([None, 784], tf.float32), tf.TensorSpec([None], tf.int64)]
+    if args.mode == "function":
+        step_fn = tf.function(train_step, input_signature=signature)
+    elif args.mode == "xla":
+        step_fn = tf.function(train_step, input_signature=signature, jit_compile=True)
+    else:
+        step_fn = train_step
+
+    rng = np.random.default_rng(args.seed)
+    timer = common.StepTimer()
+    print(f"fashion-mlp: tensorflow {tf.__version__} (keras {keras.__version__}), mode {args.mode}, "
+          f"{args.epochs} epochs, batch {args.batch}, lr {args.lr:g}, seed {args.seed}, threads {args.threads}",
+          flush=True)
+    timer.start()
+    for epoch in range(args.epochs):
+        batches = common.epoch_batches(len(y_train), args.batch, rng)
+        for i, idx in enumerate(batches):
+            xb, yb = tf.constant(x_train[idx]), tf.constant(y_train[idx])
+            t0 = time.perf_counter()
+            loss = float(step_fn(xb, yb).numpy())
+            timer.step((time.perf_counter() - t0) * 1e3, loss, len(idx))
+            common.progress(epoch, args.epochs, i + 1, len(batches), loss)
+        timer.end_epoch()
+
+    # Evaluation in chunks of 1000 with the trained variables (eager forward).
+    correct = 0
+    for s in range(0, len(y_test), 1000):
+        logits = model(tf.constant(x_test[s:s + 1000]), training=False)
+        correct += int((np.argmax(logits.numpy(), axis=1) == y_test[s:s + 1000]).sum())
+    rec = timer.record("tensorflow", args.mode, args, compiled=args.mode != "eager")
+    rec["framework_version"] = tf.__version__
+    common.finish(rec, correct / max(1, len(y_test)), args.json)
+
+
+if __name__ == "__main__":
+    main()
