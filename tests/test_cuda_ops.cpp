@@ -21,37 +21,18 @@
 #include "core/op_registry.h"
 #include "kernels/cuda/cuda_api.h"
 #include "kernels/factory_math.h"
+#include "tests/cuda_test_support.h"
 #include "tests/reference/op_cases.h"
 #include "tests/test_support.h"
 
 using namespace duet;
 using namespace duet::cases;
+using duet::testing::cpu;
+using duet::testing::kGpu;
+using duet::testing::skip_without_gpu;
+using duet::testing::to_gpu_same_layout;
 
 namespace {
-
-// True (after saying so) when there is no device to test on.
-bool skip_without_gpu() {
-  if (cuda::device_count() > 0) return false;
-  std::string reason = cuda::unavailable_reason();
-  const std::string prefix = "no CUDA device: ";
-  if (reason.rfind(prefix, 0) == 0) reason = reason.substr(prefix.size());
-  std::string msg = "skipped: no CUDA device (" + reason + ")";
-  MESSAGE(msg);
-  std::printf("%s\n", msg.c_str());
-  return true;
-}
-
-const Device kGpu = Device::cuda(0);
-
-// `t` on the device with the same sizes, strides and offset over a copy of its storage.
-Tensor to_gpu_same_layout(const Tensor& t) {
-  const auto& st = t.storage();
-  auto storage = std::make_shared<Storage>(st->nbytes(), kGpu);
-  cuda::copy_bytes(storage->data(), kGpu, st->data(), Device::cpu(), st->nbytes());
-  return Tensor(std::make_shared<TensorImpl>(storage, t.sizes(), t.strides(), t.storage_offset(), t.dtype(), kGpu));
-}
-
-Tensor cpu(const Tensor& t) { return t.to(Device::cpu()); }
 
 std::string prefixed(const std::string& prefix, const std::string& err) { return err.empty() ? err : prefix + err; }
 
