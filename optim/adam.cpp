@@ -31,7 +31,8 @@ std::vector<std::string> Adam::buffer_names() const {
 
 Adam::Corrections Adam::corrections(const Tensor& step) const {
   const AdamOptions& o = options_;
-  return {1.0 - pow(full({}, o.beta1, DType::Float64), step), 1.0 - pow(full({}, o.beta2, DType::Float64), step)};
+  const TensorOptions on_step{DType::Float64, step.device()};
+  return {1.0 - pow(full({}, o.beta1, on_step), step), 1.0 - pow(full({}, o.beta2, on_step), step)};
 }
 
 void Adam::step() {
@@ -70,7 +71,7 @@ void Adam::step() {
         if (!shared.bias1.defined()) {
           if (!shared_step_.defined()) {
             CaptureSuspendGuard real_tensor;  // persistent state, not a value of the graph
-            shared_step_ = full({}, double(step_count()), DType::Float64);
+            shared_step_ = full({}, double(step_count()), {DType::Float64, p.device()});
           }
           shared_step_.add_(1.0);
           shared = corrections(shared_step_);
@@ -80,7 +81,7 @@ void Adam::step() {
       } else {
         if (!s.step_tensor.defined()) {
           CaptureSuspendGuard real_tensor;
-          s.step_tensor = full({}, double(t - 1), DType::Float64);
+          s.step_tensor = full({}, double(t - 1), {DType::Float64, p.device()});
         }
         s.step_tensor.add_(1.0);
         Corrections own = corrections(s.step_tensor);

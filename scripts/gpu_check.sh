@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the CUDA backend on a machine WITH a GPU: builds duet for sm_90 (override with
 # DUET_CUDA_ARCHS, e.g. "80" for an A100) in build-gpu, runs the CUDA tests (ctest label
-# `cuda`), runs the CUDA benchmarks if the benchmark binary has any, and writes a report:
+# `cuda`), runs the CUDA benchmarks (duet_cuda_bench) and fashion-mlp eager vs graph on the
+# GPU (train_bench --device cuda, DUET_GPU_EPOCHS epochs, default 1), and writes a report:
 #   scripts/gpu_check.sh OUTDIR      ->  OUTDIR/gpu-check-<date>.md
 # Exits non-zero if the build or a CUDA test fails (the report is written either way).
 set -uo pipefail
@@ -47,6 +48,7 @@ step "configure" cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DDUET_CU
 ctest_out="(not run: the build failed)"
 skipped=""
 bench_out="(not run)"
+train_out="(not run)"
 if [[ $built == 1 ]]; then
   # -V: the tests' per-op case counts belong in the report; a skip here means the GPU is
   # not usable (driver, permissions), which is a failure on a machine meant to have one.
@@ -58,14 +60,43 @@ if [[ $built == 1 ]]; then
     skipped=$(grep -m1 -o "skipped: no CUDA device.*" <<<"$ctest_out")
     status=1
   fi
-  bench=$(find "$build_dir" -maxdepth 3 -type f -name duet_bench -perm -u+x | head -n 1)
+  bench=$(find "$build_dir" -maxdepth 3 -type f -name duet_cuda_bench -perm -u+x | head -n 1)
   if [[ -z $bench ]]; then
-    bench_out="(no benchmark binary: Google Benchmark missing or DUET_BUILD_BENCH=OFF)"
-  elif [[ -z $("$bench" --benchmark_list_tests=true --benchmark_filter=cuda 2>/dev/null) ]]; then
-    bench_out="(the benchmark binary has no CUDA benchmarks yet)"
+    bench_out="(no duet_cuda_bench binary: Google Benchmark missing or the build has no CUDA)"
   else
-    bench_out=$("$bench" --benchmark_filter=cuda --benchmark_min_time=0.2 2>&1)
+    # SGEMM duet vs cuBLAS, bandwidth kernels vs a device-to-device copy, in one run.
+    bench_out=$("$bench" --benchmark_min_time=0.2 2>&1)
+    [[ $? == 0 ]] || status=1
     echo "$bench_out" >>"$log"
+  fi
+  # fashion-mlp eager vs graph on the GPU (1 epoch each; JSON Lines records).
+  train=$(find "$build_dir" -maxdepth 3 -type f -name train_bench -perm -u+x | head -n 1)
+  train_json="$out_dir/gpu-check-$stamp-fashion-mlp.jsonl"
+  if [[ -z $train ]]; then
+    train_out="(no train_bench binary)"
+  else
+    train_out=""
+    for mode in eager graph; do
+      if ! "$train" --mode "$mode" --device cuda --epochs "${DUET_GPU_EPOCHS:-1}" --json "$train_json" >>"$log" 2>&1; then
+        train_out+="fashion-mlp $mode on cuda FAILED (see the log)"$'\n'
+        status=1
+      fi
+    done
+    if [[ -s $train_json ]]; then
+      train_out+=$(python3 - "$train_json" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+print("| mode | step p50 ms | step p90 ms | samples/s | accuracy | peak device bytes | kernels/step |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    print(f"| {r['mode']} | {r['step_ms_median']:.3f} | {r['step_ms_p90']:.3f} | {r['samples_per_second']:.0f} | "
+          f"{r['test_accuracy']:.4f} | {r['peak_allocator_bytes']} | {r['kernel_launches']:.0f} |")
+by = {r["mode"]: r for r in rows}
+if "eager" in by and "graph" in by:
+    print(f"\ngraph/eager step time: {by['graph']['step_ms_median'] / by['eager']['step_ms_median']:.2f}x (target <= 0.5x)")
+PY
+)
+    fi
   fi
 fi
 
@@ -88,11 +119,15 @@ fi
   fi
   echo '```'
   echo
-  echo "## CUDA benchmarks"
+  echo "## CUDA benchmarks (duet_cuda_bench)"
   echo
   echo '```'
   echo "$bench_out"
   echo '```'
+  echo
+  echo "## fashion-mlp on the GPU (train_bench --device cuda)"
+  echo
+  echo "$train_out"
 } >"$report"
 echo "report: $report"
 exit $status

@@ -38,7 +38,9 @@ Grads grad_slice(const GradCtx& c, const Tensor& g) {
   }
   Shape index_shape(in.size(), 1);
   index_shape[size_t(dim)] = len;
-  Tensor index = arange(double(start), double(start + len * step), double(step)).reshape(index_shape).expand(g.sizes());
+  Tensor index = arange(double(start), double(start + len * step), double(step), {DType::Int64, g.device()})
+                     .reshape(index_shape)
+                     .expand(g.sizes());
   return {scatter_add(zeros(in, opts), dim, index, g)};
 }
 

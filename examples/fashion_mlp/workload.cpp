@@ -12,6 +12,7 @@
 #include "data/dataloader.h"
 #include "data/fashion_mnist.h"
 #include "graph/compile.h"
+#include "kernels/cuda/cuda_api.h"
 #include "nn/nn.h"
 #include "optim/adam.h"
 
@@ -43,14 +44,14 @@ std::shared_ptr<nn::Sequential> make_model() {
       std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(128, 10)});
 }
 
-double evaluate(nn::Module& model, const data::FashionMnist& test) {
+double evaluate(nn::Module& model, const data::FashionMnist& test, Device dev) {
   NoGradGuard no_grad;
   model.eval();
   int64_t n = test.size(), correct = 0;
   for (int64_t start = 0; start < n; start += 1000) {
     int64_t len = std::min<int64_t>(1000, n - start);
-    Tensor logits = model.forward(test.images().narrow(0, start, len));
-    Tensor hit = eq(argmax(logits, 1), test.labels().narrow(0, start, len));
+    Tensor logits = model.forward(test.images().narrow(0, start, len).to(dev));
+    Tensor hit = eq(argmax(logits, 1), test.labels().narrow(0, start, len).to(dev));
     correct += sum(hit).item<int64_t>();
   }
   model.train();
@@ -60,8 +61,10 @@ double evaluate(nn::Module& model, const data::FashionMnist& test) {
 void check_config(const FashionMlpConfig& c) {
   DUET_CHECK(c.mode == "eager" || c.mode == "graph", "fashion_mlp: --mode must be eager or graph, got '", c.mode, "'");
   Device dev = Device::parse(c.device);
-  DUET_CHECK(dev.is_cpu(), "fashion_mlp: --device ", c.device, " is not available in this build of duet (built "
-             "without CUDA); use --device cpu");
+  if (!dev.is_cpu())  // names the reason: a build without CUDA, no device, an index out of range
+    DUET_CHECK(cuda::device_count() > dev.index, "fashion_mlp: --device ", c.device, " is not usable: ",
+               cuda::device_count() > 0 ? "this machine has " + std::to_string(cuda::device_count()) + " CUDA device(s)"
+                                        : cuda::unavailable_reason(), "; use --device cpu");
   DUET_CHECK(c.epochs >= 1, "fashion_mlp: --epochs must be >= 1, got ", c.epochs);
   DUET_CHECK(c.batch >= 1, "fashion_mlp: --batch must be >= 1, got ", c.batch);
   DUET_CHECK(c.lr > 0, "fashion_mlp: --lr must be positive, got ", c.lr);
@@ -80,8 +83,10 @@ FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallb
 
   data::FashionMnist train(data::FashionMnist::Split::Train, {.root = config.data_dir, .limit = config.limit});
   data::FashionMnist test(data::FashionMnist::Split::Test, {.root = config.data_dir, .limit = config.limit});
+  const Device dev = Device::parse(config.device);
   manual_seed(config.seed);
-  auto model = make_model();
+  auto model = make_model();  // initialised on the CPU, so every device starts from the same weights
+  model->to(dev);
   optim::Adam opt(model->parameters(), config.lr);
   data::DataLoader loader(train, {.batch_size = config.batch, .shuffle = true, .seed = config.seed});
 
@@ -99,7 +104,7 @@ FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallb
   // Memory is reported for the steady state (from the third step on, after graph mode's
   // warm-up and capture) above what is live before training (data, model): the same rule
   // for both modes.
-  const int64_t baseline_bytes = memory_stats().current_bytes;
+  const int64_t baseline_bytes = memory_stats(dev).current_bytes;
   int64_t global_step = 0, launches_from = 0;
   auto train_start = Clock::now();
   int64_t samples = 0;
@@ -112,11 +117,12 @@ FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallb
     for (auto& batch : loader) {
       if (limited && global_step >= config.max_steps) break;
       auto t0 = Clock::now();
-      std::vector<Tensor> in{batch.data, batch.target};
+      // Batches are gathered on the CPU and copied over, as a PyTorch DataLoader does.
+      std::vector<Tensor> in{batch.data.to(dev), batch.target.to(dev)};
       Tensor loss = graph_mode ? compiled(in)[0] : train_step(in)[0];
       double loss_value = loss.item<double>();
       if (++global_step == 2) {
-        reset_peak_memory();
+        reset_peak_memory(dev);
         launches_from = kernel_launches();
       }
       r.step_ms.push_back(ms_since(t0));
@@ -136,13 +142,13 @@ FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallb
   }
   if (global_step > 2) r.kernel_launches_per_step = double(kernel_launches() - launches_from) / double(global_step - 2);
   double train_seconds = ms_since(train_start) / 1e3;
-  MemoryStats mem = memory_stats();
+  MemoryStats mem = memory_stats(dev);
   r.peak_allocator_bytes = mem.peak_bytes - baseline_bytes;
   r.allocations = mem.allocations;
   r.samples_per_second = double(samples) / train_seconds;
   r.step_ms_median = percentile(r.step_ms, 0.5);
   r.step_ms_p90 = percentile(r.step_ms, 0.9);
-  r.test_accuracy = evaluate(*model, test);
+  r.test_accuracy = evaluate(*model, test, dev);
   if (graph_mode) {
     r.compile_report = compiled.report().str();
     r.compile_ms = compiled.report().capture_ms + compiled.report().compile_ms;
