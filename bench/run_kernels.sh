@@ -5,6 +5,8 @@
 #   bench/run_kernels.sh                 # 2 threads, build dir "build"
 #   DUET_BUILD_DIR=build-bench DUET_NUM_THREADS=1 bench/run_kernels.sh
 #   bench/run_kernels.sh --benchmark_filter=sgemm/square   # extra flags go to duet_bench
+# Repetitions of all benchmarks run in a random interleaved order, so a burst of load on
+# a shared machine lands on duet and its peers alike instead of on one of them.
 # About 5-8 minutes on a 2-core machine: 2048^3 and 4096^3 SGEMM run one call per
 # repetition (see bench_gemm.cpp), everything else a short minimum time.
 set -euo pipefail
@@ -28,6 +30,7 @@ cores=$(nproc)
 
 DUET_NUM_THREADS=$THREADS "$BUILD_DIR/bench/duet_bench" \
   --benchmark_repetitions="$REPS" \
+  --benchmark_enable_random_interleaving=true \
   --benchmark_report_aggregates_only=true \
   --benchmark_context="cpu_model=$model,cpu_cores=$cores" \
   --benchmark_out="$json" --benchmark_out_format=json \
