@@ -8,8 +8,9 @@
 #   *.cpp                     host code of the backend (the C++ compiler, CUDA headers),
 #                             built only with CUDA
 #   DUET_CUDA_PORTABLE_SOURCES plain C++ built in EVERY build: the caching allocator's pool
-#                             logic (tested on the CPU with a fake device) and the stub API
-#                             of builds without CUDA
+#                             logic (tested on the CPU with a fake device), the stub API
+#                             of builds without CUDA, and the softmax backend choice
+# cuDNN, when found next to the toolkit, adds the cudnn softmax backend (DUET_HAVE_CUDNN).
 # DUET_CUDA_PTXAS_VERBOSE=ON prints registers, spills and stack per kernel (-Xptxas -v).
 set(DUET_WITH_CUDA OFF)
 if(NOT DUET_CUDA STREQUAL "OFF")
@@ -29,7 +30,8 @@ if(NOT DUET_CUDA STREQUAL "OFF")
 endif()
 
 set(DUET_CUDA_DIR ${CMAKE_CURRENT_LIST_DIR}/../kernels/cuda)
-set(DUET_CUDA_PORTABLE_SOURCES ${DUET_CUDA_DIR}/caching_allocator.cpp ${DUET_CUDA_DIR}/cuda_stub.cpp)
+set(DUET_CUDA_PORTABLE_SOURCES ${DUET_CUDA_DIR}/caching_allocator.cpp ${DUET_CUDA_DIR}/cuda_stub.cpp
+    ${DUET_CUDA_DIR}/softmax_backend.cpp)
 file(GLOB DUET_CUDA_KERNEL_SOURCES CONFIGURE_DEPENDS ${DUET_CUDA_DIR}/*.cu)
 file(GLOB DUET_CUDA_HOST_SOURCES CONFIGURE_DEPENDS ${DUET_CUDA_DIR}/*.cpp)
 foreach(src ${DUET_CUDA_PORTABLE_SOURCES})
@@ -63,6 +65,15 @@ if(DUET_WITH_CUDA)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   find_package(CUDAToolkit REQUIRED)
   message(STATUS "duet: CUDA on (${CMAKE_CUDA_COMPILER} ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES})")
+  # cuDNN is optional: the cudnn softmax backend (kernels/cuda/cudnn_softmax.h) exists when
+  # it is found; asking for it otherwise is an error that says so.
+  find_path(DUET_CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  find_library(DUET_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR})
+  if(DUET_CUDNN_INCLUDE_DIR AND DUET_CUDNN_LIBRARY)
+    message(STATUS "duet: cuDNN ${DUET_CUDNN_LIBRARY}")
+  else()
+    message(STATUS "duet: cuDNN not found; the cudnn softmax backend is disabled")
+  endif()
 else()
   message(STATUS "duet: CUDA off")
 endif()
@@ -77,6 +88,11 @@ function(duet_add_cuda_sources target)
     # without --as-needed (Debian's gcc drops it for sanitizer builds). Programs must start
     # on machines with no driver: the runtime and the libraries load the driver themselves.
     target_link_libraries(${target} PUBLIC CUDA::cudart CUDA::cublas $<TARGET_FILE:CUDA::nvrtc>)
+    if(DUET_CUDNN_INCLUDE_DIR AND DUET_CUDNN_LIBRARY)
+      target_compile_definitions(${target} PRIVATE DUET_HAVE_CUDNN=1)
+      target_include_directories(${target} PRIVATE ${DUET_CUDNN_INCLUDE_DIR})
+      target_link_libraries(${target} PUBLIC ${DUET_CUDNN_LIBRARY})
+    endif()
     # Host-side warnings as for C++; constexpr std helpers (numeric_limits) in device code.
     target_compile_options(${target} PRIVATE
       $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter>)
