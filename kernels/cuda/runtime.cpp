@@ -115,6 +115,7 @@ void register_all_kernels() {
   register_factory_kernels();
   register_reduction_kernels();
   register_softmax_kernels();
+  register_indexing_kernels();
 }
 
 bool built_with_cuda() { return true; }
