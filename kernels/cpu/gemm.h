@@ -13,6 +13,8 @@
 // are selectable reference backends (gemm_backends.cpp) through set_gemm_backend() or the
 // environment variable DUET_GEMM=duet|openblas|eigen, read once on first use. Asking for an
 // unknown or unavailable backend throws duet::Error; there is no silent fallback.
+// DUET_GEMM=cublas selects cuBLAS for CUDA tensors and leaves the CPU on duet's GEMM (the
+// table is in kernels/cuda/gemm_backend.h); set_gemm_backend("cublas") is an error here.
 #pragma once
 
 #include <cstdint>
@@ -70,6 +72,9 @@ void duet_gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rsa
                int64_t rsb, int64_t csb, T beta, T* C, int64_t rsc, int64_t csc, const GemmEpilogueT<T>* epi);
 
 namespace detail {
+// Forgets the CPU's and the CUDA device's backend selections, so the next
+// get_gemm_backend() reads DUET_GEMM again (tests of the variable's parsing).
+void reset_gemm_backends_for_testing();
 // Scalar C = act(C + bias) over an M x N block (used by backends that lack an epilogue).
 template <typename T>
 void apply_epilogue(int64_t M, int64_t N, T* C, int64_t rsc, int64_t csc, const GemmEpilogueT<T>* epi);

@@ -1,7 +1,9 @@
 // GEMM front door: backend selection (set_gemm_backend / DUET_GEMM), the strided gemm()
 // dispatcher, the BLAS-style sgemm/dgemm wrappers, and the OpenBLAS and Eigen reference
 // backends. The reference backends exist to compare against (tests, benchmarks); duet's own
-// GEMM is the default.
+// GEMM is the default. The CUDA device's selection (kernels/cuda/gemm_backend.h) is defined
+// here too, in every build, because DUET_GEMM names a backend for either device and is
+// parsed in one place.
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -11,6 +13,8 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cuda/cuda_api.h"
+#include "kernels/cuda/gemm_backend.h"
 
 #ifdef DUET_HAVE_OPENBLAS
 #include <cblas.h>
@@ -41,11 +45,39 @@ GemmBackend parse_backend(std::string_view name, const char* where) {
                  "' was not compiled into this build; available: ", available_names());
       return b;
     }
+  DUET_CHECK(name != "cublas", where, ": 'cublas' is a CUDA GEMM backend (select it with cuda::set_gemm_backend);",
+             " the CPU backends are duet, openblas, eigen (available: ", available_names(), ")");
   DUET_FAIL(where, ": unknown GEMM backend '", name, "'; expected one of duet, openblas, eigen (available: ",
             available_names(), ")");
 }
 
-std::atomic<int> g_backend{-1};  // -1: DUET_GEMM not read yet
+std::atomic<int> g_backend{-1};       // -1: DUET_GEMM not read yet
+std::atomic<int> g_cuda_backend{-1};  // likewise, for the CUDA device
+
+constexpr const char* kEnvWhere = "DUET_GEMM (environment variable)";
+
+// DUET_GEMM's choice for the CPU and for CUDA (the table is in kernels/cuda/gemm_backend.h):
+// each name selects a backend of one device and leaves the other on duet's own GEMM.
+struct EnvChoice {
+  GemmBackend cpu = GemmBackend::Duet;
+  cuda::GemmBackend cuda = cuda::GemmBackend::Duet;
+};
+EnvChoice env_choice() {
+  const char* env = std::getenv("DUET_GEMM");
+  if (!env || !*env) return {};
+  const std::string_view name(env);
+  if (name == "cublas") {
+    DUET_CHECK(cuda::gemm_backend_available(cuda::GemmBackend::CuBLAS), kEnvWhere,
+               ": the GEMM backend 'cublas' needs a build with CUDA, and this build has none",
+               " (CPU backends available: ", available_names(), ")");
+    return {GemmBackend::Duet, cuda::GemmBackend::CuBLAS};
+  }
+  for (GemmBackend b : kAllBackends)
+    if (name == gemm_backend_name(b)) return {parse_backend(name, kEnvWhere), cuda::GemmBackend::Duet};
+  DUET_FAIL(kEnvWhere, ": unknown GEMM backend '", name,
+            "'; expected one of duet, openblas, eigen (CPU), cublas (CUDA) (available: ", available_names(),
+            cuda::built_with_cuda() ? ", cublas)" : ")");
+}
 
 #ifdef DUET_HAVE_OPENBLAS
 // A matrix as cblas wants it: row-major with a leading dimension, possibly transposed.
@@ -173,11 +205,15 @@ void set_gemm_backend(std::string_view name) { g_backend.store(int(parse_backend
 GemmBackend get_gemm_backend() {
   int b = g_backend.load();
   if (b < 0) {
-    const char* env = std::getenv("DUET_GEMM");
-    b = int(env && *env ? parse_backend(env, "DUET_GEMM (environment variable)") : GemmBackend::Duet);
+    b = int(env_choice().cpu);
     g_backend.store(b);
   }
   return GemmBackend(b);
+}
+
+void detail::reset_gemm_backends_for_testing() {
+  g_backend.store(-1);
+  g_cuda_backend.store(-1);
 }
 
 template <typename T>
@@ -223,3 +259,43 @@ void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double a
 }
 
 }  // namespace duet::cpu
+
+namespace duet::cuda {
+
+const char* gemm_backend_name(GemmBackend backend) {
+  switch (backend) {
+    case GemmBackend::Duet: return "duet";
+    case GemmBackend::CuBLAS: return "cublas";
+  }
+  return "?";
+}
+
+bool gemm_backend_available(GemmBackend backend) {
+  return backend == GemmBackend::Duet || (backend == GemmBackend::CuBLAS && built_with_cuda());
+}
+
+void set_gemm_backend(GemmBackend backend) {
+  DUET_CHECK(gemm_backend_available(backend), "cuda::set_gemm_backend: the GEMM backend '",
+             gemm_backend_name(backend), "' needs a build with CUDA, and this build has none");
+  cpu::g_cuda_backend.store(int(backend));
+}
+
+void set_gemm_backend(std::string_view name) {
+  for (GemmBackend b : {GemmBackend::Duet, GemmBackend::CuBLAS})
+    if (name == gemm_backend_name(b)) return set_gemm_backend(b);
+  const bool cpu_name = name == "openblas" || name == "eigen";
+  DUET_CHECK(!cpu_name, "cuda::set_gemm_backend: '", name, "' is a CPU GEMM backend (select it with ",
+             "cpu::set_gemm_backend); the CUDA backends are duet, cublas");
+  DUET_FAIL("cuda::set_gemm_backend: unknown GEMM backend '", name, "'; expected one of duet, cublas");
+}
+
+GemmBackend get_gemm_backend() {
+  int b = cpu::g_cuda_backend.load();
+  if (b < 0) {
+    b = int(cpu::env_choice().cuda);
+    cpu::g_cuda_backend.store(b);
+  }
+  return GemmBackend(b);
+}
+
+}  // namespace duet::cuda

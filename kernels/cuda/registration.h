@@ -18,6 +18,7 @@ void register_elementwise_unary_kernels();   // elementwise_unary.cu
 void register_elementwise_binary_kernels();  // elementwise_binary.cu
 void register_copy_kernels();                // copy.cu: cast, copy, where
 void register_factory_kernels();             // factory.cu
+void register_matmul_kernels();              // matmul.cu
 void register_reduction_kernels();           // reduction.cu: sum ... argmin
 void register_softmax_kernels();             // softmax.cu: softmax, log_softmax
 void register_indexing_kernels();            // indexing.cu: index_select, gather, scatter_add, cat, one_hot

@@ -113,6 +113,7 @@ void register_all_kernels() {
   register_elementwise_binary_kernels();
   register_copy_kernels();
   register_factory_kernels();
+  register_matmul_kernels();
   register_reduction_kernels();
   register_softmax_kernels();
   register_indexing_kernels();
