@@ -97,7 +97,9 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
   common_subexpression_elimination(g);
   dead_code_elimination(g);
   if (options_.fuse) {
-    FusionStats fs = fuse(g, options_.side_stores);
+    // A CUDA graph keeps only the fusions CUDA runs (elementwise groups, side stores).
+    Device device = g.nodes.empty() ? Device::cpu() : g.nodes[0].meta.device;
+    FusionStats fs = fuse(g, fuse_options_for(device, options_.side_stores));
     rep.elementwise_groups = fs.elementwise_groups;
     rep.fused_nodes = fs.fused_elementwise_nodes;
     rep.matmul_epilogues = fs.matmul_epilogues;

@@ -36,7 +36,8 @@ class Executable;
 struct CompileOptions {
   int warmup_calls = 1;       // eager calls before the first capture (not per signature)
   bool optimize = true;       // DCE, CSE, constant folding, simplification
-  bool fuse = true;
+  bool fuse = true;           // on a CUDA device: elementwise groups only, as NVRTC kernels
+                              // (graph/fusion.h fuse_options_for, graph/cuda_codegen.h)
   bool side_stores = true;    // fused groups may store state updates (Note [Side stores])
   PlanStrategy strategy = PlanStrategy::GreedyBySize;
   std::string dump_dir;       // IR text + DOT after every pass; default: $DUET_DUMP_GRAPH

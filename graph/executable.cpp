@@ -8,10 +8,11 @@
 
 #include "core/dispatch.h"
 #include "core/generator.h"
+#include "graph/cuda_codegen.h"
 #include "graph/lifetimes.h"
 #include "graph/fusion.h"
 #include "graph/lowering.h"
-#include "kernels/cpu/kernels.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace duet::graph {
 namespace {
@@ -64,10 +65,31 @@ std::vector<ValueId> values_living_in_state(const Graph& g) {
   return lives_in;
 }
 
+// The device every value of the graph lives on (a compiled step runs on one device).
+Device graph_device(const Graph& g) {
+  Device d = g.nodes.empty() ? Device::cpu() : g.nodes[0].meta.device;
+  for (size_t v = 0; v < g.size(); ++v)
+    DUET_CHECK(g.nodes[v].meta.device == d, "graph: a compiled step runs on one device, but %0 is on ", d, " and %",
+               v, " on ", g.nodes[v].meta.device);
+  return d;
+}
+
+// The registered kernel of `op` for the graph's device (what eager dispatch would call).
+KernelFn device_kernel(OpKind op, Device d, ValueId v) {
+  KernelFn fn = op_def(op).kernels[int(d.type)];
+  DUET_CHECK(fn != nullptr, "graph: ", op_name(op), v == kNoValue ? "" : " (%" + std::to_string(v) + ")",
+             " has no kernel for ", d, " in this build of duet, so the step cannot be compiled for it");
+  return fn;
+}
+
 }  // namespace
 
 Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Storage> arena) : graph_(std::move(graph)) {
   const Graph& g = graph_;
+  device_ = graph_device(g);
+  // Registers the device's kernels (and checks it is usable) before they are looked up.
+  if (!device_.is_cpu()) cuda::ensure_initialized(device_, "compiled step");
+  copy_kernel_ = device_kernel(OpKind::copy, device_, kNoValue);
   std::vector<BufferRequest> reqs = compute_lifetimes(g, can_inplace);
   std::vector<ValueId> lives_in = values_living_in_state(g);
   for (size_t v = 0; v < g.size(); ++v)
@@ -76,17 +98,15 @@ Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Stora
 #ifndef NDEBUG
   check_plan(reqs, plan_);
 #endif
-  Device cpu = Device::cpu();
-  arena_ = arena && arena->nbytes() >= size_t(plan_.arena_bytes) ? std::move(arena)
-                                                                   : std::make_shared<Storage>(size_t(plan_.arena_bytes), cpu);
+  // One allocation on the graph's device holds every intermediate value.
+  const bool reuse = arena && arena->device() == device_ && arena->nbytes() >= size_t(plan_.arena_bytes);
+  arena_ = reuse ? std::move(arena) : std::make_shared<Storage>(size_t(plan_.arena_bytes), device_);
   values_.resize(g.size());
   // State first: a write-back target can be defined after the value computed into it.
   for (size_t v = 0; v < g.size(); ++v)
     if (g.nodes[v].kind == NodeKind::State) values_[v] = Tensor(g.nodes[v].state);
   for (size_t v = 0; v < g.size(); ++v) {
     const Node& n = g.nodes[v];
-    DUET_CHECK(n.meta.device.is_cpu(), "graph: only cpu graphs can run in this build (value %", v, " is on ",
-               n.meta.device, ")");
     switch (n.kind) {
       case NodeKind::Input: {
         // No memory of its own: each run points it at the caller's tensor, or at an owned
@@ -127,11 +147,11 @@ Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Stora
         }
         s.out = values_[v];
         if (n.kind == NodeKind::Fused) {
-          s.fused = fused_kernel_for(n);
+          s.fused = device_.is_cpu() ? fused_kernel_for(n) : cuda_fused_kernel_for(n, s.inputs, s.out);
           for (const FusedProgram::SideStore& st : n.fused->side_stores)
             side_store_states_.push_back(s.inputs[size_t(st.operand)]);
         } else {
-          s.kernel = op_def(n.op).kernels[int(DeviceType::CPU)];
+          s.kernel = device_kernel(n.op, device_, ValueId(v));
           s.attrs = n.attrs;
           if (op_def(n.op).has(kRandom)) s.random_draw = numel_of(n.meta.shape);
         }
@@ -173,10 +193,11 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
     const Tensor& dst = input_buffers_[i];
     if (!dst.defined()) continue;  // an input the graph never reads
     const Tensor& src = inputs[i];
-    DUET_CHECK(src.sizes() == dst.sizes() && src.dtype() == dst.dtype(), "compiled step: input ", i, " is ",
-               dtype_name(src.dtype()), shape_str(src.sizes()), ", but the step was compiled for ",
-               dtype_name(dst.dtype()), shape_str(dst.sizes()));
-    bool in_place = src.is_contiguous() && src.device() == dst.device() && src.storage() != nullptr;
+    DUET_CHECK(src.sizes() == dst.sizes() && src.dtype() == dst.dtype() && src.device() == dst.device(),
+               "compiled step: input ", i, " is ", dtype_name(src.dtype()), shape_str(src.sizes()), " on ",
+               src.device(), ", but the step was compiled for ", dtype_name(dst.dtype()), shape_str(dst.sizes()),
+               " on ", dst.device());
+    bool in_place = src.is_contiguous() && src.storage() != nullptr;
     if (!in_place && !input_storage_[i])
       input_storage_[i] = std::make_shared<Storage>(size_t(dst.numel()) * dst.element_size(), dst.device());
     const std::shared_ptr<Storage>& storage = in_place ? src.storage() : input_storage_[i];
@@ -185,18 +206,22 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
       a.impl->storage_ = storage;
       a.impl->offset_ = base + a.offset;
     }
-    if (!in_place) cpu::copy_kernel(std::span<const Tensor>(&src, 1), dst, {});
+    if (!in_place && dst.numel() > 0) copy_kernel_(std::span<const Tensor>(&src, 1), dst, {});
   }
   if (profiling_) step_seconds_.resize(steps_.size(), 0.0), ++profiled_runs_;
+  // The input copies above are queued too: keep them out of the first step's time.
+  if (profiling_ && !device_.is_cpu()) cuda::synchronize(device_);
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& s = steps_[i];
     const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (s.random_draw > 0) s.attrs.set("offset", int64_t(default_generator().advance(uint64_t(s.random_draw))));
     if (s.fused) s.fused(s.inputs, s.out);
     else if (s.out.numel() > 0) s.kernel(s.inputs, s.out, s.attrs);
+    if (profiling_ && !device_.is_cpu()) cuda::synchronize(device_);  // kernels run asynchronously
     if (profiling_) step_seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  for (auto& [value, state] : writebacks_) cpu::copy_kernel(std::span<const Tensor>(&value, 1), state, {});
+  for (auto& [value, state] : writebacks_)
+    if (state.numel() > 0) copy_kernel_(std::span<const Tensor>(&value, 1), state, {});
   count_kernel_launches(int64_t(steps_.size() + writebacks_.size()));
   for (const WriteBack& w : graph_.writebacks) values_[size_t(w.state)].storage()->bump_version();
   for (const Tensor& state : side_store_states_) state.storage()->bump_version();

@@ -1,4 +1,7 @@
 // Executable: a lowered graph turned into a flat list of kernel calls over one arena.
+// It runs on the device its values live on: on CUDA the arena is one device allocation,
+// each step calls the op's registered CUDA kernel, and fused elementwise groups run
+// kernels generated as CUDA C and compiled with NVRTC (graph/cuda_codegen.h).
 // Building it plans memory and makes every tensor the run will touch (views into the
 // arena, the state tensors, owned input buffers); running it copies the inputs in, calls
 // each step's kernel directly (no dispatch, no allocation), and writes changed state back.
@@ -26,6 +29,7 @@ class Executable {
   // function: only one runs at a time); a bigger one is allocated when it is too small.
   Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Storage> arena = nullptr);
   const std::shared_ptr<Storage>& arena() const { return arena_; }
+  Device device() const { return device_; }
   // State write-backs computed straight into the state's memory (no copy, no arena space).
   size_t direct_writebacks() const { return direct_writebacks_; }
   // State updates a fused group stores as it runs (Note [Side stores] in fusion.cpp).
@@ -53,6 +57,8 @@ class Executable {
   };
 
   Graph graph_;
+  Device device_;              // where every value lives; its registered kernels run
+  KernelFn copy_kernel_ = nullptr;  // the device's copy kernel (inputs in, write-backs)
   MemoryPlan plan_;
   std::shared_ptr<Storage> arena_;
   std::vector<Tensor> values_;

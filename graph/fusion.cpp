@@ -8,9 +8,8 @@
 #include "kernels/cpu/strided_loop.h"
 
 namespace duet::graph {
-namespace {
 
-bool fusable_op(OpKind op) {
+bool fusable_elementwise_op(OpKind op) {
   switch (op) {
     case OpKind::neg: case OpKind::abs: case OpKind::square: case OpKind::relu: case OpKind::exp:
     case OpKind::log: case OpKind::sqrt: case OpKind::rsqrt: case OpKind::reciprocal: case OpKind::tanh:
@@ -25,11 +24,13 @@ bool fusable_op(OpKind op) {
   }
 }
 
+namespace {
+
 bool f32_or_bool(DType t) { return t == DType::Float32 || t == DType::Bool; }
 
 // An elementwise node the tile interpreter can run: float32/bool in and out.
 bool fusable(const Graph& g, const Node& n) {
-  if (n.kind != NodeKind::Op || !fusable_op(n.op) || !f32_or_bool(n.meta.dtype)) return false;
+  if (n.kind != NodeKind::Op || !fusable_elementwise_op(n.op) || !f32_or_bool(n.meta.dtype)) return false;
   for (ValueId in : n.inputs)
     if (!f32_or_bool(g.node(in).meta.dtype)) return false;
   return true;
@@ -149,6 +150,9 @@ ValueId side_store_target(const Graph& g, const WritebackIndex& w, const std::ve
                           ValueId v, ValueId r) {
   if (w.is_output[size_t(v)] || w.writes[size_t(v)] != 1) return kNoValue;
   const ValueId s = w.target[size_t(v)];
+  // The fused node, at r's place, takes the state as an input: it must be defined before
+  // r (capture appends the states of .grad buffers it creates after the code that uses them).
+  if (s > r) return kNoValue;
   const Node& state = g.node(s);
   const Node& value = g.node(v);
   if (state.kind != NodeKind::State || state.meta.shape != value.meta.shape || state.meta.dtype != DType::Float32 ||
@@ -313,11 +317,20 @@ int fuse_reduction_prologues(Graph& g) {
 
 }  // namespace
 
-FusionStats fuse(Graph& g, bool side_stores) {
+FuseOptions fuse_options_for(Device device, bool side_stores) {
+  FuseOptions o;
+  o.side_stores = side_stores;
+  if (!device.is_cpu()) o.reduction_prologues = false;
+  return o;
+}
+
+FusionStats fuse(Graph& g, bool side_stores) { return fuse(g, FuseOptions{.side_stores = side_stores}); }
+
+FusionStats fuse(Graph& g, const FuseOptions& options) {
   FusionStats stats;
-  stats.matmul_epilogues = fuse_matmul_epilogues(g);
-  fuse_elementwise(g, side_stores, stats);
-  stats.reduction_prologues = fuse_reduction_prologues(g);
+  if (options.matmul_epilogues) stats.matmul_epilogues = fuse_matmul_epilogues(g);
+  fuse_elementwise(g, options.side_stores, stats);
+  if (options.reduction_prologues) stats.reduction_prologues = fuse_reduction_prologues(g);
   return stats;
 }
 

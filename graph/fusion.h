@@ -51,8 +51,27 @@ struct FusionStats {
   int reduction_prologues = 0;      // reductions that absorbed their elementwise input
 };
 
+// Which fusions run. Reduction prologues exist only as CPU code (fusion_kernel.cpp); a
+// graph on a CUDA device turns them off and keeps the ops, which run as the device's
+// registered kernels (fuse_options_for). The matmul epilogue runs on both devices (the
+// CPU GEMM's and cuda::gemm's bias/ReLU epilogue).
+struct FuseOptions {
+  bool side_stores = true;          // groups may absorb state updates (Note [Side stores])
+  bool matmul_epilogues = true;
+  bool reduction_prologues = true;
+};
+// The fusions a graph whose values live on `device` can run: all on the CPU; on CUDA the
+// matmul epilogue and elementwise groups (with side stores), which graph/cuda_codegen.h
+// turns into a cuda::gemm call and CUDA C.
+FuseOptions fuse_options_for(Device device, bool side_stores = true);
+
+// The ops an elementwise group may contain (float32/bool in and out); every backend of
+// fused groups implements exactly these (fusion_kernel.cpp, cuda_codegen.cpp).
+bool fusable_elementwise_op(OpKind op);
+
 // Rewrites g in place. Groups are named after their ops ("add+relu"). `side_stores`:
 // whether groups may absorb state updates (Note [Side stores] in fusion.cpp).
 FusionStats fuse(Graph& g, bool side_stores = true);
+FusionStats fuse(Graph& g, const FuseOptions& options);
 
 }  // namespace duet::graph
