@@ -310,7 +310,9 @@ bool launch_sgemm_tiled(const GemmArgs& g) {
   const int sms = device_properties(g.device).multiProcessorCount;
   const int bm = blocks128 >= sms ? 128 : 64;
   const int64_t tiles_m = (g.M + bm - 1) / bm, tiles_n = (g.N + bm - 1) / bm;
-  if (tiles_m * tiles_n > INT_MAX || batch_count > INT_MAX) return false;  // int indices in the kernel
+  // int indices in the kernel, including the loop steps t + gridDim.x (< 2 * tiles) and
+  // z + gridDim.z (< batch_count + 65535), which must not wrap.
+  if (tiles_m * tiles_n > INT_MAX / 2 || batch_count > INT_MAX - 65535) return false;
   p.tiles_m = int(tiles_m), p.tiles_n = int(tiles_n), p.batch_count = int(batch_count);
   if (bm == 128) launch_layout<128>(p, a_kc, b_kc);
   else launch_layout<64>(p, a_kc, b_kc);
