@@ -50,6 +50,28 @@ def machine(ctx):
     return model, cores
 
 
+def gemm_case_key(case):
+    # Repetitions run in random order (run_kernels.sh); the table keeps a fixed one:
+    # squares by size, then the training shapes (forward, backward), then the rest.
+    if case.startswith("square_"):
+        return (0, int(case.split("_")[1]), case)
+    dims = dict((p[0], int(p[1:])) for p in case.split("_")[1:4] if p[:1] in "mkn" and p[1:].isdigit())
+    rank = {"fwd": 1, "bwd": 2}.get(case.split("_")[0], 3)
+    return (rank, -dims.get("k", 0) * dims.get("n", 0), case)
+
+
+BW_OP_ORDER = ["triad", "add", "mul", "exp", "relu", "sum", "amax", "softmax", "log_softmax", "cross_entropy", "adam"]
+
+
+def bw_op_key(op):
+    return (BW_OP_ORDER.index(op) if op in BW_OP_ORDER else len(BW_OP_ORDER), op)
+
+
+def size_key(size):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(size[:-1]) * units[size[-1]] if size[-1:] in units and size[:-1].isdigit() else 0
+
+
 def fmt(x, digits=1):
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -80,7 +102,7 @@ def main(path):
     out.append("")
     out.append("| loop | GFLOP/s |")
     out.append("|---|---:|")
-    for k, v in peak.items():
+    for k, v in sorted(peak.items(), key=lambda kv: (kv[0].split("/")[1], kv[0])):
         out.append(f"| {k} | {fmt(v)} |")
     out.append("")
     nt = threads
@@ -99,7 +121,7 @@ def main(path):
     out.append("| case | duet | OpenBLAS | Eigen | duet/OpenBLAS | duet % peak | OpenBLAS % peak | target |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---|")
     targets = []
-    for case, by in cases.items():
+    for case, by in sorted(cases.items(), key=lambda kv: gemm_case_key(kv[0])):
         d, o, e = by.get("duet"), by.get("openblas"), by.get("eigen")
         ratio = d / o if d and o else None
         pd = 100 * d / ref_peak if d and ref_peak else None
@@ -132,9 +154,9 @@ def main(path):
     out.append("| op | n | GB/s | % of triad | target (>= 75% of triad) |")
     out.append("|---|---|---:|---:|---|")
     targeted = {"add", "mul", "exp", "relu", "sum", "amax", "softmax", "log_softmax"}
-    for size, ops in bw.items():
+    for size, ops in sorted(bw.items(), key=lambda kv: size_key(kv[0])):
         triad = ops.get("triad")
-        for op, v in ops.items():
+        for op, v in sorted(ops.items(), key=lambda kv: bw_op_key(kv[0])):
             pct = 100 * v / triad if v and triad else None
             verdict = ("met" if pct >= 75 else "NOT met") if op in targeted and pct is not None else ""
             out.append(f"| {op} | {size} | {fmt(v)} | {fmt(pct)} | {verdict} |")
