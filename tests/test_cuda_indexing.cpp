@@ -20,17 +20,17 @@
 
 #include "core/functions.h"
 #include "tests/cuda_test_support.h"
+#include "tests/reference/op_cases.h"
 #include "tests/test_support.h"
 
 using namespace duet;
 using duet::testing::cpu;
+using duet::cases::kAllDTypes;
 using duet::testing::skip_without_gpu;
 using duet::testing::to_gpu_same_layout;
 
 namespace {
 
-const std::vector<DType> kAllDTypes = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16,
-                                       DType::Int32,   DType::Int64,   DType::Bool};
 
 uint64_t lcg(uint64_t& s) {
   s = s * 6364136223846793005ull + 1442695040888963407ull;

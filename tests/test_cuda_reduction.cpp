@@ -21,18 +21,18 @@
 #include "core/dispatch.h"
 #include "core/functions.h"
 #include "tests/cuda_test_support.h"
+#include "tests/reference/op_cases.h"
 #include "tests/test_support.h"
 
 using namespace duet;
 using duet::testing::cpu;
+using duet::cases::kAllDTypes;
 using duet::testing::skip_without_gpu;
 using duet::testing::to_gpu_same_layout;
 using duet::testing::values_of;
 
 namespace {
 
-const std::vector<DType> kAllDTypes = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16,
-                                       DType::Int32,   DType::Int64,   DType::Bool};
 const std::vector<DType> kFloatDTypes = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16};
 
 double tol_for(DType dt) {
