@@ -33,12 +33,17 @@ void binary(const float* a, const float* b, float* y, int64_t n, F f) {
   for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
 }
 
-// y = f(x) with an AVX2 body for whole groups of 8 and the scalar form for the tail.
-template <typename V, typename S>
-DUET_TARGET_AVX2 void unary_avx2(const float* x, float* y, int64_t n, V vf, S sf) {
+// y = f(x) with the AVX2 body for every element, the tail through masked loads and
+// stores as the eager kernels do (elementwise_common.h), so a fused exp gives eager's bits
+// however the group's runs are cut (a broadcast operand cuts them at every row).
+template <typename V>
+DUET_TARGET_AVX2 void unary_avx2(const float* x, float* y, int64_t n, V vf) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, vf(_mm256_loadu_ps(x + i)));
-  for (; i < n; ++i) y[i] = sf(x[i]);
+  if (i < n) {
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(y + i, m, vf(_mm256_maskload_ps(x + i, m)));
+  }
 }
 
 DUET_TARGET_AVX2 inline __m256 sqrt256(__m256 x) { return _mm256_sqrt_ps(x); }
@@ -58,10 +63,10 @@ void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
     // std::sqrt may set errno, which keeps the compiler from vectorising it: use the
     // instruction directly.
     case OpKind::sqrt:
-      if (avx2) return unary_avx2(a, y, n, sqrt256, [](float v) { return std::sqrt(v); });
+      if (avx2) return unary_avx2(a, y, n, sqrt256);
       return unary(a, y, n, [](float v) { return std::sqrt(v); });
     case OpKind::rsqrt:
-      if (avx2) return unary_avx2(a, y, n, rsqrt256, [](float v) { return 1.0f / std::sqrt(v); });
+      if (avx2) return unary_avx2(a, y, n, rsqrt256);
       return unary(a, y, n, [](float v) { return 1.0f / std::sqrt(v); });
     case OpKind::reciprocal: return unary(a, y, n, [](float v) { return 1.0f / v; });
     case OpKind::copy: std::memcpy(y, a, size_t(n) * 4); return;
@@ -70,16 +75,16 @@ void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
       std::memcpy(y, a, size_t(n) * 4);
       return;
     case OpKind::exp:
-      if (avx2) return unary_avx2(a, y, n, cpu::ew::exp256, [](float v) { return std::exp(v); });
+      if (avx2) return unary_avx2(a, y, n, cpu::ew::exp256);
       return unary(a, y, n, [](float v) { return std::exp(v); });
     case OpKind::log:
-      if (avx2) return unary_avx2(a, y, n, cpu::ew::log256, [](float v) { return std::log(v); });
+      if (avx2) return unary_avx2(a, y, n, cpu::ew::log256);
       return unary(a, y, n, [](float v) { return std::log(v); });
     case OpKind::tanh:
-      if (avx2) return unary_avx2(a, y, n, cpu::ew::tanh256, [](float v) { return std::tanh(v); });
+      if (avx2) return unary_avx2(a, y, n, cpu::ew::tanh256);
       return unary(a, y, n, [](float v) { return std::tanh(v); });
     case OpKind::sigmoid:
-      if (avx2) return unary_avx2(a, y, n, cpu::ew::sigmoid256, sigmoid1);
+      if (avx2) return unary_avx2(a, y, n, cpu::ew::sigmoid256);
       return unary(a, y, n, sigmoid1);
     case OpKind::silu: return unary(a, y, n, [](float v) { return v * sigmoid1(v); });
     case OpKind::clamp: {
