@@ -235,10 +235,12 @@ TEST_CASE("matmul: 1 and 2 threads agree (row split and column split)") {
   struct Case {
     Shape a, b;
   };
-  // Rows split for 300 x 200; B panels split, each thread packing its own, for M <= MC
-  // (150, 128 and 6 rows), over one or two K slices and with B stored transposed.
-  for (const Case& cs : {Case{{300, 150}, {150, 200}}, Case{{150, 300}, {300, 130}}, Case{{6, 64}, {64, 2000}},
-                         Case{{128, 1500}, {1500, 200}}, Case{{128, 784}, {256, 784}}, Case{{64, 5, 9}, {9, 7}}}) {
+  // Rows split for 500 x 500 x 70; B panels split, each thread packing its own, where A
+  // fits one MC x KC block (150, 128, 6 rows; 256 rows over K = 128), over one or two K
+  // slices and with B stored transposed.
+  for (const Case& cs : {Case{{500, 500}, {500, 70}}, Case{{150, 300}, {300, 130}}, Case{{6, 64}, {64, 2000}},
+                         Case{{128, 1500}, {1500, 200}}, Case{{128, 784}, {256, 784}}, Case{{256, 128}, {128, 300}},
+                         Case{{64, 5, 9}, {9, 7}}}) {
     Tensor a = rand_tensor<float>(cs.a, 50), b = rand_tensor<float>(cs.b, 51);
     if (cs.b[0] == 256) b = b.transpose(0, 1);  // x @ W^T, as nn::Linear computes it
     set_num_threads(1);

@@ -30,11 +30,13 @@
 //
 // Note [Who packs B]: with rows split, B is packed once and shared, so each thread's
 // kernel streams the half of B that the other core packed from that core's L2, via the
-// mesh. For the training shapes (M <= MC: A is one block) the threads split B's panels
-// instead and each packs its own, so B stays in the cache of the core that reads it, at
-// the cost of both packing all of A (M x KC, small here). Interleaved with OpenBLAS on the
-// 2-vCPU VM, 2 threads, medians of 5: 128x784x256 (x @ W^T) 1.03 -> 1.14x OpenBLAS,
-// 128x256x784 (dX) 0.92 -> 1.07, 128x256x128 0.93 -> 1.19 (noisy); larger M unchanged.
+// mesh. When all of A is at most one MC x KC block (the training shapes: M = 128, or
+// M = 256 with K = 128 for weight gradients) the threads split B's panels instead and
+// each packs its own, so B stays in the cache of the core that reads it, at the cost of
+// each packing all of A (small then). Interleaved with OpenBLAS on the 2-vCPU VM, 2
+// threads, medians of 5: 128x784x256 (x @ W^T) 1.03 -> 1.14x OpenBLAS, 128x256x784 (dX)
+// 0.92 -> 1.07, 128x256x128 0.93 -> 1.19 (noisy), 256x128x128 (dW) 1.31 -> 1.75,
+// 256x128x784 1.19 -> 1.23; larger products (512x768x3072, squares >= 512) unchanged.
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -287,11 +289,11 @@ void gemm_blocked(Ukernel<T> uk, Blocking blk, int64_t M, int64_t N, int64_t K, 
   if (in_parallel_region() || M * N * K < kParallelMinMacs) nt = 1;
   const int64_t m_panels = (M + MR - 1) / MR;
   // Split rows when each thread gets a few MR panels; otherwise split B panels. A product
-  // whose A fits one MC block and has B panels for every thread splits the panels with
-  // each thread packing its own (Note [Who packs B]).
+  // whose A fits one MC x KC block and has B panels for every thread splits the panels
+  // with each thread packing its own (Note [Who packs B]).
   bool split_rows = m_panels >= 2 * nt;
   const int64_t n_panels_total = (std::min(N, blk.NC) + NR - 1) / NR;
-  const bool own_b = nt > 1 && M <= blk.MC && n_panels_total >= nt;
+  const bool own_b = nt > 1 && M * std::min(K, blk.KC) <= blk.MC * blk.KC && n_panels_total >= nt;
   if (own_b) split_rows = false;
   // Row chunks of at most MC rows, a multiple of the thread count of them (at least one
   // per thread), handed out dynamically.
