@@ -98,8 +98,7 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
   dead_code_elimination(g);
   if (options_.fuse) {
     // A CUDA graph keeps only the fusions CUDA runs (elementwise groups, side stores).
-    Device device = g.nodes.empty() ? Device::cpu() : g.nodes[0].meta.device;
-    FusionStats fs = fuse(g, fuse_options_for(device, options_.side_stores));
+    FusionStats fs = fuse(g, fuse_options_for(g.device(), options_.side_stores));
     rep.elementwise_groups = fs.elementwise_groups;
     rep.fused_nodes = fs.fused_elementwise_nodes;
     rep.matmul_epilogues = fs.matmul_epilogues;

@@ -65,15 +65,6 @@ std::vector<ValueId> values_living_in_state(const Graph& g) {
   return lives_in;
 }
 
-// The device every value of the graph lives on (a compiled step runs on one device).
-Device graph_device(const Graph& g) {
-  Device d = g.nodes.empty() ? Device::cpu() : g.nodes[0].meta.device;
-  for (size_t v = 0; v < g.size(); ++v)
-    DUET_CHECK(g.nodes[v].meta.device == d, "graph: a compiled step runs on one device, but %0 is on ", d, " and %",
-               v, " on ", g.nodes[v].meta.device);
-  return d;
-}
-
 // The registered kernel of `op` for the graph's device (what eager dispatch would call).
 KernelFn device_kernel(OpKind op, Device d, ValueId v) {
   KernelFn fn = op_def(op).kernels[int(d.type)];
@@ -86,7 +77,7 @@ KernelFn device_kernel(OpKind op, Device d, ValueId v) {
 
 Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Storage> arena) : graph_(std::move(graph)) {
   const Graph& g = graph_;
-  device_ = graph_device(g);
+  device_ = g.device();
   // Registers the device's kernels (and checks it is usable) before they are looked up.
   if (!device_.is_cpu()) cuda::ensure_initialized(device_, "compiled step");
   copy_kernel_ = device_kernel(OpKind::copy, device_, kNoValue);
@@ -209,15 +200,17 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
     if (!in_place && dst.numel() > 0) copy_kernel_(std::span<const Tensor>(&src, 1), dst, {});
   }
   if (profiling_) step_seconds_.resize(steps_.size(), 0.0), ++profiled_runs_;
-  // The input copies above are queued too: keep them out of the first step's time.
-  if (profiling_ && !device_.is_cpu()) cuda::synchronize(device_);
+  // Device kernels run asynchronously: a profiled run waits for each step (and for the
+  // input copies queued above, which are not the first step's time).
+  const bool wait_for_device = profiling_ && !device_.is_cpu();
+  if (wait_for_device) cuda::synchronize(device_);
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& s = steps_[i];
     const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (s.random_draw > 0) s.attrs.set("offset", int64_t(default_generator().advance(uint64_t(s.random_draw))));
     if (s.fused) s.fused(s.inputs, s.out);
     else if (s.out.numel() > 0) s.kernel(s.inputs, s.out, s.attrs);
-    if (profiling_ && !device_.is_cpu()) cuda::synchronize(device_);  // kernels run asynchronously
+    if (wait_for_device) cuda::synchronize(device_);
     if (profiling_) step_seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   for (auto& [value, state] : writebacks_)

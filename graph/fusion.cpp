@@ -324,8 +324,6 @@ FuseOptions fuse_options_for(Device device, bool side_stores) {
   return o;
 }
 
-FusionStats fuse(Graph& g, bool side_stores) { return fuse(g, FuseOptions{.side_stores = side_stores}); }
-
 FusionStats fuse(Graph& g, const FuseOptions& options) {
   FusionStats stats;
   if (options.matmul_epilogues) stats.matmul_epilogues = fuse_matmul_epilogues(g);

@@ -69,9 +69,8 @@ FuseOptions fuse_options_for(Device device, bool side_stores = true);
 // fused groups implements exactly these (fusion_kernel.cpp, cuda_codegen.cpp).
 bool fusable_elementwise_op(OpKind op);
 
-// Rewrites g in place. Groups are named after their ops ("add+relu"). `side_stores`:
-// whether groups may absorb state updates (Note [Side stores] in fusion.cpp).
-FusionStats fuse(Graph& g, bool side_stores = true);
-FusionStats fuse(Graph& g, const FuseOptions& options);
+// Rewrites g in place, with the fusions `options` turns on (all by default). Groups are
+// named after their ops ("add+relu").
+FusionStats fuse(Graph& g, const FuseOptions& options = {});
 
 }  // namespace duet::graph

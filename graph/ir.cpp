@@ -33,6 +33,14 @@ size_t Graph::compute_nodes() const {
   return n;
 }
 
+Device Graph::device() const {
+  const Device d = nodes.empty() ? Device::cpu() : nodes[0].meta.device;
+  for (size_t v = 0; v < nodes.size(); ++v)
+    DUET_CHECK(nodes[v].meta.device == d, "graph: a compiled step runs on one device, but %0 is on ", d, " and %", v,
+               " on ", nodes[v].meta.device);
+  return d;
+}
+
 std::string Graph::str() const {
   std::ostringstream os;
   for (size_t i = 0; i < nodes.size(); ++i) {

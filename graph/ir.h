@@ -69,6 +69,9 @@ struct Graph {
 
   // Number of Op and Fused nodes (what kernels will run).
   size_t compute_nodes() const;
+  // The device every value lives on (CPU for an empty graph); a value elsewhere is a
+  // duet::Error, since a compiled step runs on one device.
+  Device device() const;
   std::string str() const;   // the text form above
   std::string dot() const;   // Graphviz DOT
   // Throws duet::InternalError when an invariant is broken: inputs defined before use,

@@ -105,9 +105,9 @@ std::vector<Sample> hand_built() {
   return out;
 }
 
-std::vector<Sample> compiled_samples() {
+std::vector<Sample> compiled_samples(int64_t rows = 6) {
   manual_seed(3);
-  Tensor x = randn({6, 5}), y = randn({6, 5}), b = randn({5});
+  Tensor x = randn({rows, 5}), y = randn({rows, 5}), b = randn({5});
   std::vector<Sample> all;
   auto add = [&](std::vector<Sample> v) { all.insert(all.end(), v.begin(), v.end()); };
   add(fused_groups("bias + relu", [](const std::vector<Tensor>& in) {
@@ -149,8 +149,9 @@ TEST_CASE("fused groups become deterministic CUDA C that NVRTC compiles to PTX")
   std::vector<Sample> samples = hand_built();
   std::vector<Sample> compiled = compiled_samples();
   samples.insert(samples.end(), compiled.begin(), compiled.end());
-  // The same functions compiled again give the same groups and the same text.
-  std::vector<Sample> again = compiled_samples();
+  // The same functions compiled again, at another batch size, give the same groups and
+  // the same text: sizes and strides are kernel arguments, so one kernel serves both.
+  std::vector<Sample> again = compiled_samples(9);
   REQUIRE(again.size() == compiled.size());
   for (size_t i = 0; i < compiled.size(); ++i) CHECK(source_of(again[i]) == source_of(compiled[i]));
 
@@ -160,7 +161,6 @@ TEST_CASE("fused groups become deterministic CUDA C that NVRTC compiles to PTX")
     for (const FusedInstr& in : s.prog.code) seen.insert(in.op);
     side_store = side_store || !s.prog.side_stores.empty();
     const std::string src = source_of(s);
-    CHECK_MESSAGE(src == source_of(s), s.what);
     CHECK(src.find(std::string("__global__ void __launch_bounds__(256) ") + kCudaFusedKernelName) != std::string::npos);
   }
   CHECK(side_store);

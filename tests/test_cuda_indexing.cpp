@@ -24,6 +24,8 @@
 #include "tests/test_support.h"
 
 using namespace duet;
+using duet::testing::lcg;
+using duet::testing::make_index;
 using duet::testing::cpu;
 using duet::cases::kAllDTypes;
 using duet::testing::skip_without_gpu;
@@ -31,11 +33,6 @@ using duet::testing::to_gpu_same_layout;
 
 namespace {
 
-
-uint64_t lcg(uint64_t& s) {
-  s = s * 6364136223846793005ull + 1442695040888963407ull;
-  return s >> 33;
-}
 
 // Contiguous data of dtype dt: full-mantissa floats (so moved bits are checked), integers
 // spanning the sign, 0/1 for bool.
@@ -49,15 +46,6 @@ Tensor make(DType dt, const Shape& shape, uint64_t seed) {
                                        : double(int64_t(r % 2001) - 1000);
   }
   return tensor<double>(v, shape).to(dt);
-}
-
-// Index values in [0, hi) (0 when hi is 0).
-Tensor make_index(DType it, const Shape& shape, int64_t hi, uint64_t seed) {
-  const int64_t n = numel_of(shape);
-  std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = hi > 0 ? int64_t(lcg(seed) % uint64_t(hi)) : 0;
-  Tensor t = tensor<int64_t>(v, shape);
-  return it == DType::Int64 ? t : t.to(it);
 }
 
 // Tensors of logical shape `shape` in several layouts: contiguous, transposed (last two

@@ -15,16 +15,13 @@
 #include "core/parallel.h"
 
 using namespace duet;
+using duet::testing::lcg;
+using duet::testing::make_index;
 
 namespace {
 
 const std::vector<DType> kAllDTypes = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16,
                                        DType::Int32,   DType::Int64,   DType::Bool};
-
-uint64_t lcg(uint64_t& s) {
-  s = s * 6364136223846793005ull + 1442695040888963407ull;
-  return s >> 33;
-}
 
 // A contiguous tensor of small integers (0/1 for bool) in dtype dt.
 Tensor make(DType dt, const Shape& shape, uint64_t seed) {
@@ -40,15 +37,6 @@ Tensor make(DType dt, const Shape& shape, uint64_t seed) {
       return tensor<T>(v, shape);
     }
   });
-}
-
-// Index values in [0, hi).
-Tensor make_index(DType dt, const Shape& shape, int64_t hi, uint64_t seed) {
-  int64_t n = numel_of(shape);
-  std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = hi > 0 ? int64_t(lcg(seed) % uint64_t(hi)) : 0;
-  if (dt == DType::Int32) return tensor<int32_t>(std::vector<int32_t>(v.begin(), v.end()), shape);
-  return tensor<int64_t>(v, shape);
 }
 
 int64_t offset_of(const Tensor& t, const Shape& idx) {

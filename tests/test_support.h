@@ -11,9 +11,25 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/functions.h"
 #include "core/tensor.h"
 
 namespace duet::testing {
+
+// A small deterministic generator for test data (a 64-bit LCG; the high bits).
+inline uint64_t lcg(uint64_t& s) {
+  s = s * 6364136223846793005ull + 1442695040888963407ull;
+  return s >> 33;
+}
+
+// Index values in [0, hi) (all 0 when hi is 0), as an int32 or int64 tensor.
+inline Tensor make_index(DType dt, const Shape& shape, int64_t hi, uint64_t seed) {
+  const int64_t n = numel_of(shape);
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = hi > 0 ? int64_t(lcg(seed) % uint64_t(hi)) : 0;
+  Tensor t = tensor<int64_t>(v, shape);
+  return dt == DType::Int64 ? t : t.to(dt);
+}
 
 // Values in logical row-major order, read through the strides (no kernels involved).
 inline std::vector<double> values_of(const Tensor& t) {

@@ -41,13 +41,40 @@ struct ElementwiseArgs {
   int64_t strides[N][kMaxDims];  // in elements, innermost dim first
 };
 
+// Drops the size-1 dims of `shape` and merges neighbours where all N stride sets `st`
+// allow it, writing sizes and strides innermost dim first; returns the dim count, >= 1 (a
+// single element is one dim of size 1, stride 0). Row-major order is kept, so linear
+// position i still walks the original shape in order.
+template <int N>
+int coalesce_dims(const Shape& shape, const Shape* st, int64_t (&sizes)[kMaxDims], int64_t (&strides)[N][kMaxDims]) {
+  int n = 0;
+  for (int d = int(shape.size()) - 1; d >= 0; --d) {
+    const int64_t size = shape[size_t(d)];
+    if (size == 1) continue;
+    bool merge = n > 0;
+    for (int k = 0; k < N && merge; ++k) merge = st[k][size_t(d)] == strides[k][n - 1] * sizes[n - 1];
+    if (merge) {
+      sizes[n - 1] *= size;
+    } else {
+      sizes[n] = size;
+      for (int k = 0; k < N; ++k) strides[k][n] = st[k][size_t(d)];
+      ++n;
+    }
+  }
+  if (n == 0) {  // one element
+    sizes[0] = 1;
+    for (int k = 0; k < N; ++k) strides[k][0] = 0;
+    n = 1;
+  }
+  return n;
+}
+
 // Operand k of `a` (k >= 1) broadcast to the output: a fresh view of the metadata.
 template <int N>
 ElementwiseArgs<N> make_args(const Tensor& out, std::span<const Tensor> inputs, DType stage) {
   DUET_ASSERT(int(inputs.size()) == N - 1, "elementwise: ", inputs.size(), " inputs for ", N - 1, " slots");
   ElementwiseArgs<N> a{};
   const Shape& shape = out.sizes();
-  const int nd = int(shape.size());
   Shape st[N];
   st[0] = out.strides();
   a.data[0] = out.data_ptr();
@@ -60,25 +87,7 @@ ElementwiseArgs<N> make_args(const Tensor& out, std::span<const Tensor> inputs, 
   }
   a.stage = stage;
   a.numel = out.numel();
-  int n = 0;
-  for (int d = nd - 1; d >= 0; --d) {
-    const int64_t size = shape[size_t(d)];
-    if (size == 1) continue;
-    bool merge = n > 0;
-    for (int k = 0; k < N && merge; ++k) merge = st[k][size_t(d)] == a.strides[k][n - 1] * a.sizes[n - 1];
-    if (merge) {
-      a.sizes[n - 1] *= size;
-    } else {
-      a.sizes[n] = size;
-      for (int k = 0; k < N; ++k) a.strides[k][n] = st[k][size_t(d)];
-      ++n;
-    }
-  }
-  if (n == 0) {  // one element
-    a.sizes[0] = 1;
-    for (int k = 0; k < N; ++k) a.strides[k][0] = 0;
-    n = 1;
-  }
+  const int n = coalesce_dims<N>(shape, st, a.sizes, a.strides);
   a.ndim = n;
   a.linear = true;
   a.index32 = a.numel <= INT32_MAX;

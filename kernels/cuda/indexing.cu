@@ -66,26 +66,7 @@ Walk<K> make_walk(const Shape& shape, const std::array<Shape, K>& st) {
   DUET_ASSERT(int64_t(shape.size()) <= kMaxDims, "walk of ", shape.size(), " dims");
   Walk<K> w{};
   w.numel = numel_of(shape);
-  int n = 0;
-  for (int d = int(shape.size()) - 1; d >= 0; --d) {
-    const int64_t size = shape[size_t(d)];
-    if (size == 1) continue;
-    bool merge = n > 0;
-    for (int k = 0; k < K && merge; ++k) merge = st[size_t(k)][size_t(d)] == w.strides[k][n - 1] * w.sizes[n - 1];
-    if (merge) {
-      w.sizes[n - 1] *= size;
-    } else {
-      w.sizes[n] = size;
-      for (int k = 0; k < K; ++k) w.strides[k][n] = st[size_t(k)][size_t(d)];
-      ++n;
-    }
-  }
-  if (n == 0) {  // one element
-    w.sizes[0] = 1;
-    for (int k = 0; k < K; ++k) w.strides[k][0] = 0;
-    n = 1;
-  }
-  w.ndim = n;
+  w.ndim = ew::coalesce_dims<K>(shape, st.data(), w.sizes, w.strides);
   w.index32 = w.numel <= INT32_MAX;
   return w;
 }
