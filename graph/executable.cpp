@@ -12,58 +12,11 @@
 #include "graph/lifetimes.h"
 #include "graph/fusion.h"
 #include "graph/lowering.h"
+#include "graph/step_memory.h"
 #include "kernels/cuda/cuda_api.h"
 
 namespace duet::graph {
 namespace {
-
-// A fused elementwise group may write over any input it reads at the output's layout:
-// each tile's reads happen before that tile's store (Note [Tile interpreter]). A fused
-// reduction or GEMM may not.
-bool can_inplace(const Node& n, size_t input) {
-  if (n.kind == NodeKind::Fused) return n.fused->kind == FusedProgram::Kind::Elementwise;
-  return default_can_inplace(n, input);
-}
-
-bool is_elementwise(const Node& n) {
-  if (n.kind == NodeKind::Fused) return n.fused->kind == FusedProgram::Kind::Elementwise;  // not reductions
-  return n.kind == NodeKind::Op && op_def(n.op).has(kElementwise);
-}
-
-// Note [Direct write-backs]: a state's new value can be computed straight into the
-// state's memory when nothing reads the old value afterwards: every reader of the state
-// (directly or through views) comes before the producer, or is the producer itself
-// reading it directly elementwise (each element read before it is written). Then the
-// value needs no arena space and no copy at the end; this is how eager's in-place
-// optimizer updates look once captured. Returns, per value, the state it lives in.
-std::vector<ValueId> values_living_in_state(const Graph& g) {
-  std::vector<ValueId> lives_in(g.size(), kNoValue);
-  std::vector<int> written(g.size(), 0);
-  for (const WriteBack& w : g.writebacks) written[size_t(w.value)]++;
-  std::vector<bool> is_output(g.size(), false);
-  for (ValueId o : g.outputs) is_output[size_t(o)] = true;
-  std::vector<ValueId> root = value_buffers(g);
-  auto uses = users(g);
-  for (const WriteBack& w : g.writebacks) {
-    const Node& producer = g.node(w.value);
-    const Node& state = g.node(w.state);
-    if ((producer.kind != NodeKind::Op && producer.kind != NodeKind::Fused) || is_view_node(producer)) continue;
-    if (written[size_t(w.value)] != 1 || is_output[size_t(w.value)] || producer.meta.dtype != state.meta.dtype ||
-        !Tensor(state.state).is_contiguous())
-      continue;
-    bool safe = true;
-    for (size_t v = 0; v < g.size() && safe; ++v) {
-      if (root[v] != w.state) continue;  // the state itself and its views
-      for (ValueId u : uses[v]) {
-        if (u < w.value) continue;
-        bool direct_elementwise_read = u == w.value && ValueId(v) == w.state && is_elementwise(producer);
-        if (!direct_elementwise_read) safe = false;
-      }
-    }
-    if (safe) lives_in[size_t(w.value)] = w.state;
-  }
-  return lives_in;
-}
 
 // The registered kernel of `op` for the graph's device (what eager dispatch would call).
 KernelFn device_kernel(OpKind op, Device d, ValueId v) {
@@ -81,13 +34,11 @@ Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Stora
   // Registers the device's kernels (and checks it is usable) before they are looked up.
   if (!device_.is_cpu()) cuda::ensure_initialized(device_, "compiled step");
   copy_kernel_ = device_kernel(OpKind::copy, device_, kNoValue);
-  std::vector<BufferRequest> reqs = compute_lifetimes(g, can_inplace);
-  std::vector<ValueId> lives_in = values_living_in_state(g);
-  for (size_t v = 0; v < g.size(); ++v)
-    if (lives_in[v] != kNoValue) reqs[v].pinned = true;
-  plan_ = plan_memory(reqs, strategy);
+  StepMemory memory = plan_step_memory(g, strategy);
+  const std::vector<ValueId>& lives_in = memory.lives_in;
+  plan_ = std::move(memory.plan);
 #ifndef NDEBUG
-  check_plan(reqs, plan_);
+  check_plan(memory.requests, plan_);
 #endif
   // One allocation on the graph's device holds every intermediate value.
   const bool reuse = arena && arena->device() == device_ && arena->nbytes() >= size_t(plan_.arena_bytes);
