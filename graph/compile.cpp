@@ -12,6 +12,7 @@
 #include "graph/lowering.h"
 #include "graph/passes/pass.h"
 #include "graph/passes/pipeline.h"
+#include "graph/schedule.h"
 
 namespace duet::graph {
 namespace {
@@ -47,6 +48,8 @@ std::string CompileReport::str() const {
   os << "  fusion              " << elementwise_groups << " elementwise groups (" << fused_nodes << " nodes), "
      << matmul_epilogues << " matmul epilogues, " << reduction_prologues << " reduction prologues\n";
   os << "  kernels per run     " << kernels << "\n";
+  os << "  schedule            " << (rescheduled ? "memory-aware" : "capture order") << " (capture order's arena "
+     << mb(capture_order_arena_bytes) << ")\n";
   os << "  memory              arena " << mb(arena_bytes) << ", naive " << mb(naive_bytes) << ", lower bound "
      << mb(lower_bound_bytes);
   if (lower_bound_bytes > 0) os << " (arena/lower bound " << double(arena_bytes) / double(lower_bound_bytes) << "x)";
@@ -104,6 +107,11 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
     rep.matmul_epilogues = fs.matmul_epilogues;
     rep.reduction_prologues = fs.reduction_prologues;
   }
+  if (options_.schedule) {
+    ScheduleStats ss = schedule_for_memory(g, options_.strategy);
+    rep.capture_order_arena_bytes = ss.arena_before;
+    rep.rescheduled = ss.reordered;
+  }
 #ifndef NDEBUG
   g.verify();
 #endif
@@ -122,6 +130,7 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
   const MemoryPlan& plan = e.exe->plan();
   rep.kernels = e.exe->kernel_steps();
   rep.arena_bytes = plan.arena_bytes;
+  if (!options_.schedule) rep.capture_order_arena_bytes = plan.arena_bytes;
   rep.naive_bytes = plan.naive_bytes;
   rep.lower_bound_bytes = plan.lower_bound_bytes;
   rep.inplace_reuses = plan.inplace_reuses;

@@ -1,10 +1,10 @@
 // graph::compile: the same model code, compiled TensorFlow/XLA-style into a static graph.
 //
 //   auto step = duet::graph::compile([&](const std::vector<Tensor>& in) {
-//     opt.zero_grad();
 //     Tensor loss = nn::functional::cross_entropy(model->forward(in[0]), in[1]);
 //     loss.backward();
 //     opt.step();
+//     opt.zero_grad();
 //     return std::vector<Tensor>{loss};
 //   });
 //   for (auto& b : loader) Tensor loss = step({b.data, b.target})[0];
@@ -16,6 +16,14 @@
 // the compiled step from one preallocated arena: nothing is allocated per step.
 // Outputs alias the arena and are valid until the next call (clone() to keep them).
 // Control flow and host numbers are fixed at capture (Note [Capture specialises]).
+//
+// Note [Gradients are state only if kept]: gradients the function leaves in .grad when it
+// returns are persistent buffers the step writes each run (so p.grad() reads them, as in
+// eager mode). A function that clears them itself before returning (zero_grad() after
+// step(), as above) leaves nothing to keep: its gradients are ordinary intermediate values
+// in the arena, each dead once its parameter's update has read it, and the memory-aware
+// schedule (graph/schedule.h) runs each update as soon as its gradient exists. Eager mode
+// runs that function with the same peak either way.
 #pragma once
 
 #include <functional>
@@ -39,6 +47,7 @@ struct CompileOptions {
   bool fuse = true;           // on a CUDA device: elementwise groups only, as NVRTC kernels
                               // (graph/fusion.h fuse_options_for, graph/cuda_codegen.h)
   bool side_stores = true;    // fused groups may store state updates (Note [Side stores])
+  bool schedule = true;       // memory-aware node order (graph/schedule.h)
   PlanStrategy strategy = PlanStrategy::GreedyBySize;
   std::string dump_dir;       // IR text + DOT after every pass; default: $DUET_DUMP_GRAPH
   bool print_report = false;  // print the compile report to stderr; also $DUET_COMPILE_REPORT=1
@@ -52,6 +61,8 @@ struct CompileReport {
   int elementwise_groups = 0, fused_nodes = 0, matmul_epilogues = 0, reduction_prologues = 0;
   size_t kernels = 0;           // kernel calls per run after fusion
   int64_t arena_bytes = 0, naive_bytes = 0, lower_bound_bytes = 0;
+  int64_t capture_order_arena_bytes = 0;  // the arena capture order would have needed
+  bool rescheduled = false;               // the memory-aware order replaced capture order
   int inplace_reuses = 0;
   size_t writebacks = 0;
   size_t direct_writebacks = 0;  // of those, computed straight into the state's memory

@@ -147,6 +147,25 @@ std::vector<ValueId> compact(Graph& g, const std::vector<bool>& keep) {
   return remap;
 }
 
+std::vector<ValueId> reorder(Graph& g, const std::vector<ValueId>& order) {
+  DUET_ASSERT(order.size() == g.size(), "graph reorder: ", order.size(), " places for ", g.size(), " nodes");
+  std::vector<ValueId> remap(g.size(), kNoValue);
+  for (size_t i = 0; i < order.size(); ++i) {
+    DUET_ASSERT(order[i] >= 0 && size_t(order[i]) < g.size() && remap[size_t(order[i])] == kNoValue,
+                "graph reorder: the order is not a permutation (%", order[i], ")");
+    remap[size_t(order[i])] = ValueId(i);
+  }
+  std::vector<Node> nodes;
+  nodes.reserve(g.size());
+  for (ValueId old : order) nodes.push_back(std::move(g.nodes[size_t(old)]));
+  for (Node& n : nodes)
+    for (ValueId& in : n.inputs) in = remap[size_t(in)];
+  for (ValueId& v : g.outputs) v = remap[size_t(v)];
+  for (WriteBack& w : g.writebacks) w = {remap[size_t(w.value)], remap[size_t(w.state)]};
+  g.nodes = std::move(nodes);
+  return remap;
+}
+
 void replace_uses(Graph& g, ValueId from, ValueId to) {
   for (Node& n : g.nodes)
     for (ValueId& in : n.inputs)

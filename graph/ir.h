@@ -86,6 +86,11 @@ std::vector<std::vector<ValueId>> users(const Graph& g);
 // references to dropped nodes are a bug. Returns the old -> new map (kNoValue if dropped).
 std::vector<ValueId> compact(Graph& g, const std::vector<bool>& keep);
 
+// Puts the nodes in the given order (a permutation of the value ids, old ids listed in
+// their new places) and renumbers every reference. Returns the old -> new map. The order
+// must define every value before its uses (verify() checks).
+std::vector<ValueId> reorder(Graph& g, const std::vector<ValueId>& order);
+
 // Replaces every use of `from` (inputs, outputs, write-back values) with `to`.
 void replace_uses(Graph& g, ValueId from, ValueId to);
 
