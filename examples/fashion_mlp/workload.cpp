@@ -92,10 +92,10 @@ FashionMlpResult run_fashion_mlp(const FashionMlpConfig& config, const StepCallb
 
   // The training step, written once; graph mode compiles the very same function.
   auto train_step = [&](const std::vector<Tensor>& in) {
-    opt.zero_grad();
     Tensor loss = nn::functional::cross_entropy(model->forward(in[0]), in[1]);
     loss.backward();
     opt.step();
+    opt.zero_grad();
     return std::vector<Tensor>{loss};
   };
   graph::CompiledFunction compiled = graph::compile(train_step);
