@@ -51,6 +51,7 @@ void set_bw_counters(benchmark::State& state, double bytes_per_call, int64_t n) 
 }
 
 void bm_triad(benchmark::State& state, int64_t n) {
+  settle_pools(PoolOwner::Duet);
   Buffer a = make_buffer(n, 0.f), b = make_buffer(n, 1.f), c = make_buffer(n, 2.f);
   for (auto _ : state) {
     triad(a.get(), b.get(), c.get(), 0.5f, n);
@@ -69,6 +70,7 @@ struct KernelCase {
 };
 
 void bm_kernel(benchmark::State& state, KernelCase kc, int64_t n) {
+  settle_pools(PoolOwner::Duet);
   const Shape shape = kc.rows ? Shape{n / 1024, 1024} : Shape{n};
   std::vector<Tensor> in{randn(shape)};
   if (kc.inputs == 2) in.push_back(randn(shape));
@@ -86,6 +88,7 @@ void bm_kernel(benchmark::State& state, KernelCase kc, int64_t n) {
 
 // log_softmax over [rows, C] rows, then the log-probability of each row's target.
 void bm_cross_entropy(benchmark::State& state, int64_t n) {
+  settle_pools(PoolOwner::Duet);
   const int64_t C = 1024, R = n / C;
   Tensor x = randn({R, C});
   Tensor target = randint(0, C, {R, 1});
@@ -104,6 +107,7 @@ void bm_cross_entropy(benchmark::State& state, int64_t n) {
 }
 
 void bm_adam(benchmark::State& state, int64_t n) {
+  settle_pools(PoolOwner::Duet);
   Tensor p = randn({n});
   p.requires_grad_();
   p.set_grad(randn({n}));

@@ -17,6 +17,17 @@ struct Baselines {
 Baselines& baselines();
 int bench_threads();
 
+// Note [Idle pools]: a BLAS library's worker threads spin for a while after each call
+// before they sleep (OpenBLAS's for about 0.1 s). With repetitions interleaved at random,
+// the benchmark after an OpenBLAS one would share the cores with those spinning workers:
+// measured 2026-11-26, duet's 1024^3 SGEMM timed right after OpenBLAS ran at 0.78-0.88x
+// OpenBLAS, after a 100 ms pause at 0.97-0.99x. Every CPU benchmark calls settle_pools
+// with the library whose threads it runs on before it times anything; when that differs
+// from the previous benchmark's, it waits 250 ms, so no library runs beside another's
+// workers (the wait is outside the timed loop).
+enum class PoolOwner { Duet, OpenBlas, Eigen };
+void settle_pools(PoolOwner owner);
+
 // The peak duet's GEMM can reach: the zmm one when its kernels use AVX-512.
 double gemm_peak_gflops();
 // The triad figure for an array length (the 1M or the 16M one).

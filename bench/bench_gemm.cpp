@@ -41,6 +41,9 @@ Buffer random_buffer(int64_t n, uint32_t seed) {
 
 void bm_sgemm(benchmark::State& state, GemmCase c, cpu::GemmBackend backend) {
   cpu::set_gemm_backend(backend);
+  settle_pools(backend == cpu::GemmBackend::OpenBLAS ? PoolOwner::OpenBlas
+               : backend == cpu::GemmBackend::Eigen ? PoolOwner::Eigen
+                                                    : PoolOwner::Duet);
   // Stored shapes: A is M x K (K x M when transposed), B is K x N (N x K when transposed).
   const int64_t lda = c.ta ? c.M : c.K, ldb = c.tb ? c.K : c.N;
   Buffer A = random_buffer(c.M * c.K, 1), B = random_buffer(c.K * c.N, 2), C = random_buffer(c.M * c.N, 3);

@@ -5,7 +5,9 @@
 // rows for the baselines, measured like any other benchmark).
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "bench/bench_common.h"
 #include "core/parallel.h"
@@ -19,6 +21,13 @@ Baselines& baselines() {
 }
 
 int bench_threads() { return get_num_threads(); }
+
+void settle_pools(PoolOwner owner) {
+  static PoolOwner last = PoolOwner::Duet;  // the baselines measured in main() run on duet's pool
+  if (owner == last) return;
+  last = owner;
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+}
 
 double gemm_peak_gflops() {
   const Baselines& b = baselines();

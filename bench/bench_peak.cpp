@@ -84,6 +84,7 @@ double run_fma(bool zmm, int threads, int64_t iters) {
 }
 
 void bm_fma_peak(benchmark::State& state, bool zmm, int threads) {
+  settle_pools(PoolOwner::Duet);
   const int64_t iters = int64_t(1) << 20;
   double flops = 0;
   for (auto _ : state) flops += run_fma(zmm, threads, iters);
