@@ -146,8 +146,11 @@ WritebackIndex index_writebacks(const Graph& g) {
 }
 
 // The state that value v can be side-stored into by the group rooted at r, or kNoValue.
+// `group` is the root of the group each node already joined (-1: none yet); groups are
+// built from the last node back, so a reader of the state that sits before r but joined
+// a group rooted after r would run after the store: that rules the store out too.
 ValueId side_store_target(const Graph& g, const WritebackIndex& w, const std::vector<std::vector<ValueId>>& uses,
-                          ValueId v, ValueId r) {
+                          const std::vector<int>& group, ValueId v, ValueId r) {
   if (w.is_output[size_t(v)] || w.writes[size_t(v)] != 1) return kNoValue;
   const ValueId s = w.target[size_t(v)];
   // The fused node, at r's place, takes the state as an input: it must be defined before
@@ -161,7 +164,7 @@ ValueId side_store_target(const Graph& g, const WritebackIndex& w, const std::ve
   for (size_t x = 0; x < g.size(); ++x) {
     if (w.root[x] != s) continue;
     for (ValueId u : uses[x])
-      if (u > r || ValueId(x) != s) return kNoValue;
+      if (u > r || group[size_t(u)] > r || ValueId(x) != s) return kNoValue;
   }
   return s;
 }
@@ -188,7 +191,7 @@ void fuse_elementwise(Graph& g, bool allow_side_stores, FusionStats& stats) {
         if (group[size_t(u)] != -1 || !fusable(g, p) || p.meta.shape != g.nodes[r].meta.shape) continue;
         ValueId store = kNoValue;
         if (pinned[size_t(u)]) {
-          if (allow_side_stores) store = side_store_target(g, wb, uses, u, ValueId(r));
+          if (allow_side_stores) store = side_store_target(g, wb, uses, group, u, ValueId(r));
           if (store == kNoValue) continue;
         }
         bool only_group_users = std::all_of(uses[size_t(u)].begin(), uses[size_t(u)].end(),
@@ -267,9 +270,31 @@ int trailing_reduce_dims(const Graph& g, const Node& r) {
   return int(dims.size());
 }
 
+// Per state, the fused groups that side-store into it (positions, ascending).
+std::vector<std::vector<ValueId>> side_store_writers(const Graph& g) {
+  std::vector<std::vector<ValueId>> writers(g.size());
+  for (size_t v = 0; v < g.size(); ++v) {
+    const Node& n = g.nodes[v];
+    if (n.kind != NodeKind::Fused) continue;
+    for (const FusedProgram::SideStore& st : n.fused->side_stores)
+      writers[size_t(n.inputs[size_t(st.operand)])].push_back(ValueId(v));
+  }
+  return writers;
+}
+
 int fuse_reduction_prologues(Graph& g) {
   auto uses = users(g);
   auto pinned = pinned_values(g);
+  const std::vector<ValueId> root = value_buffers(g);
+  const auto writers = side_store_writers(g);
+  // Absorbing the producer moves its reads to the reduction's place: not past a group
+  // that side-stores into a state the producer reads (it would read the new value).
+  auto reads_state_stored_between = [&](const std::vector<ValueId>& reads, ValueId from, ValueId to) {
+    for (ValueId x : reads)
+      for (ValueId w : writers[size_t(root[size_t(x)])])
+        if (w > from && w < to) return true;
+    return false;
+  };
   std::vector<bool> absorbed(g.size(), false);
   std::vector<std::pair<ValueId, Node>> roots;
   for (size_t v = 0; v < g.size(); ++v) {
@@ -297,6 +322,7 @@ int fuse_reduction_prologues(Graph& g) {
     } else {
       continue;
     }
+    if (reads_state_stored_between(inputs, in, ValueId(v))) continue;
     prog->kind = FusedProgram::Kind::Reduction;
     prog->reduce_op = r.op;
     prog->reduce_shape = p.meta.shape;

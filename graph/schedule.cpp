@@ -69,6 +69,10 @@ std::vector<ValueId> memory_aware_order(const Graph& g) {
   std::vector<bool> escapes(n, false);  // read after the run: never freed
   for (ValueId o : g.outputs) escapes[size_t(root[size_t(o)])] = true;
   for (const WriteBack& w : g.writebacks) escapes[size_t(root[size_t(w.value)])] = true;
+  // Computed straight into its state now, and still so in any order that keeps the
+  // state's readers first: no arena bytes. Other outputs and write-backs take arena
+  // bytes until the run ends, so they should not be made early.
+  const std::vector<ValueId> lives_in = values_living_in_state(g);
   auto in_arena = [&](size_t v) {
     const Node& node = g.nodes[v];
     return (node.kind == NodeKind::Op || node.kind == NodeKind::Fused) && !is_view_node(node);
@@ -87,8 +91,7 @@ std::vector<ValueId> memory_aware_order(const Graph& g) {
     for (ValueId b : reads[v])
       if (readers_left[size_t(b)] == 1 && in_arena(size_t(b)) && !escapes[size_t(b)])
         freed += value_bytes(g.nodes[size_t(b)]);
-    // A value written back is usually computed straight into its state (no arena bytes).
-    const bool allocates = in_arena(v) && !escapes[v];
+    const bool allocates = in_arena(v) && lives_in[v] == kNoValue;
     return freed - (allocates ? value_bytes(g.nodes[v]) : 0);
   };
 

@@ -11,12 +11,17 @@
 // schedulers start from) emits, among the nodes whose inputs are ready, the one that
 // frees the most bytes net of what it allocates (ties: capture order). Besides data
 // dependencies it keeps:
-//   - every read of a state (directly or through a view) that capture put before a node
-//     writing that state (a side store, or the new value written back) still before it,
-//     so updates computed in place read what they did;
+//   - every read of a state (directly or through a view) that came before a node writing
+//     that state still before it. For a fused group that side-stores into the state this
+//     is what keeps the reads correct; for a value written back it keeps the value
+//     computable straight into the state (Note [Direct write-backs]; otherwise it is
+//     copied at the end of the run, correct in any order but using arena bytes);
 //   - random ops in capture order, since each draws the next counters of one generator.
-// Both orders are then planned exactly as the Executable will (graph/step_memory.h) and
-// the new one is kept only if its arena is smaller, so the pass never makes a plan worse.
+// Outputs, and write-backs not computed into their state, count as allocating (they hold
+// arena bytes to the end of the run). Both orders, the one fusion left (capture order with
+// each fused group at its last member's place) and the new one, are then planned exactly
+// as the Executable will (graph/step_memory.h); the new one is kept only if its arena is
+// smaller, so the pass never makes a plan worse.
 #pragma once
 
 #include <cstdint>

@@ -15,6 +15,8 @@ bool can_inplace(const Node& n, size_t input) {
   return default_can_inplace(n, input);
 }
 
+}  // namespace
+
 // Note [Direct write-backs]: a state's new value can be computed straight into the
 // state's memory when nothing reads the old value afterwards: every reader of the state
 // (directly or through views) comes before the producer, or is the producer itself
@@ -49,8 +51,6 @@ std::vector<ValueId> values_living_in_state(const Graph& g) {
   }
   return lives_in;
 }
-
-}  // namespace
 
 bool is_elementwise(const Node& n) {
   if (n.kind == NodeKind::Fused) return n.fused->kind == FusedProgram::Kind::Elementwise;  // not reductions

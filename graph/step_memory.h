@@ -23,6 +23,11 @@ struct StepMemory {
 
 StepMemory plan_step_memory(const Graph& g, PlanStrategy strategy);
 
+// Per value: the state it is computed straight into (Note [Direct write-backs] in
+// step_memory.cpp), or kNoValue. Depends on the order: readers of the old state must
+// all come before the producer.
+std::vector<ValueId> values_living_in_state(const Graph& g);
+
 // Whether a node computes each output element from the same element of its inputs only:
 // elementwise ops and fused elementwise groups (not fused reductions or GEMMs).
 bool is_elementwise(const Node& n);

@@ -174,6 +174,32 @@ TEST_CASE("gradients the step clears live in the arena, and the schedule shrinks
   MESSAGE("arena: capture order ", off.arena_bytes, " B, memory-aware ", on.arena_bytes, " B");
 }
 
+TEST_CASE("a state read before its update and used after it keeps the old value") {
+  // exp(m) is read before m's update and consumed after p's update, whose fused group
+  // stores m' into m: fusing exp(m) into a later group (or into a reduction) must not
+  // move that read past the store.
+  for (bool reduce : {false, true})
+    for (bool side_stores : {true, false}) {
+      Tensor m = tensor<float>({1, 2, 3, 4}, {4}), p = tensor<float>({10, 20, 30, 40}, {4});
+      auto fn = [&](const std::vector<Tensor>& in) {
+        Tensor a = exp(m);
+        m.mul_(0.5).add_(in[0]);
+        p.sub_(m);
+        return std::vector<Tensor>{reduce ? sum(a) : a + in[0]};
+      };
+      auto step = graph::compile(fn, {.warmup_calls = 0, .side_stores = side_stores});
+      std::vector<float> out = step({ones({4})})[0].to_vector<float>();
+      const float e1 = std::exp(1.f), e2 = std::exp(2.f), e3 = std::exp(3.f), e4 = std::exp(4.f);
+      const std::vector<float> want = reduce ? std::vector<float>{e1 + e2 + e3 + e4}
+                                             : std::vector<float>{e1 + 1, e2 + 1, e3 + 1, e4 + 1};
+      REQUIRE(out.size() == want.size());
+      for (size_t i = 0; i < want.size(); ++i)
+        CHECK_MESSAGE(out[i] == doctest::Approx(want[i]), (reduce ? "sum" : "add"), ", side_stores ", side_stores);
+      CHECK(m.to_vector<float>() == std::vector<float>{1.5f, 2, 2.5f, 3});
+      CHECK(p.to_vector<float>() == std::vector<float>{8.5f, 18, 27.5f, 37});
+    }
+}
+
 TEST_CASE("fused elementwise groups compute eager's bits, however a broadcast cuts their runs") {
   // log_softmax's backward, g - exp(out) * sum(g), and the same with log, tanh, sigmoid:
   // the [N, 1] operand makes the group's runs 10 elements long, so each run has a tail.
