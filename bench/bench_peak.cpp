@@ -69,6 +69,68 @@ __attribute__((target("avx512f,avx2,fma"), noinline)) float fma_loop_zmm(int64_t
 #undef DUET_FMA16
 
 // One round per thread of `iters` loop trips; the FLOPs of all threads together.
+// Note [Load-fed ceiling]: the register-only loops above are the FMA units' limit; a GEMM
+// micro-kernel must also feed them from memory. fed_loop_zmm runs the instruction mix of
+// duet's AVX-512 micro-kernel (per step: two 16-float loads of B, 12 broadcast loads of A,
+// 24 FMAs into 24 accumulators) over packed panels that stay in L1 (128 steps: 6 KB of A,
+// 16 KB of B), with nothing else: no packing, no C traffic, no edges. What it reaches is a
+// ceiling for kernels of that mix on this machine (2026-11-26, the 2-core VM: 83-87% of
+// the register-only figure; standalone probes of 8x48 and 6x64 tiles did no better).
+constexpr int64_t kFedSteps = 128;
+
+__attribute__((target("avx512f,avx2,fma"), noinline)) float fed_loop_zmm(const float* a, const float* b,
+                                                                        int64_t reps) {
+  float total = 0;
+  for (int64_t r = 0; r < reps; ++r) {
+    __m512 acc[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int64_t p = 0; p < kFedSteps; ++p) {
+      const __m512 b0 = _mm512_load_ps(b + 32 * p), b1 = _mm512_load_ps(b + 32 * p + 16);
+#pragma GCC unroll 12
+      for (int i = 0; i < 12; ++i) {
+        const __m512 ai = _mm512_set1_ps(a[12 * p + i]);
+        acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+        acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      }
+    }
+    __m512 s = _mm512_setzero_ps();
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) s = _mm512_add_ps(s, _mm512_add_ps(acc[i][0], acc[i][1]));
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, s);
+    total += lanes[0];
+  }
+  return total;
+}
+
+// FLOPs of `reps` fed loops on each of `threads` threads, each with its own panels.
+double run_fed(int threads, int64_t reps) {
+  std::atomic<float> sink{0};
+  auto body = [&](int64_t lo, int64_t hi) {
+    alignas(64) float a[12 * kFedSteps];
+    alignas(64) float b[32 * kFedSteps];
+    for (int64_t i = 0; i < 12 * kFedSteps; ++i) a[i] = 1e-3f * float(i % 7);
+    for (int64_t i = 0; i < 32 * kFedSteps; ++i) b[i] = 1e-3f * float(i % 5);
+    float acc = 0;
+    for (int64_t t = lo; t < hi; ++t) acc += fed_loop_zmm(a, b, reps);
+    sink.store(sink.load() + acc);
+  };
+  if (threads == 1) body(0, 1);
+  else parallel_for(0, threads, 1, body);
+  benchmark::DoNotOptimize(sink.load());
+  return double(threads) * double(reps) * double(kFedSteps) * 24 * 16 * 2.0;
+}
+
+void bm_fed_peak(benchmark::State& state, int threads) {
+  settle_pools(PoolOwner::Duet);
+  double flops = 0;
+  for (auto _ : state) flops += run_fed(threads, 4096);
+  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel("12x32 micro-kernel mix from L1, " + std::to_string(threads) + " thread(s)");
+}
+
 double run_fma(bool zmm, int threads, int64_t iters) {
   std::atomic<float> sink{0};
   auto body = [&](int64_t lo, int64_t hi) {
@@ -132,6 +194,12 @@ void register_peak_benchmarks() {
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
     }
+  }
+  if (!cpu_has_avx512()) return;
+  for (int t : counts) {
+    std::string name = "peak/fed_zmm/threads:";
+    name += std::to_string(t);
+    benchmark::RegisterBenchmark(name.c_str(), bm_fed_peak, t)->UseRealTime()->Unit(benchmark::kMillisecond);
   }
 }
 

@@ -95,7 +95,12 @@ def main(path):
     for name, b in rows.items():
         if name.startswith("peak/"):
             peak[name[len("peak/"):]] = b.get("GFLOPS")
-    out.append("## FMA peak (register-only FMA loop)")
+    out.append("## FMA peak (register-only FMA loop) and the load-fed ceiling")
+    out.append("")
+    out.append("fma_*: FMAs on registers only. fed_zmm: the instruction mix of duet's AVX-512 micro-kernel "
+               "(2 vector loads, 12 broadcast loads, 24 FMAs per step) over panels resident in L1, with no "
+               "packing or C traffic: a ceiling for kernels fed from memory (Note [Load-fed ceiling] in "
+               "bench/bench_peak.cpp).")
     out.append("")
     out.append("(On this shared VM the N-thread rows are lower than N x the 1-thread rows whenever other "
                "processes hold a core; SGEMM percentages use the N-thread row, as measured.)")
@@ -108,6 +113,11 @@ def main(path):
     nt = threads
     ref_peak = peak.get(f"fma_zmm/threads:{nt}") or peak.get(f"fma_ymm/threads:{nt}")
     ref_name = "zmm" if peak.get(f"fma_zmm/threads:{nt}") else "ymm"
+    fed = peak.get(f"fed_zmm/threads:{nt}")
+    if fed and ref_peak:
+        out.append(f"At {nt} threads the load-fed loop reaches {100 * fed / ref_peak:.1f}% of the "
+                   f"register-only {ref_name} figure.")
+        out.append("")
 
     cases = OrderedDict()
     for name, b in rows.items():
