@@ -74,7 +74,7 @@ __attribute__((target("avx512f,avx2,fma"), noinline)) float fma_loop_zmm(int64_t
 // duet's AVX-512 micro-kernel (per step: two 16-float loads of B, 12 broadcast loads of A,
 // 24 FMAs into 24 accumulators) over packed panels that stay in L1 (128 steps: 6 KB of A,
 // 16 KB of B), with nothing else: no packing, no C traffic, no edges. What it reaches is a
-// ceiling for kernels of that mix on this machine (2026-11-26, the 2-core VM: 83-87% of
+// ceiling for kernels of that mix on this machine (2026-11-26, the 2-core VM: 82-87% of
 // the register-only figure; standalone probes of 8x48 and 6x64 tiles did no better).
 constexpr int64_t kFedSteps = 128;
 
