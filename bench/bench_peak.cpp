@@ -105,21 +105,30 @@ __attribute__((target("avx512f,avx2,fma"), noinline)) float fed_loop_zmm(const f
   return total;
 }
 
-// FLOPs of `reps` fed loops on each of `threads` threads, each with its own panels.
-double run_fed(int threads, int64_t reps) {
+// Runs work() once on each of `threads` threads (the caller's alone when 1), keeping its
+// results alive so the loops are not optimised away.
+template <typename Work>
+void on_each_thread(int threads, const Work& work) {
   std::atomic<float> sink{0};
   auto body = [&](int64_t lo, int64_t hi) {
-    alignas(64) float a[12 * kFedSteps];
-    alignas(64) float b[32 * kFedSteps];
-    for (int64_t i = 0; i < 12 * kFedSteps; ++i) a[i] = 1e-3f * float(i % 7);
-    for (int64_t i = 0; i < 32 * kFedSteps; ++i) b[i] = 1e-3f * float(i % 5);
     float acc = 0;
-    for (int64_t t = lo; t < hi; ++t) acc += fed_loop_zmm(a, b, reps);
-    sink.store(sink.load() + acc);
+    for (int64_t t = lo; t < hi; ++t) acc += work();
+    sink.store(acc, std::memory_order_relaxed);
   };
   if (threads == 1) body(0, 1);
   else parallel_for(0, threads, 1, body);
   benchmark::DoNotOptimize(sink.load());
+}
+
+// FLOPs of `reps` fed loops on each of `threads` threads, each with its own panels.
+double run_fed(int threads, int64_t reps) {
+  on_each_thread(threads, [&] {
+    alignas(64) float a[12 * kFedSteps];
+    alignas(64) float b[32 * kFedSteps];
+    for (int64_t i = 0; i < 12 * kFedSteps; ++i) a[i] = 1e-3f * float(i % 7);
+    for (int64_t i = 0; i < 32 * kFedSteps; ++i) b[i] = 1e-3f * float(i % 5);
+    return fed_loop_zmm(a, b, reps);
+  });
   return double(threads) * double(reps) * double(kFedSteps) * 24 * 16 * 2.0;
 }
 
@@ -132,15 +141,7 @@ void bm_fed_peak(benchmark::State& state, int threads) {
 }
 
 double run_fma(bool zmm, int threads, int64_t iters) {
-  std::atomic<float> sink{0};
-  auto body = [&](int64_t lo, int64_t hi) {
-    float acc = 0;
-    for (int64_t t = lo; t < hi; ++t) acc += zmm ? fma_loop_zmm(iters) : fma_loop_ymm(iters);
-    sink.store(acc, std::memory_order_relaxed);
-  };
-  if (threads == 1) body(0, 1);
-  else parallel_for(0, threads, 1, body);
-  benchmark::DoNotOptimize(sink.load());
+  on_each_thread(threads, [&] { return zmm ? fma_loop_zmm(iters) : fma_loop_ymm(iters); });
   const int lanes = zmm ? 16 : 8;
   return double(threads) * double(iters) * kChains * lanes * 2.0;
 }

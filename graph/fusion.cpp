@@ -270,17 +270,6 @@ int trailing_reduce_dims(const Graph& g, const Node& r) {
   return int(dims.size());
 }
 
-// Per state, the fused groups that side-store into it (positions, ascending).
-std::vector<std::vector<ValueId>> side_store_writers(const Graph& g) {
-  std::vector<std::vector<ValueId>> writers(g.size());
-  for (size_t v = 0; v < g.size(); ++v) {
-    const Node& n = g.nodes[v];
-    if (n.kind != NodeKind::Fused) continue;
-    for (const FusedProgram::SideStore& st : n.fused->side_stores)
-      writers[size_t(n.inputs[size_t(st.operand)])].push_back(ValueId(v));
-  }
-  return writers;
-}
 
 int fuse_reduction_prologues(Graph& g) {
   auto uses = users(g);
@@ -342,6 +331,17 @@ int fuse_reduction_prologues(Graph& g) {
 }
 
 }  // namespace
+
+std::vector<std::vector<ValueId>> side_store_writers(const Graph& g) {
+  std::vector<std::vector<ValueId>> writers(g.size());
+  for (size_t v = 0; v < g.size(); ++v) {
+    const Node& n = g.nodes[v];
+    if (n.kind != NodeKind::Fused) continue;
+    for (const FusedProgram::SideStore& st : n.fused->side_stores)
+      writers[size_t(n.inputs[size_t(st.operand)])].push_back(ValueId(v));
+  }
+  return writers;
+}
 
 FuseOptions fuse_options_for(Device device, bool side_stores) {
   FuseOptions o;

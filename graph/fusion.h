@@ -73,4 +73,8 @@ bool fusable_elementwise_op(OpKind op);
 // named after their ops ("add+relu").
 FusionStats fuse(Graph& g, const FuseOptions& options = {});
 
+// Per value: the fused groups that side-store into it when it is a state (positions,
+// ascending); empty otherwise.
+std::vector<std::vector<ValueId>> side_store_writers(const Graph& g);
+
 }  // namespace duet::graph

@@ -20,15 +20,9 @@ std::vector<std::vector<ValueId>> predecessors(const Graph& g) {
   std::vector<std::vector<ValueId>> preds(n);
   for (size_t v = 0; v < n; ++v) preds[v] = g.nodes[v].inputs;
 
-  // Nodes that write each state: write-back producers and groups side-storing into it.
-  std::vector<std::vector<ValueId>> writers(n);
+  // Nodes that write each state: groups side-storing into it and write-back producers.
+  std::vector<std::vector<ValueId>> writers = side_store_writers(g);
   for (const WriteBack& w : g.writebacks) writers[size_t(w.state)].push_back(w.value);
-  for (size_t v = 0; v < n; ++v) {
-    const Node& node = g.nodes[v];
-    if (node.kind != NodeKind::Fused) continue;
-    for (const FusedProgram::SideStore& st : node.fused->side_stores)
-      writers[size_t(node.inputs[size_t(st.operand)])].push_back(ValueId(v));
-  }
   const std::vector<ValueId> root = value_buffers(g);
   const auto uses = users(g);
   for (size_t x = 0; x < n; ++x) {  // x: a state or a view of one

@@ -105,26 +105,35 @@ ElementwiseArgs<N> make_args(const Tensor& out, std::span<const Tensor> inputs, 
   return a;
 }
 
-template <int N, typename I>
-__device__ inline void strided_offsets(const ElementwiseArgs<N>& a, I linear, int64_t (&off)[N]) {
-  I o[N];
-#pragma unroll
-  for (int k = 0; k < N; ++k) o[k] = 0;
-#pragma unroll
+// Offsets of linear position `linear` in a coalesced walk (sizes innermost first) for each
+// of K operands, accumulated in Acc: I itself when every offset fits in it (elementwise's
+// index32), int64_t when only the positions do (the indexing kernels' walks).
+template <typename Acc, typename I, int K>
+__host__ __device__ inline void coalesced_offsets(int32_t ndim, const int64_t (&sizes)[kMaxDims],
+                                                  const int64_t (&strides)[K][kMaxDims], I linear, int64_t (&off)[K]) {
+  Acc o[K];
+  DUET_UNROLL
+  for (int k = 0; k < K; ++k) o[k] = 0;
+  DUET_UNROLL
   for (int j = 0; j < kMaxDims; ++j) {
-    if (j < a.ndim) {
+    if (j < ndim) {
       I idx = linear;
-      if (j < a.ndim - 1) {
-        const I size = I(a.sizes[j]);
+      if (j < ndim - 1) {
+        const I size = I(sizes[j]);
         idx = linear % size;
         linear = linear / size;
       }
-#pragma unroll
-      for (int k = 0; k < N; ++k) o[k] += idx * I(a.strides[k][j]);
+      DUET_UNROLL
+      for (int k = 0; k < K; ++k) o[k] += Acc(idx) * Acc(strides[k][j]);
     }
   }
-#pragma unroll
-  for (int k = 0; k < N; ++k) off[k] = int64_t(o[k]);
+  DUET_UNROLL
+  for (int k = 0; k < K; ++k) off[k] = int64_t(o[k]);
+}
+
+template <int N, typename I>
+__device__ inline void strided_offsets(const ElementwiseArgs<N>& a, I linear, int64_t (&off)[N]) {
+  coalesced_offsets<I>(a.ndim, a.sizes, a.strides, linear, off);
 }
 
 // f(a, off) handles the element at offsets off[0..N) of the operands.

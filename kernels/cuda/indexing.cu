@@ -74,21 +74,7 @@ Walk<K> make_walk(const Shape& shape, const std::array<Shape, K>& st) {
 // Element offsets of linear position `linear` (I: uint32_t when w.index32, else int64_t).
 template <typename I, int K>
 __host__ __device__ inline void walk_offsets(const Walk<K>& w, I linear, int64_t (&off)[K]) {
-  DUET_UNROLL
-  for (int k = 0; k < K; ++k) off[k] = 0;
-  DUET_UNROLL
-  for (int j = 0; j < kMaxDims; ++j) {
-    if (j < w.ndim) {
-      I c = linear;
-      if (j < w.ndim - 1) {
-        const I size = I(w.sizes[j]);
-        c = linear % size;
-        linear = linear / size;
-      }
-      DUET_UNROLL
-      for (int k = 0; k < K; ++k) off[k] += int64_t(c) * w.strides[k][j];
-    }
-  }
+  ew::coalesced_offsets<int64_t>(w.ndim, w.sizes, w.strides, linear, off);
 }
 
 // Sizes and strides with a 0-D tensor seen as [1] (as the CPU's dims_of).
