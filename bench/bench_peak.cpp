@@ -74,8 +74,9 @@ __attribute__((target("avx512f,avx2,fma"), noinline)) float fma_loop_zmm(int64_t
 // duet's AVX-512 micro-kernel (per step: two 16-float loads of B, 12 broadcast loads of A,
 // 24 FMAs into 24 accumulators) over packed panels that stay in L1 (128 steps: 6 KB of A,
 // 16 KB of B), with nothing else: no packing, no C traffic, no edges. What it reaches is a
-// ceiling for kernels of that mix on this machine (2026-11-26, the 2-core VM: 82-87% of
-// the register-only figure; standalone probes of 8x48 and 6x64 tiles did no better).
+// ceiling for kernels of that mix on this machine (2026-11-26, the 2-core VM: 82-91% of
+// the register-only figure across runs, moved by code placement and load; standalone
+// probes of 8x48 and 6x64 tiles did no better than 12x32).
 constexpr int64_t kFedSteps = 128;
 
 __attribute__((target("avx512f,avx2,fma"), noinline)) float fed_loop_zmm(const float* a, const float* b,
