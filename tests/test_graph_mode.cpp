@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -222,6 +223,44 @@ TEST_CASE("fused elementwise groups compute eager's bits, however a broadcast cu
   auto compiled = graph::compile(with_log);
   compiled({x, g});
   CHECK(with_log({x, g})[0].to_vector<float>() == compiled({x, g})[0].to_vector<float>());
+}
+
+TEST_CASE("fused IEEE ops give eager's bits on special values and every tail length") {
+  // add, sub, mul, div, sqrt, gt and where may run at another vector width than eager's
+  // kernels (Note [IEEE ops in zmm]); their results must not change: NaN, infinities,
+  // signed zeros, subnormals, negatives under sqrt, and lengths that leave every tail size.
+  manual_seed(4);
+  const std::vector<float> special = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, -1.0f, 1e-40f, 3e38f};
+  using Fn = std::vector<Tensor> (*)(const std::vector<Tensor>&);
+  const Fn programs[] = {
+      [](const std::vector<Tensor>& in) { return std::vector<Tensor>{sqrt(in[0]) / (in[1] + 1.0) - in[2] * in[0]}; },
+      [](const std::vector<Tensor>& in) { return std::vector<Tensor>{where(gt(in[0], in[1]), in[0] - in[2], in[1] * in[2])}; },
+      [](const std::vector<Tensor>& in) {
+        return std::vector<Tensor>{where(ne(in[2], zeros_like(in[2])), in[0] / in[1], in[1] + in[2])};
+      },
+  };
+  for (int64_t n : {1, 15, 16, 17, 511, 513, 1000 + 37}) {
+    auto values = [&](int which) {
+      std::vector<float> v = (randn({n}) * 10.0).to_vector<float>();
+      for (int64_t i = 0; i < n; i += 3) v[size_t(i)] = special[size_t((i / 3 + which * 3) % special.size())];
+      return tensor(v);
+    };
+    std::vector<Tensor> in = {values(0), values(1), values(2)};
+    std::vector<float> y = in[1].to_vector<float>(), x = in[0].to_vector<float>();
+    for (int64_t i = 1; i < n; i += 5) y[size_t(i)] = x[size_t(i)];  // ties for gt
+    in[1] = tensor(y);
+    for (size_t p = 0; p < std::size(programs); ++p) {
+      auto compiled = graph::compile(programs[p], {.warmup_calls = 0});
+      const std::vector<float> got = compiled(in)[0].to_vector<float>();
+      REQUIRE(compiled.report().elementwise_groups == 1);
+      const std::vector<float> want = programs[p](in)[0].to_vector<float>();
+      REQUIRE(got.size() == want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        const bool same = std::isnan(want[i]) ? std::isnan(got[i]) : std::memcmp(&want[i], &got[i], 4) == 0;
+        CHECK_MESSAGE(same, "program ", p, ", n ", n, ", element ", i, ": eager ", want[i], ", compiled ", got[i]);
+      }
+    }
+  }
 }
 
 TEST_CASE("compiled runs allocate nothing, keep .grad real, and report their plan") {
