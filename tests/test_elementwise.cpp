@@ -195,6 +195,25 @@ TEST_CASE("unary ops: dtypes and layouts") {
   }
 }
 
+TEST_CASE("float32 unary ops give a view the bits of its contiguous copy") {
+  // Note [Strided vector ops]: strided and broadcast runs take the vector bodies too.
+  for (const UnaryCase& c : unary_cases()) {
+    const Tensor views[] = {make_dt(DType::Float32, {37, 29}, c.lo, c.hi).t(),
+                            make_dt(DType::Float32, {61, 40}, c.lo, c.hi).slice(0, 3, 61, 3).slice(1, 1, 40, 2),
+                            make_dt(DType::Float32, {5, 1}, c.lo, c.hi).expand({5, 333})};
+    for (const Tensor& x : views) {
+      const std::vector<float> got = apply(c.op, {x}, c.attrs).to_vector<float>();
+      const std::vector<float> want = apply(c.op, {x.contiguous()}, c.attrs).to_vector<float>();
+      REQUIRE(got.size() == want.size());
+      int differ = 0;
+      for (size_t i = 0; i < got.size(); ++i)
+        differ += std::isnan(want[i]) ? !std::isnan(got[i]) : std::memcmp(&got[i], &want[i], 4) != 0;
+      CHECK_MESSAGE(differ == 0, op_name(c.op), " ", c.attrs.str(), ": ", differ, " of ", got.size(),
+                    " elements differ");
+    }
+  }
+}
+
 TEST_CASE("integer-only unary details") {
   Tensor x = tensor<int32_t>({std::numeric_limits<int32_t>::min(), -3, 0, 7}, {4});
   CHECK(values_of(neg(x)) == std::vector<double>{double(std::numeric_limits<int32_t>::min()), 3, 0, -7});

@@ -185,6 +185,21 @@ void run_unary(const Tensor& x, const Tensor& out, const Op& op) {
           unary_avx2(op, reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), n);
           return;
         }
+        // Note [Strided vector ops]: a strided or broadcast run goes through the same vector
+        // body as a contiguous one (gathered into a buffer, scattered back), so exp, log,
+        // tanh, ... of a view give the bits of the same op on a contiguous copy, and the
+        // graph's tile interpreter, which gathers the same way, gives eager's bits on views.
+        if (has_avx2_fma()) {
+          constexpr int64_t kBuf = 256;
+          alignas(64) float buf[kBuf];
+          for (int64_t done = 0; done < n; done += kBuf) {
+            const int64_t len = std::min(kBuf, n - done);
+            for (int64_t i = 0; i < len; ++i) buf[i] = *reinterpret_cast<const float*>(p[1] + (done + i) * s[1]);
+            unary_avx2(op, buf, buf, len);
+            for (int64_t i = 0; i < len; ++i) *reinterpret_cast<float*>(p[0] + (done + i) * s[0]) = buf[i];
+          }
+          return;
+        }
       }
       if (s[0] == kOut && s[1] == kIn) {
         Out* o = reinterpret_cast<Out*>(p[0]);
