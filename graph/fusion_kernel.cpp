@@ -281,12 +281,88 @@ void run_program(const FusedProgram& prog, float** regs, int64_t len) {
   for (size_t i = 0; i < prog.code.size(); ++i) run_instr(prog.code[i], regs, regs[size_t(prog.num_inputs) + i], len);
 }
 
+// Stores the result and the side outputs of n elements computed at regs offset `at` into
+// the operands at ptrs (Note [Side stores] in fusion.cpp: every read of these elements
+// is done by now).
+void store_results(const FusedProgram& prog, float* const* regs, int64_t at, char* const* ptrs,
+                   const int64_t* strides, DType out_dtype, int64_t n) {
+  const int nregs = prog.num_inputs + int(prog.code.size());
+  store(regs[nregs - 1] + at, ptrs[0], strides[0], out_dtype, n);
+  for (const FusedProgram::SideStore& st : prog.side_stores) {
+    const int k = st.operand + 1;
+    store(regs[st.reg] + at, ptrs[k], strides[k], DType::Float32, n);
+  }
+}
+
+// Note [Short runs]: a broadcast operand such as log_softmax's [N, 1] row sums cuts a
+// group's loop into runs as long as a row (10 elements for fashion-mlp's logits), and
+// running the program once per run costs its dispatch per row: 9-11 us for [128, 10].
+// Runs shorter than a quarter tile are instead gathered into one tile (each input's run
+// loaded at the tile's fill point, the destinations remembered), the program runs once
+// per full tile, and the results are scattered back. Every element still goes through
+// the same vector bodies, so the bits do not change.
+class ShortRuns {
+ public:
+  ShortRuns(const FusedProgram& prog, const ScratchLayout& layout, const std::vector<DType>& dtypes,
+            DType out_dtype, int nops)
+      : prog_(prog), layout_(layout), dtypes_(dtypes), out_dtype_(out_dtype), nops_(nops) {}
+
+  void add(char* const* ptrs, const int64_t* strides, int64_t n) {
+    if (fill_ + n > kTile || runs_ == kMaxRuns) flush();
+    if (fill_ == 0) regs_ = thread_registers(layout_);
+    for (int k = 0; k < prog_.num_inputs; ++k)
+      load(ptrs[k + 1], strides[k + 1], dtypes_[size_t(k)], regs_[k] + fill_, n);
+    Run& r = run_[size_t(runs_++)];
+    std::copy(ptrs, ptrs + nops_, r.ptrs.begin());
+    r.at = fill_;
+    r.n = n;
+    std::copy(strides, strides + nops_, strides_.begin());  // the same for every run
+    fill_ += n;
+  }
+
+  void flush() {
+    if (fill_ == 0) return;
+    run_program(prog_, regs_, fill_);
+    for (int i = 0; i < runs_; ++i) {
+      const Run& r = run_[size_t(i)];
+      store_results(prog_, regs_, r.at, r.ptrs.data(), strides_.data(), out_dtype_, r.n);
+    }
+    fill_ = 0;
+    runs_ = 0;
+  }
+
+ private:
+  static constexpr int kMaxRuns = 64;
+  struct Run {
+    std::array<char*, cpu::StridedLoop::kMaxOperands> ptrs;
+    int64_t at, n;
+  };
+  const FusedProgram& prog_;
+  const ScratchLayout& layout_;
+  const std::vector<DType>& dtypes_;
+  const DType out_dtype_;
+  const int nops_;
+  float** regs_ = nullptr;
+  std::array<int64_t, cpu::StridedLoop::kMaxOperands> strides_{};
+  int64_t fill_ = 0;
+  int runs_ = 0;
+  std::array<Run, kMaxRuns> run_;
+};
+
 void run_elementwise(const FusedProgram& prog, const ScratchLayout& layout, std::span<const Tensor> inputs,
                      const Tensor& out) {
   cpu::StridedLoop loop(out, inputs);
   const int nregs = prog.num_inputs + int(prog.code.size());
   std::vector<DType> dtypes;
   for (const Tensor& t : inputs) dtypes.push_back(t.dtype());
+  if (loop.inner_size() < kTile / 4) {  // Note [Short runs]
+    parallel_for(0, loop.numel(), kGrain, [&](int64_t lo, int64_t hi) {
+      ShortRuns batch(prog, layout, dtypes, out.dtype(), 1 + int(inputs.size()));
+      loop.run_range(lo, hi, [&](char** ptrs, const int64_t* strides, int64_t n) { batch.add(ptrs, strides, n); });
+      batch.flush();
+    });
+    return;
+  }
   const bool out_direct = out.dtype() == DType::Float32;
   loop.run(kGrain, [&](char** ptrs, const int64_t* strides, int64_t n) {
     std::array<const char*, cpu::StridedLoop::kMaxOperands> filled{};
@@ -296,15 +372,18 @@ void run_elementwise(const FusedProgram& prog, const ScratchLayout& layout, std:
       bind_inputs(prog, regs, ptrs, strides, done, len, dtypes, filled.data());
       // The last instruction writes straight into a contiguous float32 output.
       char* o = ptrs[0] + done * strides[0];
-      bool direct = out_direct && strides[0] == 4;
+      const bool direct = out_direct && strides[0] == 4;
       if (direct) regs[nregs - 1] = reinterpret_cast<float*>(o);
       run_program(prog, regs, len);
-      if (!direct) store(regs[nregs - 1], o, strides[0], out.dtype(), len);
-      // Every read of this tile is done: side outputs may now overwrite the states they
-      // update (Note [Side stores] in fusion.cpp).
-      for (const FusedProgram::SideStore& st : prog.side_stores) {
-        const int k = st.operand + 1;
-        store(regs[st.reg], ptrs[k] + done * strides[k], strides[k], DType::Float32, len);
+      std::array<char*, cpu::StridedLoop::kMaxOperands> at{};
+      for (int k = 0; k <= prog.num_inputs; ++k) at[size_t(k)] = ptrs[k] + done * strides[k];
+      if (direct) {  // the result is in place already: only the side outputs
+        for (const FusedProgram::SideStore& st : prog.side_stores) {
+          const int k = st.operand + 1;
+          store(regs[st.reg], at[size_t(k)], strides[k], DType::Float32, len);
+        }
+      } else {
+        store_results(prog, regs, 0, at.data(), strides, out.dtype(), len);
       }
     }
   });

@@ -263,6 +263,50 @@ TEST_CASE("fused IEEE ops give eager's bits on special values and every tail len
   }
 }
 
+TEST_CASE("short broadcast runs gathered into tiles give eager's results") {
+  // An [R, 1] operand cuts the loop into runs of C elements; runs shorter than a quarter
+  // tile are gathered (Note [Short runs] in fusion_kernel.cpp): full tiles, 64-run
+  // batches, a transposed input, a bool result, and side stores into states.
+  manual_seed(6);
+  for (int64_t C : {3, 10, 100, 200})
+    for (int64_t R : {1, 7, 300}) {
+      CAPTURE(C);
+      CAPTURE(R);
+      const std::vector<Tensor> in = {randn({C, R}).t(), randn({R, C}), randn({R, 1})};
+      using Fn = std::vector<Tensor> (*)(const std::vector<Tensor>&);
+      const Fn programs[] = {
+          [](const std::vector<Tensor>& v) { return std::vector<Tensor>{v[1] - exp(v[0]) * v[2]}; },
+          [](const std::vector<Tensor>& v) { return std::vector<Tensor>{gt(v[0] * v[2], v[1])}; },
+      };
+      for (Fn f : programs) {
+        auto compiled = graph::compile(f, {.warmup_calls = 0});
+        const Tensor got = compiled(in)[0], want = f(in)[0];
+        REQUIRE(compiled.report().elementwise_groups == 1);
+        REQUIRE(got.dtype() == want.dtype());
+        if (want.dtype() == DType::Bool) CHECK(got.to_vector<bool>() == want.to_vector<bool>());
+        else CHECK(got.to_vector<float>() == want.to_vector<float>());
+      }
+      // m and p updated in place through a group with the [R, 1] operand: m's new value
+      // is a side store of p's update.
+      const Tensor m0 = randn({R, C}), p0 = randn({R, C});
+      Tensor m = m0.clone(), p = p0.clone();
+      auto update = [&](const std::vector<Tensor>& v) {
+        m.mul_(0.5).add_(v[1] * v[2]);
+        p.sub_(m * 0.1);
+        return std::vector<Tensor>{p * 2.0};
+      };
+      auto compiled = graph::compile(update, {.warmup_calls = 0});
+      const std::vector<float> out = compiled(in)[0].to_vector<float>();
+      CHECK(compiled.report().side_stores >= 1);
+      const std::vector<float> got_m = m.to_vector<float>(), got_p = p.to_vector<float>();
+      m = m0.clone();
+      p = p0.clone();
+      CHECK(update(in)[0].to_vector<float>() == out);
+      CHECK(m.to_vector<float>() == got_m);
+      CHECK(p.to_vector<float>() == got_p);
+    }
+}
+
 TEST_CASE("compiled runs allocate nothing, keep .grad real, and report their plan") {
   manual_seed(1);
   auto model = small_mlp();

@@ -50,6 +50,8 @@ class StridedLoop {
       if (ndim_ == 1 && stride_[k][0] != elem_size_[k]) return false;
     return true;
   }
+  // The length of each run: the innermost dim after merging.
+  int64_t inner_size() const { return ndim_ == 0 ? 1 : shape_[ndim_ - 1]; }
   // Operand k's stride in bytes along the innermost dim (0 means broadcast).
   int64_t inner_stride(int k) const { return ndim_ == 0 ? 0 : stride_[k][ndim_ - 1]; }
   char* base(int k) const { return data_[k]; }
