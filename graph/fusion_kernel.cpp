@@ -3,8 +3,8 @@
 // Note [Tile interpreter]: a fused elementwise group runs as a tiny register program over
 // tiles of kTile elements: each input tile is loaded (contiguous, broadcast or strided)
 // into a float register in L1, each instruction is one tight loop over the tile (AVX2
-// where it matters, AVX-512 for the ops of Note [IEEE ops in zmm]), and only the result is stored. Compared with generating and
-// compiling C++ at run time, it needs no compiler on the user's machine and compiles in
+// where it matters, AVX-512 for the ops of Note [IEEE ops in zmm]), and only the result
+// is stored. Compared with generating and compiling C++ at run time, it needs no compiler on the user's machine and compiles in
 // microseconds; the cost is one pass over an L1-resident tile per instruction instead of
 // one fused expression per element, which for the short chains training produces is
 // small next to the memory traffic saved (intermediates never leave L1).
@@ -281,13 +281,11 @@ void run_program(const FusedProgram& prog, float** regs, int64_t len) {
   for (size_t i = 0; i < prog.code.size(); ++i) run_instr(prog.code[i], regs, regs[size_t(prog.num_inputs) + i], len);
 }
 
-// Stores the result and the side outputs of n elements computed at regs offset `at` into
-// the operands at ptrs (Note [Side stores] in fusion.cpp: every read of these elements
-// is done by now).
-void store_results(const FusedProgram& prog, float* const* regs, int64_t at, char* const* ptrs,
-                   const int64_t* strides, DType out_dtype, int64_t n) {
-  const int nregs = prog.num_inputs + int(prog.code.size());
-  store(regs[nregs - 1] + at, ptrs[0], strides[0], out_dtype, n);
+// Stores the side outputs of n elements, computed at register offset `at`, into the
+// states they update at ptrs (Note [Side stores] in fusion.cpp): call it once every read
+// of these elements is done.
+void store_side_outputs(const FusedProgram& prog, float* const* regs, int64_t at, char* const* ptrs,
+                        const int64_t* strides, int64_t n) {
   for (const FusedProgram::SideStore& st : prog.side_stores) {
     const int k = st.operand + 1;
     store(regs[st.reg] + at, ptrs[k], strides[k], DType::Float32, n);
@@ -323,9 +321,11 @@ class ShortRuns {
   void flush() {
     if (fill_ == 0) return;
     run_program(prog_, regs_, fill_);
+    const float* result = regs_[prog_.num_inputs + int(prog_.code.size()) - 1];
     for (int i = 0; i < runs_; ++i) {
       const Run& r = run_[size_t(i)];
-      store_results(prog_, regs_, r.at, r.ptrs.data(), strides_.data(), out_dtype_, r.n);
+      store(result + r.at, r.ptrs[0], strides_[0], out_dtype_, r.n);
+      store_side_outputs(prog_, regs_, r.at, r.ptrs.data(), strides_.data(), r.n);
     }
     fill_ = 0;
     runs_ = 0;
@@ -375,16 +375,10 @@ void run_elementwise(const FusedProgram& prog, const ScratchLayout& layout, std:
       const bool direct = out_direct && strides[0] == 4;
       if (direct) regs[nregs - 1] = reinterpret_cast<float*>(o);
       run_program(prog, regs, len);
+      if (!direct) store(regs[nregs - 1], o, strides[0], out.dtype(), len);
       std::array<char*, cpu::StridedLoop::kMaxOperands> at{};
       for (int k = 0; k <= prog.num_inputs; ++k) at[size_t(k)] = ptrs[k] + done * strides[k];
-      if (direct) {  // the result is in place already: only the side outputs
-        for (const FusedProgram::SideStore& st : prog.side_stores) {
-          const int k = st.operand + 1;
-          store(regs[st.reg], at[size_t(k)], strides[k], DType::Float32, len);
-        }
-      } else {
-        store_results(prog, regs, 0, at.data(), strides, out.dtype(), len);
-      }
+      store_side_outputs(prog, regs, 0, at.data(), strides, len);
     }
   });
 }
