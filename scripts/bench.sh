@@ -41,6 +41,9 @@ echo "== building duet (Release, $build_dir)"
 DUET_BUILD_DIR=$build_dir scripts/build.sh -DDUET_BUILD_TESTS=OFF
 
 stamp="$(date +%Y-%m-%d)-$(hostname -s)"
+# The tree as the runs find it (before they write this run's logs under bench/results).
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
 results=${DUET_BENCH_RESULTS:-bench/results}
 out_dir=$results/$stamp
 mkdir -p "$out_dir"
@@ -140,8 +143,6 @@ done
 report_py=python3
 [[ -x $py ]] && "$py" -c "import matplotlib" 2>/dev/null && report_py=$py
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
 "$report_py" bench/report.py "$records"/*.json \
   --combined "$results/$stamp.json" --md "$results/$stamp.md" --plots "$out_dir" \
   --meta "date=$(date '+%Y-%m-%d %H:%M %Z')" --meta "host=$(hostname -s)" --meta "cpu=$cpu, $(nproc) cores" \
