@@ -4,8 +4,8 @@
 // tiles of kTile elements: each input tile is loaded (contiguous, broadcast or strided)
 // into a float register in L1, each instruction is one tight loop over the tile (AVX2
 // where it matters, AVX-512 for the ops of Note [IEEE ops in zmm]), and only the result
-// is stored. Compared with generating and compiling C++ at run time, it needs no compiler on the user's machine and compiles in
-// microseconds; the cost is one pass over an L1-resident tile per instruction instead of
+// is stored. Compared with generating and compiling C++ at run time, it needs no
+// compiler on the user's machine and compiles in microseconds; the cost is one pass over an L1-resident tile per instruction instead of
 // one fused expression per element, which for the short chains training produces is
 // small next to the memory traffic saved (intermediates never leave L1).
 #include <array>
@@ -57,10 +57,8 @@ DUET_TARGET_AVX2 void unary_avx2(const float* x, float* y, int64_t n, V vf) {
 // bits. (exp, log, tanh, sigmoid stay on the AVX2 bodies eager uses.) Adam's update is
 // 13 such instructions per tile. fashion-mlp's W1 update group (200K elements, 2 threads,
 // 2-core VM): 0.154 ms per step in 256-bit loops, 0.132-0.140 ms in zmm; the W2 group
-// (32K) 0.034 -> 0.026-0.029 ms. Its two divisions and square root keep the divider busy
-// ~2 cycles per element at either width, and its 28 bytes per element of traffic come
-// from L2/L3. Tiles of 128 to 2048 elements: 256 and 512 best, 1024 and up slower (the
-// program's live tiles leave L1).
+// (32K) 0.034 -> 0.026-0.029 ms. Tiles of 128 to 2048 elements measured: 256 and 512
+// best, 1024 and up slower (the program's live tiles no longer fit L1 together).
 enum class Zop { Add, Sub, Mul, Div, Sqrt, Gt, Where };
 
 template <Zop op>
@@ -80,36 +78,16 @@ DUET_TARGET_AVX512 inline __m512 zop(__m512 p, __m512 q, __m512 r) {
 template <Zop op>
 DUET_TARGET_AVX512 void run_zmm(const float* a, const float* b, const float* c, float* y, int64_t n) {
   constexpr bool two = op != Zop::Sqrt, three = op == Zop::Where;
-  auto at = [](const float* p, int64_t i, __mmask16 m) {
-    return p == nullptr ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, p + i);
+  auto at = [](bool used, const float* p, int64_t i, __mmask16 m) {
+    return used ? _mm512_maskz_loadu_ps(m, p + i) : _mm512_setzero_ps();
   };
-  if (!two) b = nullptr;
-  if (!three) c = nullptr;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     _mm512_storeu_ps(y + i, zop<op>(_mm512_loadu_ps(a + i), two ? _mm512_loadu_ps(b + i) : _mm512_setzero_ps(),
                                     three ? _mm512_loadu_ps(c + i) : _mm512_setzero_ps()));
   if (i < n) {
     const __mmask16 m = __mmask16((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(y + i, m, zop<op>(at(a, i, m), at(b, i, m), at(c, i, m)));
-  }
-}
-
-// The instruction on zmm if it is one of Note [IEEE ops in zmm]'s; false otherwise.
-bool run_instr_zmm(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
-  if (!cpu::ew::has_avx512()) return false;
-  const float* a = regs[in.args[0]];
-  const float* b = in.args.size() > 1 ? regs[in.args[1]] : nullptr;
-  const float* c = in.args.size() > 2 ? regs[in.args[2]] : nullptr;
-  switch (in.op) {
-    case OpKind::add: return run_zmm<Zop::Add>(a, b, c, y, n), true;
-    case OpKind::sub: return run_zmm<Zop::Sub>(a, b, c, y, n), true;
-    case OpKind::mul: return run_zmm<Zop::Mul>(a, b, c, y, n), true;
-    case OpKind::div: return run_zmm<Zop::Div>(a, b, c, y, n), true;
-    case OpKind::sqrt: return run_zmm<Zop::Sqrt>(a, b, c, y, n), true;
-    case OpKind::gt: return run_zmm<Zop::Gt>(a, b, c, y, n), true;
-    case OpKind::where: return run_zmm<Zop::Where>(a, b, c, y, n), true;
-    default: return false;
+    _mm512_mask_storeu_ps(y + i, m, zop<op>(at(true, a, i, m), at(two, b, i, m), at(three, c, i, m)));
   }
 }
 
@@ -121,8 +99,9 @@ float sigmoid1(float v) { return v >= 0 ? 1.0f / (1.0f + std::exp(-v)) : std::ex
 void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
   const float* a = regs[in.args[0]];
   const float* b = in.args.size() > 1 ? regs[in.args[1]] : nullptr;
-  if (run_instr_zmm(in, regs, y, n)) return;
+  const float* c = in.args.size() > 2 ? regs[in.args[2]] : nullptr;
   const bool avx2 = cpu::has_avx2_fma();
+  const bool zmm = cpu::ew::has_avx512();  // Note [IEEE ops in zmm]
   switch (in.op) {
     case OpKind::neg: return unary(a, y, n, [](float v) { return -v; });
     case OpKind::abs: return unary(a, y, n, [](float v) { return std::fabs(v); });
@@ -131,6 +110,7 @@ void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
     // std::sqrt may set errno, which keeps the compiler from vectorising it: use the
     // instruction directly.
     case OpKind::sqrt:
+      if (zmm) return run_zmm<Zop::Sqrt>(a, b, c, y, n);
       if (avx2) return unary_avx2(a, y, n, sqrt256);
       return unary(a, y, n, [](float v) { return std::sqrt(v); });
     case OpKind::rsqrt:
@@ -161,10 +141,18 @@ void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
       return unary(a, y, n, [&](float v) { return v != v ? v : std::min(std::max(v, lo), hi); });
     }
     case OpKind::logical_not: return unary(a, y, n, [](float v) { return v == 0 ? 1.0f : 0.0f; });
-    case OpKind::add: return binary(a, b, y, n, [](float p, float q) { return p + q; });
-    case OpKind::sub: return binary(a, b, y, n, [](float p, float q) { return p - q; });
-    case OpKind::mul: return binary(a, b, y, n, [](float p, float q) { return p * q; });
-    case OpKind::div: return binary(a, b, y, n, [](float p, float q) { return p / q; });
+    case OpKind::add:
+      if (zmm) return run_zmm<Zop::Add>(a, b, c, y, n);
+      return binary(a, b, y, n, [](float p, float q) { return p + q; });
+    case OpKind::sub:
+      if (zmm) return run_zmm<Zop::Sub>(a, b, c, y, n);
+      return binary(a, b, y, n, [](float p, float q) { return p - q; });
+    case OpKind::mul:
+      if (zmm) return run_zmm<Zop::Mul>(a, b, c, y, n);
+      return binary(a, b, y, n, [](float p, float q) { return p * q; });
+    case OpKind::div:
+      if (zmm) return run_zmm<Zop::Div>(a, b, c, y, n);
+      return binary(a, b, y, n, [](float p, float q) { return p / q; });
     case OpKind::maximum:
       return binary(a, b, y, n, [](float p, float q) { return p != p || q != q ? NAN : std::max(p, q); });
     case OpKind::minimum:
@@ -173,15 +161,16 @@ void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
     case OpKind::ne: return binary(a, b, y, n, [](float p, float q) { return p != q ? 1.0f : 0.0f; });
     case OpKind::lt: return binary(a, b, y, n, [](float p, float q) { return p < q ? 1.0f : 0.0f; });
     case OpKind::le: return binary(a, b, y, n, [](float p, float q) { return p <= q ? 1.0f : 0.0f; });
-    case OpKind::gt: return binary(a, b, y, n, [](float p, float q) { return p > q ? 1.0f : 0.0f; });
+    case OpKind::gt:
+      if (zmm) return run_zmm<Zop::Gt>(a, b, c, y, n);
+      return binary(a, b, y, n, [](float p, float q) { return p > q ? 1.0f : 0.0f; });
     case OpKind::ge: return binary(a, b, y, n, [](float p, float q) { return p >= q ? 1.0f : 0.0f; });
     case OpKind::logical_and: return binary(a, b, y, n, [](float p, float q) { return p != 0 && q != 0 ? 1.0f : 0.0f; });
     case OpKind::logical_or: return binary(a, b, y, n, [](float p, float q) { return p != 0 || q != 0 ? 1.0f : 0.0f; });
-    case OpKind::where: {
-      const float* c = regs[in.args[2]];
+    case OpKind::where:
+      if (zmm) return run_zmm<Zop::Where>(a, b, c, y, n);
       for (int64_t i = 0; i < n; ++i) y[i] = a[i] != 0 ? b[i] : c[i];
       return;
-    }
     default: DUET_ASSERT(false, "fused kernel: op ", op_name(in.op), " is not supported by the tile interpreter");
   }
 }
@@ -282,13 +271,13 @@ void run_program(const FusedProgram& prog, float** regs, int64_t len) {
 }
 
 // Stores the side outputs of n elements, computed at register offset `at`, into the
-// states they update at ptrs (Note [Side stores] in fusion.cpp): call it once every read
-// of these elements is done.
+// states they update, from element `done` of the run at ptrs (Note [Side stores] in
+// fusion.cpp): call it once every read of these elements is done.
 void store_side_outputs(const FusedProgram& prog, float* const* regs, int64_t at, char* const* ptrs,
-                        const int64_t* strides, int64_t n) {
+                        const int64_t* strides, int64_t done, int64_t n) {
   for (const FusedProgram::SideStore& st : prog.side_stores) {
     const int k = st.operand + 1;
-    store(regs[st.reg] + at, ptrs[k], strides[k], DType::Float32, n);
+    store(regs[st.reg] + at, ptrs[k] + done * strides[k], strides[k], DType::Float32, n);
   }
 }
 
@@ -302,19 +291,23 @@ void store_side_outputs(const FusedProgram& prog, float* const* regs, int64_t at
 class ShortRuns {
  public:
   ShortRuns(const FusedProgram& prog, const ScratchLayout& layout, const std::vector<DType>& dtypes,
-            DType out_dtype, int nops)
-      : prog_(prog), layout_(layout), dtypes_(dtypes), out_dtype_(out_dtype), nops_(nops) {}
+            DType out_dtype)
+      : prog_(prog), layout_(layout), dtypes_(dtypes), out_dtype_(out_dtype), nops_(1 + prog.num_inputs) {}
 
+  // A run of n elements at ptrs; the strides are the loop's inner strides, the same for
+  // every run.
   void add(char* const* ptrs, const int64_t* strides, int64_t n) {
     if (fill_ + n > kTile || runs_ == kMaxRuns) flush();
-    if (fill_ == 0) regs_ = thread_registers(layout_);
+    if (fill_ == 0) {
+      regs_ = thread_registers(layout_);
+      std::copy(strides, strides + nops_, strides_.begin());
+    }
     for (int k = 0; k < prog_.num_inputs; ++k)
       load(ptrs[k + 1], strides[k + 1], dtypes_[size_t(k)], regs_[k] + fill_, n);
     Run& r = run_[size_t(runs_++)];
     std::copy(ptrs, ptrs + nops_, r.ptrs.begin());
     r.at = fill_;
     r.n = n;
-    std::copy(strides, strides + nops_, strides_.begin());  // the same for every run
     fill_ += n;
   }
 
@@ -325,7 +318,7 @@ class ShortRuns {
     for (int i = 0; i < runs_; ++i) {
       const Run& r = run_[size_t(i)];
       store(result + r.at, r.ptrs[0], strides_[0], out_dtype_, r.n);
-      store_side_outputs(prog_, regs_, r.at, r.ptrs.data(), strides_.data(), r.n);
+      store_side_outputs(prog_, regs_, r.at, r.ptrs.data(), strides_.data(), 0, r.n);
     }
     fill_ = 0;
     runs_ = 0;
@@ -357,7 +350,7 @@ void run_elementwise(const FusedProgram& prog, const ScratchLayout& layout, std:
   for (const Tensor& t : inputs) dtypes.push_back(t.dtype());
   if (loop.inner_size() < kTile / 4) {  // Note [Short runs]
     parallel_for(0, loop.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-      ShortRuns batch(prog, layout, dtypes, out.dtype(), 1 + int(inputs.size()));
+      ShortRuns batch(prog, layout, dtypes, out.dtype());
       loop.run_range(lo, hi, [&](char** ptrs, const int64_t* strides, int64_t n) { batch.add(ptrs, strides, n); });
       batch.flush();
     });
@@ -376,9 +369,7 @@ void run_elementwise(const FusedProgram& prog, const ScratchLayout& layout, std:
       if (direct) regs[nregs - 1] = reinterpret_cast<float*>(o);
       run_program(prog, regs, len);
       if (!direct) store(regs[nregs - 1], o, strides[0], out.dtype(), len);
-      std::array<char*, cpu::StridedLoop::kMaxOperands> at{};
-      for (int k = 0; k <= prog.num_inputs; ++k) at[size_t(k)] = ptrs[k] + done * strides[k];
-      store_side_outputs(prog, regs, 0, at.data(), strides, len);
+      store_side_outputs(prog, regs, 0, ptrs, strides, done, len);
     }
   });
 }

@@ -69,7 +69,7 @@ class StridedLoop {
   void run_range(int64_t lo, int64_t hi, F&& fn) const {
     std::array<int64_t, kMaxOperands> inner{};
     for (int k = 0; k < nops_; ++k) inner[k] = inner_stride(k);
-    int64_t inner_n = ndim_ == 0 ? 1 : shape_[ndim_ - 1];
+    const int64_t inner_n = inner_size();
     // Multi-index of `lo` and the matching pointers.
     std::array<int64_t, kMaxDims> idx{};
     std::array<char*, kMaxOperands> ptr{};
