@@ -17,6 +17,7 @@
 //     gives the whole cache back, so blocks of sizes no longer asked for do not pin memory;
 //   - empty_cache() gives it back on demand; DUET_CPU_CACHE=0 turns the cache off, and
 //     AddressSanitizer builds keep it off, so that use-after-free still reaches ASan.
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -45,6 +46,9 @@ bool cache_enabled_by_default() {
 class CpuAllocator final : public Allocator {
  public:
   void* allocate(size_t nbytes) override {
+    // Tensors never ask for more (Note [Size limits] in core/shape.cpp); the rounding below
+    // would wrap past it.
+    if (nbytes > size_t(INT64_MAX)) throw OutOfMemoryError(detail::concat("cpu: cannot allocate ", nbytes, " bytes"));
     const size_t size = block_size(nbytes);
     void* p = nullptr;
     if (cacheable(size)) {
@@ -58,7 +62,7 @@ class CpuAllocator final : public Allocator {
     }
     if (p == nullptr) {
       p = std::aligned_alloc(kAlignment, size);
-      DUET_CHECK(p != nullptr, "cpu allocator: out of memory allocating ", nbytes, " bytes");
+      if (p == nullptr) throw OutOfMemoryError(detail::concat("cpu: out of memory allocating ", nbytes, " bytes"));
       system_allocations_.fetch_add(1, std::memory_order_relaxed);
     }
     counter_.on_alloc(nbytes);

@@ -2,6 +2,7 @@
 #include "core/dispatch.h"
 
 #include <atomic>
+#include <new>
 
 #include "core/error.h"
 
@@ -57,7 +58,10 @@ TensorMeta infer_meta(OpKind op, std::span<const Tensor> inputs, const Attrs& at
   const OpDef& def = op_def(op);
   check_arity(def, inputs);
   TensorMeta meta = def.shape(op, inputs, attrs);
-  checked_numel(meta.shape, def.name);
+  // Note [Size limits] in core/shape.cpp; a view takes no memory of its own (an expanded
+  // one may have far more elements than bytes exist).
+  if (def.view) checked_numel(meta.shape, def.name);
+  else checked_nbytes(meta.shape, meta.dtype, def.name);
   return meta;
 }
 
@@ -89,9 +93,18 @@ void apply_out(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, co
 bool is_capturing() { return t_capturing; }
 void set_capturing(bool on) { t_capturing = on; }
 
-Tensor empty_like_meta(const TensorMeta& meta) {
-  size_t nbytes = size_t(numel_of(meta.shape)) * dtype_size(meta.dtype);
-  auto storage = std::make_shared<Storage>(nbytes, meta.device);
+Tensor empty_like_meta(const TensorMeta& meta, const char* op) {
+  const int64_t nbytes = checked_nbytes(meta.shape, meta.dtype, op);
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = std::make_shared<Storage>(size_t(nbytes), meta.device);
+  } catch (const OutOfMemoryError& e) {
+    throw OutOfMemoryError(detail::concat(op, ": cannot allocate ", nbytes, " bytes for a result of ",
+                                          dtype_name(meta.dtype), shape_str(meta.shape), " (", e.what(), ")"));
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(detail::concat(op, ": cannot allocate ", nbytes, " bytes for a result of ",
+                                          dtype_name(meta.dtype), shape_str(meta.shape), " (out of host memory)"));
+  }
   return Tensor(std::make_shared<TensorImpl>(std::move(storage), meta.shape, contiguous_strides(meta.shape), 0,
                                              meta.dtype, meta.device));
 }
@@ -99,7 +112,7 @@ Tensor empty_like_meta(const TensorMeta& meta) {
 Tensor run_kernel(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta) {
   const OpDef& def = op_def(op);
   if (def.view) return def.view(inputs, attrs, meta);
-  Tensor out = empty_like_meta(meta);
+  Tensor out = empty_like_meta(meta, def.name);
   run_kernel_into(op, inputs, attrs, out);
   return out;
 }
@@ -112,7 +125,12 @@ void run_kernel_into(OpKind op, std::span<const Tensor> inputs, const Attrs& att
   DUET_CHECK(fn != nullptr, def.name, ": no kernel for device ", dev, " in this build of duet");
   if (out.numel() == 0) return;
   count_kernel_launches(1);
-  fn(inputs, out, attrs);
+  try {
+    fn(inputs, out, attrs);
+  } catch (const std::bad_alloc&) {  // a kernel's scratch buffer
+    throw OutOfMemoryError(detail::concat(def.name, ": out of host memory for the kernel's scratch buffers (result ",
+                                          dtype_name(out.dtype()), shape_str(out.sizes()), ")"));
+  }
 }
 
 namespace {

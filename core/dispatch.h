@@ -88,7 +88,9 @@ class CaptureSuspendGuard {
   bool prev_;
 };
 
-// A fresh contiguous tensor of the given meta (uninitialised memory).
-Tensor empty_like_meta(const TensorMeta& meta);
+// A fresh contiguous tensor of the given meta (uninitialised memory). Throws duet::Error
+// when the meta's byte count does not fit in int64, and OutOfMemoryError naming `op`, the
+// bytes and the shape when the allocator cannot provide them.
+Tensor empty_like_meta(const TensorMeta& meta, const char* op = "empty");
 
 }  // namespace duet

@@ -26,6 +26,13 @@ class InternalError : public Error {
   explicit InternalError(const std::string& what) : Error(what) {}
 };
 
+// An allocator could not provide the memory asked for (a duet::Error, so code that catches
+// Error sees it too). Ops rethrow it with their name and the result's shape.
+class OutOfMemoryError : public Error {
+ public:
+  explicit OutOfMemoryError(const std::string& what) : Error(what) {}
+};
+
 namespace detail {
 
 // Vectors print as [a, b, c] so shapes read naturally in messages.

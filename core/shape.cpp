@@ -9,16 +9,36 @@ namespace duet {
 
 std::string shape_str(const Shape& s) { return detail::concat(s); }
 
+// Note [Size limits]: every size duet computes from a shape is an int64 (element counts,
+// strides, offsets) and every byte count a size_t derived from one, so a shape is accepted
+// only when (a) its element count, (b) the product of its sizes with 0 read as 1 (the
+// largest contiguous stride, which a shape with a 0 size still has) and (c) its byte count
+// for the dtype all fit in int64. Storage then never exceeds 2^63 - 1 bytes, and offsets
+// in elements or bytes within it cannot wrap. Views (expand, slice, permute) never reach
+// past their base's storage, so their extents are bounded by it; an expanded view may
+// still have up to 2^63 - 1 elements, which is why ops whose work grows with their input
+// (reductions, matmul) bound that work in their shape functions (Note [Work limits] in
+// core/ops/common.cpp). infer_meta applies (a)-(c) to every op's result.
 int64_t checked_numel(const Shape& shape, const char* op) {
   DUET_CHECK(int64_t(shape.size()) <= kMaxDims, op, ": shape ", shape, " has ", shape.size(),
              " dims; at most ", kMaxDims, " are supported");
-  int64_t n = 1;
+  int64_t n = 1, span = 1;
   for (int64_t s : shape) {
     DUET_CHECK(s >= 0, op, ": negative size in shape ", shape);
     DUET_CHECK(!__builtin_mul_overflow(n, s, &n), op, ": the element count of shape ", shape,
                " overflows int64");
+    DUET_CHECK(!__builtin_mul_overflow(span, std::max<int64_t>(s, 1), &span), op, ": the strides of shape ",
+               shape, " overflow int64");
   }
   return n;
+}
+
+int64_t checked_nbytes(const Shape& shape, DType dtype, const char* op) {
+  int64_t n = checked_numel(shape, op), bytes = 0;
+  DUET_CHECK(!__builtin_mul_overflow(n, int64_t(dtype_size(dtype)), &bytes), op,
+             ": shape ", shape, " of ", dtype_name(dtype), " needs more than 2^63 - 1 bytes, the most a tensor "
+             "can address");
+  return bytes;
 }
 
 Shape contiguous_strides(const Shape& shape) {

@@ -1,11 +1,13 @@
-// Shapes and strides: element counts with overflow checks, contiguous strides, NumPy
-// broadcasting, dimension wrapping (dim -1 is the last), and view-compatible strides.
+// Shapes and strides: element and byte counts with overflow checks, contiguous strides,
+// NumPy broadcasting, dimension wrapping (dim -1 is the last), and view-compatible strides.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "core/dtype.h"
 
 namespace duet {
 
@@ -14,8 +16,13 @@ inline constexpr int kMaxDims = 8;
 
 std::string shape_str(const Shape& s);  // "[2, 3]"
 
-// Number of elements; throws if a size is negative or the product overflows int64.
+// Number of elements; throws naming `op` if a size is negative, or if the product of the
+// sizes (the element count, or the largest contiguous stride of a shape with a 0 size)
+// overflows int64. See Note [Size limits] in shape.cpp.
 int64_t checked_numel(const Shape& shape, const char* op);
+// Bytes of a contiguous tensor of `shape` and `dtype`; also throws when they do not fit in
+// int64, so byte offsets and pointer arithmetic can never wrap.
+int64_t checked_nbytes(const Shape& shape, DType dtype, const char* op);
 inline int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;

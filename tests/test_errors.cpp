@@ -12,6 +12,12 @@
 
 using namespace duet;
 
+#if defined(__SANITIZE_ADDRESS__)
+// The out-of-memory checks below ask for 2^62 bytes; ASan must return null (as malloc
+// does) instead of stopping the process.
+extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+#endif
+
 namespace {
 
 
@@ -162,4 +168,60 @@ TEST_CASE("dispatch: undefined tensors, arity, out tensors") {
   std::vector<Tensor> one = {f32({2, 2})};
   Tensor mout = f32({2});
   EXPECT_ERROR(apply_out(OpKind::sum, one, {}, mout), "sum", "in-place");
+}
+
+TEST_CASE("sizes: element, stride and byte counts never wrap") {
+  // 2^62 float64 elements are 2^65 bytes: the byte count used to wrap to 0.
+  EXPECT_ERROR(zeros({int64_t(1) << 62}, DType::Float64), "full: shape [4611686018427387904] of float64 needs",
+               "more than 2^63 - 1 bytes");
+  EXPECT_ERROR(zeros({(int64_t(1) << 62) - 1}), "full", "[4611686018427387903]", "float32", "2^63 - 1 bytes");
+  EXPECT_ERROR(empty({int64_t(1) << 61}), "empty", "of float32 needs more than 2^63 - 1 bytes");
+  EXPECT_ERROR(from_blob(nullptr, {int64_t(1) << 61}, DType::Float64), "from_blob", "2^63 - 1 bytes");
+  // A 0 size makes the element count 0, but the contiguous strides would still overflow.
+  EXPECT_ERROR(empty({0, int64_t(1) << 40, int64_t(1) << 40}), "empty: the strides of shape",
+               "[0, 1099511627776, 1099511627776] overflow int64");
+  EXPECT_ERROR(f32({1}).expand({int64_t(1) << 62}).reshape({int64_t(1) << 40, int64_t(1) << 40, -1}), "reshape",
+               "is invalid for an input of shape [4611686018427387904]");
+  Tensor half = f32({1}).expand({int64_t(1) << 62});
+  EXPECT_ERROR(cat({half, half, half}), "cat: the sizes in dim 0 add up to more than int64 holds");
+  // An op's result is checked the same way (an expanded input costs no memory).
+  Tensor wide = f32({1}).expand({int64_t(1) << 62});
+  EXPECT_ERROR(wide + 1.0, "add: shape [4611686018427387904] of float32 needs more than 2^63 - 1 bytes");
+}
+
+TEST_CASE("memory: a failed allocation is an error naming the op, the bytes and the shape") {
+  // 2^62 bytes fit the size checks but no machine's address space.
+  try {
+    (void)zeros({int64_t(1) << 60});
+    FAIL_CHECK("a 2^62-byte tensor was allocated");
+  } catch (const OutOfMemoryError& e) {
+    std::string msg = e.what();
+    CHECK_MESSAGE(msg.find("full: cannot allocate 4611686018427387904 bytes for a result of "
+                           "float32[1152921504606846976]") != std::string::npos, msg);
+  }
+  EXPECT_ERROR(empty({int64_t(1) << 59}, DType::Float64), "empty: cannot allocate 4611686018427387904 bytes",
+               "float64[576460752303423488]");
+}
+
+TEST_CASE("work limits: absurd reductions and products are refused up front") {
+  Tensor wide = f32({1}).expand({int64_t(1) << 62});
+  EXPECT_ERROR(wide.sum(), "sum: float32[4611686018427387904] needs 4611686018427387904 element reads",
+               "more than the 2^40 one op may do");
+  EXPECT_ERROR(wide.amax(), "amax", "element reads", "2^40");
+  EXPECT_ERROR(argmax(wide), "argmax", "element reads", "2^40");
+  EXPECT_ERROR(f32({1, 1}).expand({int64_t(1) << 31, int64_t(1) << 31}).mean({1}), "mean", "2^40");
+  // An expanded [2^20, 2^20] operand: reading it is the absurd part, whatever the other is.
+  Tensor big = f32({1, 1}).expand({int64_t(1) << 20, int64_t(1) << 20});
+  EXPECT_ERROR(matmul(big, f32({int64_t(1) << 20, 1})), "matmul: float32[1048576, 1048576] @ float32[1048576, 1] "
+               "needs 1099512676352 element reads", "2^40");
+  EXPECT_ERROR(matmul(f32({1, 1}).expand({int64_t(1) << 30, 1}), f32({1, 1}).expand({1, int64_t(1) << 30})),
+               "matmul", "[1073741824, 1] @ float32[1, 1073741824] needs 1152921504606846976 multiply-adds",
+               "2^48");
+  EXPECT_ERROR(matmul(f32({1, 1, 1}).expand({int64_t(1) << 62, 1, 1}), f32({1, 1})), "matmul", "2^63 or more");
+  Tensor index = zeros({1, 1}, DType::Int64).expand({int64_t(1) << 50, 1});
+  EXPECT_ERROR(scatter_add(f32({3, 1}), 0, index, f32({1, 1}).expand({int64_t(1) << 50, 1})),
+               "scatter_add: index int64[1125899906842624, 1] needs", "element reads", "2^40");
+  // Below the limits, expanded operands still work.
+  CHECK(f32({1}).expand({int64_t(1) << 20}).sum().item<float>() == 0.0f);
+  CHECK(matmul(f32({1, 1}).expand({1000, 1000}), f32({1000, 1})).sum().item<float>() == 0.0f);
 }

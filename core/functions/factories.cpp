@@ -25,10 +25,7 @@ Attrs random_attrs(const Shape& shape, const TensorOptions& opts) {
 
 }  // namespace
 
-Tensor empty(const Shape& shape, TensorOptions opts) {
-  checked_numel(shape, "empty");
-  return empty_like_meta({shape, opts.dtype, opts.device});
-}
+Tensor empty(const Shape& shape, TensorOptions opts) { return empty_like_meta({shape, opts.dtype, opts.device}, "empty"); }
 
 Tensor full(const Shape& shape, double value, TensorOptions opts) {
   return apply(OpKind::full, {}, factory_attrs(shape, opts).set("value", value));
@@ -88,9 +85,9 @@ template Tensor tensor<Half>(const std::vector<Half>&, const Shape&, Device);
 template Tensor tensor<BFloat16>(const std::vector<BFloat16>&, const Shape&, Device);
 
 Tensor from_blob(void* data, const Shape& shape, DType dtype, Device device) {
-  int64_t n = checked_numel(shape, "from_blob");
-  DUET_CHECK(data != nullptr || n == 0, "from_blob: data is null");
-  auto storage = std::make_shared<Storage>(data, size_t(n) * dtype_size(dtype), device, nullptr);
+  int64_t nbytes = checked_nbytes(shape, dtype, "from_blob");
+  DUET_CHECK(data != nullptr || nbytes == 0, "from_blob: data is null");
+  auto storage = std::make_shared<Storage>(data, size_t(nbytes), device, nullptr);
   return Tensor(std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0, dtype, device));
 }
 

@@ -52,6 +52,7 @@ TensorMeta scatter_add_shape(OpKind op, std::span<const Tensor> in, const Attrs&
     DUET_CHECK(d == dim || index.size(d) <= x.size(d), "scatter_add: index ", describe(index),
                " is larger than the input ", describe(x), " in dim ", d);
   }
+  check_op_limit(op, index.numel(), kMaxOpReadsLog2, "element reads", [&] { return "index " + describe(index); });
   return {x.sizes(), x.dtype(), dev};
 }
 
@@ -70,7 +71,8 @@ TensorMeta cat_shape(OpKind op, std::span<const Tensor> in, const Attrs& attrs) 
     for (int64_t d = 0; d < t.dim(); ++d)
       DUET_CHECK(d == dim || t.size(d) == first.size(d), "cat: sizes must match except in dim ", dim,
                  ", but tensor 0 has shape ", first.sizes(), " and tensor ", i, " has shape ", t.sizes());
-    out[dim] += t.size(dim);
+    DUET_CHECK(!__builtin_add_overflow(out[dim], t.size(dim), &out[dim]), "cat: the sizes in dim ", dim,
+               " add up to more than int64 holds (tensor ", i, " has shape ", t.sizes(), ")");
     dt = promote_types(dt, t.dtype());
   }
   return {out, dt, dev};

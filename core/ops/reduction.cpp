@@ -24,6 +24,7 @@ TensorMeta reduce_shape(OpKind op, std::span<const Tensor> in, const Attrs& attr
   const char* name = op_name(op);
   auto dims = wrap_dims(attrs.get_or<std::vector<int64_t>>("dims", {}), x.dim(), name);
   bool keepdim = attrs.get_or<bool>("keepdim", false);
+  check_op_limit(op, x.numel(), kMaxOpReadsLog2, "element reads", [&] { return describe(x); });
   DType dt = x.dtype();
   switch (op) {
     case OpKind::sum:
@@ -57,6 +58,7 @@ TensorMeta arg_reduce_shape(OpKind op, std::span<const Tensor> in, const Attrs& 
   const Tensor& x = in[0];
   const char* name = op_name(op);
   DUET_CHECK(x.dtype() != DType::Bool, name, ": expected a numeric tensor, got ", describe(x));
+  check_op_limit(op, x.numel(), kMaxOpReadsLog2, "element reads", [&] { return describe(x); });
   bool keepdim = attrs.get_or<bool>("keepdim", false);
   if (!attrs.has("dim")) {
     DUET_CHECK(x.numel() > 0, name, ": cannot take the ", name, " of an empty tensor ", describe(x));

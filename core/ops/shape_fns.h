@@ -57,5 +57,23 @@ DUET_SHAPE_FN(slice_shape)
 Device common_device(OpKind op, std::span<const Tensor> inputs);
 // Shape and dtype of a tensor as "float32[2, 3]" for messages.
 std::string describe(const Tensor& t);
+// Limits on the work one op may be asked to do (Note [Work limits] in common.cpp): the
+// elements it reads, and matmul's multiply-adds on each device (as powers of two).
+inline constexpr int kMaxOpReadsLog2 = 40;
+inline int max_matmul_macs_log2(Device device) { return device.is_cpu() ? 48 : 52; }
+// a * b for non-negative a and b, INT64_MAX when it overflows.
+inline int64_t saturating_mul(int64_t a, int64_t b) {
+  int64_t p;
+  return __builtin_mul_overflow(a, b, &p) ? INT64_MAX : p;
+}
+[[noreturn]] void fail_op_limit(OpKind op, int64_t amount, int limit_log2, const char* what,
+                                const std::string& operands);
+// Throws naming the op and its operands (describe_operands(), only called then) when
+// `amount` of `what` ("element reads") exceeds 2^limit_log2; INT64_MAX means "overflowed".
+template <typename Describe>
+void check_op_limit(OpKind op, int64_t amount, int limit_log2, const char* what, Describe&& describe_operands) {
+  if (amount > (int64_t(1) << limit_log2)) [[unlikely]]
+    fail_op_limit(op, amount, limit_log2, what, describe_operands());
+}
 
 }  // namespace duet

@@ -19,7 +19,8 @@ Shape infer_size(const Shape& requested, int64_t numel, const Shape& from) {
       infer_at = int64_t(i);
     } else {
       DUET_CHECK(out[i] >= 0, "reshape: invalid size ", out[i], " in shape ", requested);
-      known *= out[i];
+      DUET_CHECK(!__builtin_mul_overflow(known, out[i], &known), "reshape: shape ", requested,
+                 " is invalid for an input of shape ", from, " (", numel, " elements)");
     }
   }
   if (infer_at >= 0) {

@@ -34,7 +34,7 @@ void convert_into(const Tensor& src, const Tensor& dst) {
 
 Tensor as_dtype(const Tensor& t, DType dt) {
   if (t.dtype() == dt) return t;
-  Tensor r = empty_like_meta({t.sizes(), dt, t.device()});
+  Tensor r = empty_like_meta({t.sizes(), dt, t.device()}, "cast");
   if (r.numel() > 0) convert_into(t, r);
   return r;
 }

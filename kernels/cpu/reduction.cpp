@@ -40,6 +40,7 @@ namespace {
 
 constexpr int64_t kGrainElems = 32768;  // elements of work per thread chunk, at least
 constexpr int64_t kSplitBlock = 32768;  // reduced elements per partial in the split loop
+constexpr int64_t kSplitBatch = 4096;   // partials the split loop holds at once
 constexpr int64_t kColChunk = 1024;     // adjacent outputs updated together in the column loop
 
 using softmax_detail::hmax256;
@@ -352,21 +353,30 @@ void reduce_loop(const ReducePlan& plan, const T* x, Out* out, const Op& op) {
     }
   }
 
-  // Split: few outputs, long reductions. The block grid depends on N only.
+  // Split: few outputs, long reductions. The block grid depends on N only. Partials are
+  // made kSplitBatch blocks at a time and folded in block order, so memory stays bounded
+  // (an expanded input may be huge) and the result is that of one left-to-right fold.
   if (M < 16 && N >= 2 * kSplitBlock) {
     const int64_t nb = (N + kSplitBlock - 1) / kSplitBlock;
-    std::unique_ptr<Acc[]> part(new Acc[size_t(nb)]);
+    const int64_t batch = std::min(nb, kSplitBatch);
+    std::unique_ptr<Acc[]> part(new Acc[size_t(batch)]);
     for (int64_t m = 0; m < M; ++m) {
       const int64_t base = kept.offset_of(m);
-      parallel_for(0, nb, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t b = lo; b < hi; ++b) {
-          Acc a = op.init(m);
-          reduce_range(a, base, b * kSplitBlock, std::min(N, (b + 1) * kSplitBlock));
-          part[b] = a;
+      Acc a{};
+      for (int64_t b0 = 0; b0 < nb; b0 += batch) {
+        const int64_t b1 = std::min(nb, b0 + batch);
+        parallel_for(b0, b1, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t b = lo; b < hi; ++b) {
+            Acc p = op.init(m);
+            reduce_range(p, base, b * kSplitBlock, std::min(N, (b + 1) * kSplitBlock));
+            part[b - b0] = p;
+          }
+        });
+        for (int64_t b = b0; b < b1; ++b) {
+          if (b == 0) a = part[0];
+          else op.combine(a, part[b - b0]);
         }
-      });
-      Acc a = part[0];
-      for (int64_t b = 1; b < nb; ++b) op.combine(a, part[b]);
+      }
       out[m] = op.finalize(a, m);
     }
     return;

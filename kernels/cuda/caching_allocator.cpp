@@ -68,9 +68,10 @@ void* CachingAllocator::allocate(size_t nbytes) {
   std::lock_guard<std::mutex> lock(mu_);
   Block* b = take_free_block(size, small);
   if (!b) b = new_segment(segment_size(size), small);
-  DUET_CHECK(b != nullptr, device_, ": out of memory allocating ", nbytes, " bytes (", s_.allocated_bytes,
-             " bytes in use by tensors, ", s_.reserved_bytes, " reserved by duet's caching allocator after "
-             "returning its free segments)");
+  if (b == nullptr)
+    throw OutOfMemoryError(detail::concat(device_, ": out of memory allocating ", nbytes, " bytes (",
+                                          s_.allocated_bytes, " bytes in use by tensors, ", s_.reserved_bytes,
+                                          " reserved by duet's caching allocator after returning its free segments)"));
   const size_t rest = b->size - size;
   if (small ? rest >= kRound : rest > kSmallLimit) {
     Block* tail = new Block{b->ptr + size, rest, 0, true, small, b, b->next};
