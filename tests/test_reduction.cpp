@@ -211,6 +211,24 @@ TEST_CASE("reductions: integer and bool dtypes are exact, sum/prod give int64") 
   CHECK(prod(big).item<int64_t>() == 0);
 }
 
+TEST_CASE("integer sums wrap like two's complement int64, as in PyTorch") {
+  // Signed overflow in the accumulators was undefined behaviour (UBSan stops on it).
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  CHECK(sum(tensor<int64_t>({kMax, 1})).item<int64_t>() == kMin);
+  CHECK(sum(tensor<int64_t>({kMin, -1})).item<int64_t>() == kMax);
+  CHECK(sum(tensor<int64_t>({kMax, kMax, 2})).item<int64_t>() == 0);
+  // Every loop: per output (4 chains), columns, and the split of a long reduction.
+  Tensor rows = full({4, 8}, double(int64_t(1) << 61), DType::Int64);
+  CHECK(values_of(sum(rows, {1})) == std::vector<double>(4, 0.0));  // 8 * 2^61 = 2^64
+  Tensor cols = full({8, 16}, double(int64_t(1) << 61), DType::Int64);
+  CHECK(values_of(sum(cols, {0})) == std::vector<double>(16, 0.0));
+  Tensor flat = full({100000}, double(int64_t(1) << 60), DType::Int64);  // 100000 * 2^60 mod 2^64
+  CHECK(sum(flat).item<int64_t>() == int64_t(uint64_t(100000) << 60));
+  CHECK(sum(full({3}, double(std::numeric_limits<int32_t>::max()), DType::Int32)).item<int64_t>() ==
+        3 * int64_t(std::numeric_limits<int32_t>::max()));
+  CHECK(prod(tensor<int64_t>({kMin, -1})).item<int64_t>() == kMin);
+}
+
 TEST_CASE("reductions: large shapes take the column, split and per-output loops") {
   std::mt19937 rng(7);
   struct Case {
