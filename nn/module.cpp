@@ -122,22 +122,27 @@ NamedTensors Module::state_dict() const {
   return out;
 }
 
+// All or nothing: every key is checked (and moved to its parameter's device) before the
+// first parameter is overwritten, so a bad state dict leaves the module as it was.
 void Module::load_state_dict(const NamedTensors& state, bool strict) {
   NamedTensors mine = state_dict();
   NoGradGuard no_grad;
+  if (strict)
+    for (const auto& [name, t] : state)
+      DUET_CHECK(mine.contains(name), type_name_, ".load_state_dict: unexpected key '", name, "'");
+  std::vector<std::pair<Tensor, Tensor>> copies;  // (target, source on the target's device)
   for (const auto& [name, target] : mine) {
     const Tensor* src = state.find(name);
     if (!src) {
       DUET_CHECK(!strict, type_name_, ".load_state_dict: missing key '", name, "'");
       continue;
     }
+    DUET_CHECK(src->defined(), type_name_, ".load_state_dict: '", name, "' is an undefined tensor");
     DUET_CHECK(src->sizes() == target.sizes(), type_name_, ".load_state_dict: '", name, "' has shape ",
                src->sizes(), " in the state dict but ", target.sizes(), " in the module");
-    target.copy_(*src);
+    copies.emplace_back(target, src->to(target.device()));
   }
-  if (strict)
-    for (const auto& [name, t] : state)
-      DUET_CHECK(mine.contains(name), type_name_, ".load_state_dict: unexpected key '", name, "'");
+  for (const auto& [target, src] : copies) target.copy_(src);
 }
 
 void Module::str_into(std::string& out, int indent) const {

@@ -17,12 +17,19 @@ std::string state_key(size_t i, const std::string& what) {
 
 Tensor int_scalar(int64_t v) { return full({}, double(v), DType::Int64); }
 
+const Tensor& entry(const NamedTensors& dict, const std::string& key, const std::string& who) {
+  const Tensor* t = dict.find(key);
+  DUET_CHECK(t != nullptr, who, ".load_state_dict: missing entry '", key, "'");
+  DUET_CHECK(t->defined(), who, ".load_state_dict: entry '", key, "' is an undefined tensor");
+  return *t;
+}
+
 int64_t read_count(const NamedTensors& dict, const std::string& key, const std::string& who) {
-  const Tensor& t = dict.at(key);
+  const Tensor& t = entry(dict, key, who);
   DUET_CHECK(t.dim() == 0, who, ".load_state_dict: entry '", key, "' must be a 0-dim tensor, got shape ",
              t.sizes());
   double v = t.to(DType::Float64).item<double>();
-  DUET_CHECK(v >= 0 && v == std::floor(v), who, ".load_state_dict: entry '", key,
+  DUET_CHECK(v >= 0 && v < 0x1p63 && v == std::floor(v), who, ".load_state_dict: entry '", key,
              "' must hold a non-negative integer, got ", v);
   return int64_t(v);
 }
@@ -82,6 +89,8 @@ NamedTensors Optimizer::state_dict() const {
   return out;
 }
 
+// All or nothing: the new state is built aside and only swapped in once every entry has
+// been checked (and converted), so a bad dict leaves the optimizer as it was.
 void Optimizer::load_state_dict(const NamedTensors& dict) {
   NoGradGuard no_grad;
   const std::string who = name_;
@@ -98,7 +107,7 @@ void Optimizer::load_state_dict(const NamedTensors& dict) {
                "' (saved from an optimizer with other parameters or options?)");
 
   int64_t step_count = read_count(dict, "step", who);
-  const Tensor& lr_t = dict.at("lr");
+  const Tensor& lr_t = entry(dict, "lr", who);
   DUET_CHECK(lr_t.dim() == 0, who, ".load_state_dict: entry 'lr' must be a 0-dim tensor, got shape ",
              lr_t.sizes());
   double lr = lr_t.to(DType::Float64).item<double>();
@@ -115,7 +124,7 @@ void Optimizer::load_state_dict(const NamedTensors& dict) {
     s.step = read_count(dict, state_key(i, "step"), who);
     for (const auto& n : names) {
       const std::string key = state_key(i, n);
-      const Tensor& t = dict.at(key);
+      const Tensor& t = entry(dict, key, who);
       DUET_CHECK(t.sizes() == p.sizes(), who, ".load_state_dict: entry '", key, "' has shape ", t.sizes(),
                  " but parameter ", i, " has shape ", p.sizes());
       DUET_CHECK(t.is_floating_point(), who, ".load_state_dict: entry '", key, "' has dtype ", t.dtype(),

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <map>
 
 #include "autograd/autograd.h"
 #include "nn/nn.h"
@@ -97,6 +98,38 @@ TEST_CASE("state_dict round trip and checks") {
   NamedTensors wrong = a->state_dict();
   wrong.insert("0.weight", zeros({2, 2}));
   CHECK_THROWS_WITH_AS(b->load_state_dict(wrong), doctest::Contains("'0.weight' has shape"), Error);
+}
+
+TEST_CASE("load_state_dict is all or nothing") {
+  manual_seed(1);
+  auto a = make_mlp();
+  manual_seed(2);
+  auto b = make_mlp();
+  std::map<std::string, std::vector<float>> before;  // values, not the parameters themselves
+  for (const auto& [k, v] : b->state_dict()) before[k] = v.to_vector<float>();
+  auto unchanged = [&] {
+    for (const auto& [k, v] : b->state_dict()) CHECK_MESSAGE(v.to_vector<float>() == before[k], k << " was overwritten");
+  };
+  // Each bad dict has good entries before the bad one: none of them may be loaded.
+  NamedTensors late_shape = a->state_dict();
+  late_shape.insert("3.bias", zeros({7}));
+  CHECK_THROWS_WITH_AS(b->load_state_dict(late_shape), doctest::Contains("'3.bias' has shape [7]"), Error);
+  unchanged();
+  NamedTensors late_missing;
+  for (const auto& [k, v] : a->state_dict())
+    if (k != "3.bias") late_missing.insert(k, v);
+  CHECK_THROWS_WITH_AS(b->load_state_dict(late_missing), doctest::Contains("missing key '3.bias'"), Error);
+  unchanged();
+  NamedTensors extra = a->state_dict();
+  extra.insert("zzz", zeros({1}));
+  CHECK_THROWS_WITH_AS(b->load_state_dict(extra), doctest::Contains("unexpected key 'zzz'"), Error);
+  unchanged();
+  NamedTensors undefined = a->state_dict();
+  undefined.insert("3.weight", Tensor());
+  CHECK_THROWS_WITH_AS(b->load_state_dict(undefined), doctest::Contains("'3.weight' is an undefined tensor"), Error);
+  unchanged();
+  b->load_state_dict(a->state_dict());
+  for (const auto& [k, v] : b->state_dict()) CHECK(v.to_vector<float>() == a->state_dict().at(k).to_vector<float>());
 }
 
 TEST_CASE("zero_grad and to(dtype) keep parameter identity") {

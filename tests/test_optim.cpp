@@ -347,6 +347,35 @@ TEST_CASE("state_dict keys and load errors") {
   CHECK(b.lr() == 0.5);
 }
 
+TEST_CASE("optimizer load_state_dict names the optimizer and changes nothing on error") {
+  Tensor p = make_param(initial_param());
+  Adam a({p}, 0.01);
+  set_grad(p, grad_at(0));
+  a.step();
+  const NamedTensors sd = a.state_dict();
+  Tensor p2 = make_param(initial_param());
+  Adam b({p2}, 0.02);
+  auto drop = [&](const std::string& key) {
+    NamedTensors out;
+    for (const auto& [k, t] : sd)
+      if (k != key) out.insert(k, t);
+    return out;
+  };
+  CHECK_THROWS_WITH_AS(b.load_state_dict(drop("lr")), "Adam.load_state_dict: missing entry 'lr'", Error);
+  CHECK_THROWS_WITH_AS(b.load_state_dict(drop("state.0.exp_avg")),
+                       "Adam.load_state_dict: missing entry 'state.0.exp_avg'", Error);
+  NamedTensors inf_step = sd;
+  inf_step.insert("step", full({}, INFINITY, DType::Float64));
+  CHECK_THROWS_WITH_AS(b.load_state_dict(inf_step), doctest::Contains("'step' must hold a non-negative integer"),
+                       Error);
+  NamedTensors undefined = sd;
+  undefined.insert("state.0.exp_avg_sq", Tensor());
+  CHECK_THROWS_WITH_AS(b.load_state_dict(undefined), doctest::Contains("'state.0.exp_avg_sq' is an undefined"), Error);
+  CHECK(b.step_count() == 0);
+  CHECK(b.lr() == 0.02);
+  CHECK(b.state_dict().size() == 2);
+}
+
 TEST_CASE("zero_grad in both modes") {
   Tensor p = make_param(initial_param());
   Tensor q = make_param(initial_param());
