@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <new>
+#include <vector>
 
 #include "core/error.h"
 
@@ -70,6 +71,46 @@ Tensor apply(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs) {
   return dispatch_from(0, op, inputs, attrs, meta, nullptr);
 }
 
+// Note [In-place overlap]: apply_out writes into memory its inputs may read. An input that
+// is exactly the destination (same storage, offset, sizes, strides and dtype, as x in
+// x.add_(y)) is safe: each element is read before it is written, at the same position. Any
+// other input whose memory range meets the destination's (a.slice(0, 1, 5).copy_(a.slice(0,
+// 0, 4)), m.copy_(m.t())) would see a mix of old and new values in whatever order the loop
+// runs, or make memcpy's ranges overlap. Such an input is cloned first, so the result is
+// always as if every input were read in full before the destination is written. The test is
+// cheap: a storage pointer compare, then two byte ranges. (Ranges are conservative: two
+// interleaved views that share no element are cloned too.) A destination that has several
+// elements at one address (a dim of size > 1 with stride 0: an expand()ed tensor) is
+// refused, as in PyTorch: the result would depend on the order of the writes.
+namespace {
+
+bool has_internal_overlap(const Tensor& t) {
+  if (t.numel() == 0) return false;  // no elements, none shared
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.size(d) > 1 && t.stride(d) == 0) return true;
+  return false;
+}
+
+// [first, last] byte addresses of t's elements, relative to its storage (strides are >= 0).
+std::pair<int64_t, int64_t> byte_range(const Tensor& t) {
+  int64_t last = t.storage_offset();
+  for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+  const int64_t esize = int64_t(t.element_size());
+  return {t.storage_offset() * esize, (last + 1) * esize - 1};
+}
+
+bool needs_snapshot(const Tensor& in, const Tensor& out) {
+  if (in.storage() != out.storage() || !out.storage() || in.numel() == 0 || out.numel() == 0) return false;
+  if (in.storage_offset() == out.storage_offset() && in.sizes() == out.sizes() && in.strides() == out.strides() &&
+      in.dtype() == out.dtype())
+    return false;  // an exact alias
+  auto [a0, a1] = byte_range(in);
+  auto [b0, b1] = byte_range(out);
+  return a0 <= b1 && b0 <= a1;
+}
+
+}  // namespace
+
 void apply_out(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const Tensor& out) {
   const OpDef& def = op_def(op);
   DUET_CHECK(def.has(kElementwise), def.name, ": has no in-place/out= form (only elementwise ops do)");
@@ -87,6 +128,17 @@ void apply_out(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, co
              " cannot be written into a tensor on ", out.device());
   DUET_CHECK(meta.dtype == out.dtype(), def.name, ": result of dtype ",
              meta.dtype, " cannot be written into a tensor of dtype ", out.dtype(), " in place");
+  // Note [In-place overlap]
+  DUET_CHECK(!has_internal_overlap(out), def.name, ": unsupported operation: more than one element of the ",
+             "written-to tensor (shape ", out.sizes(), ", strides ", out.strides(), ") refers to a single memory ",
+             "location; clone() it first");
+  std::vector<Tensor> snapshot;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!needs_snapshot(inputs[i], out)) continue;
+    if (snapshot.empty()) snapshot.assign(inputs.begin(), inputs.end());
+    snapshot[i] = inputs[i].clone();
+  }
+  if (!snapshot.empty()) inputs = snapshot;
   dispatch_from(0, op, inputs, attrs, meta, &out);
 }
 

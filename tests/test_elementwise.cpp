@@ -420,6 +420,44 @@ TEST_CASE("where") {
   CHECK(where(tensor<bool>(std::vector<bool>{}, {0}), make<float>({0}, 0, 1), make<float>({}, 0, 1)).numel() == 0);
 }
 
+TEST_CASE("in-place ops read their inputs as they were (Note [In-place overlap])") {
+  // copy_ from an overlapping, shifted range: used to be a memcpy with overlapping ranges.
+  Tensor a = arange(0, 8, 1, DType::Float32);
+  a.slice(0, 1, 5).copy_(a.slice(0, 0, 4));
+  CHECK(values_of(a) == std::vector<double>{0, 0, 1, 2, 3, 5, 6, 7});
+  Tensor b = arange(0, 8, 1, DType::Float32);
+  b.slice(0, 0, 4).copy_(b.slice(0, 1, 5));
+  CHECK(values_of(b) == std::vector<double>{1, 2, 3, 4, 4, 5, 6, 7});
+  // A transpose of the destination itself: the loop order would mix old and new values.
+  Tensor m = arange(0, 9, 1, DType::Float32).reshape({3, 3});
+  m.copy_(m.t());
+  CHECK(values_of(m) == std::vector<double>{0, 3, 6, 1, 4, 7, 2, 5, 8});
+  Tensor big = arange(0, 64 * 64, 1, DType::Float64).reshape({64, 64});
+  std::vector<double> want = values_of(big.t());
+  big.copy_(big.t());
+  CHECK(values_of(big) == want);
+  // A broadcast source that is part of the destination.
+  Tensor r = arange(0, 6, 1, DType::Float32).reshape({3, 2});
+  r.copy_(r[1]);
+  CHECK(values_of(r) == std::vector<double>{2, 3, 2, 3, 2, 3});
+  // Binary ops: out[i] = x[i] + x[i - 1] with every x[i - 1] read before any write.
+  Tensor x = ones({100});
+  x.slice(0, 1, 100).add_(x.slice(0, 0, 99));
+  std::vector<double> w(100, 2.0);
+  w[0] = 1.0;
+  CHECK(values_of(x) == w);
+  Tensor y = arange(0, 10, 1, DType::Int64);
+  y.slice(0, 0, 9).mul_(y.slice(0, 1, 10));
+  CHECK(values_of(y) == std::vector<double>{0, 2, 6, 12, 20, 30, 42, 56, 72, 9});
+  // Exact aliases need no copy and still work; disjoint parts of one storage too.
+  Tensor z = arange(0, 4, 1, DType::Float32);
+  z.add_(z);
+  z.slice(0, 0, 2).sub_(z.slice(0, 2, 4));
+  CHECK(values_of(z) == std::vector<double>{-4, -4, 4, 6});
+  z.copy_(z);
+  CHECK(values_of(z) == std::vector<double>{-4, -4, 4, 6});
+}
+
 TEST_CASE("strided outputs via apply_out") {
   // add into a transposed view, from a transposed and a broadcast operand.
   Tensor base = tensor<float>(std::vector<float>(40 * 30, 0.0f), {40, 30});

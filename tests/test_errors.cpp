@@ -225,3 +225,11 @@ TEST_CASE("work limits: absurd reductions and products are refused up front") {
   CHECK(f32({1}).expand({int64_t(1) << 20}).sum().item<float>() == 0.0f);
   CHECK(matmul(f32({1, 1}).expand({1000, 1000}), f32({1000, 1})).sum().item<float>() == 0.0f);
 }
+
+TEST_CASE("in place: a destination with several elements at one address is refused") {
+  Tensor e = f32({1}).expand({4});
+  EXPECT_ERROR(e.add_(1.0), "add: unsupported operation: more than one element of the written-to tensor",
+               "shape [4], strides [0]", "clone() it first");
+  EXPECT_ERROR(e.fill_(2.0), "copy", "more than one element", "[4]");
+  EXPECT_ERROR(f32({3, 1}).expand({3, 2}).copy_(f32({3, 2})), "copy", "shape [3, 2], strides [1, 0]");
+}

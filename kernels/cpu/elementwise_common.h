@@ -168,10 +168,12 @@ void run_unary(const Tensor& x, const Tensor& out, const Op& op) {
     constexpr int64_t kIn = sizeof(In), kOut = sizeof(Out);
     if constexpr (std::is_same_v<Op, Identity> && std::is_same_v<In, Out>) {
       if (s[0] == kOut && s[1] == kIn) {  // plain copy: bytes, so NaN payloads survive
-        std::memcpy(p[0], p[1], size_t(n) * sizeof(In));
+        // memmove: x.copy_(x) has src == dst (partial overlaps were copied aside first,
+        // Note [In-place overlap] in core/dispatch.cpp).
+        std::memmove(p[0], p[1], size_t(n) * sizeof(In));
         return;
       }
-      for (int64_t i = 0; i < n; ++i) std::memcpy(p[0] + i * s[0], p[1] + i * s[1], sizeof(In));
+      for (int64_t i = 0; i < n; ++i) std::memmove(p[0] + i * s[0], p[1] + i * s[1], sizeof(In));
       return;
     } else {
       if constexpr (std::is_same_v<In, float> && std::is_same_v<Out, float> && has_vec512_v<Op>) {
