@@ -5,7 +5,13 @@
 // grad, cannot be written in place while grad is being recorded: the first would lose the leaf,
 // the second would need the base's history rewritten (PyTorch's CopySlices), which duet
 // does not do — both are clear errors, never wrong gradients. (The view check is on any
-// view, since the tensor it views might be used later as if unchanged.)
+// view, since the tensor it views might be used later as if unchanged.) The layer takes
+// an in-place call when the destination requires grad even if no input does (active_out):
+// w.copy_(t) into such a leaf is refused like w.add_(1), and y.copy_(t), y.fill_(0) or
+// y.zero_() on a non-leaf y rebase y's history. When the op does not read the old value
+// (the destination is not among its inputs), y's new grad_fn still keeps an edge to the
+// old history, which receives zeros (OverwriteNode): the tensors behind the overwritten
+// value get a zero gradient, as PyTorch's CopyBackwards and fill_ rule give them.
 #include "autograd/autograd_layer.h"
 
 #include <mutex>
@@ -14,11 +20,32 @@
 #include "autograd/grad_mode.h"
 #include "autograd/op_node.h"
 #include "core/dispatch.h"
+#include "core/functions.h"
 
 namespace duet {
 namespace {
 
 bool shares_memory(const Tensor& a, const Tensor& b) { return a.storage() && a.storage() == b.storage(); }
+
+// The grad_fn of an in-place op that overwrites a tensor without reading it (see Note [In-
+// place ops and autograd]): the op's node, plus an edge to the old history fed zeros.
+class OverwriteNode final : public Node {
+ public:
+  OverwriteNode(std::shared_ptr<Node> op_node, Edge old_history) : op_node_(std::move(op_node)) {
+    next_edges = op_node_->next_edges;
+    next_edges.push_back(std::move(old_history));
+  }
+  std::vector<Tensor> apply(const Tensor& grad_output) override {
+    std::vector<Tensor> grads = op_node_->apply(grad_output);
+    grads.push_back(zeros_like(grad_output));
+    return grads;
+  }
+  std::string name() const override { return op_node_->name(); }
+  void release_saved() override { op_node_->release_saved(); }
+
+ private:
+  std::shared_ptr<Node> op_node_;
+};
 
 class AutogradLayer final : public DispatchLayer {
  public:
@@ -27,6 +54,9 @@ class AutogradLayer final : public DispatchLayer {
     for (const Tensor& t : inputs)
       if (requires_grad(t)) return true;
     return false;
+  }
+  bool active_out(OpKind op, std::span<const Tensor> inputs, const Tensor& out) const override {
+    return active(op, inputs) || (GradMode::is_enabled() && requires_grad(out));
   }
 
   Tensor call(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta, const Tensor* out,
@@ -56,7 +86,8 @@ class AutogradLayer final : public DispatchLayer {
     DUET_CHECK(!self.unsafe_impl()->is_view_, name,
                "_: in-place writes into a view are not supported while recording gradients (the viewed "
                "tensor's history would have to change too); use the out-of-place op instead");
-    DUET_CHECK(differentiable, name, "_: the op is not differentiable, but an input requires grad");
+    DUET_CHECK(differentiable, name, "_: the op is not differentiable, but it reads or writes a tensor that "
+               "requires grad");
     // Inputs the rule needs, saved before the op overwrites them.
     std::vector<Tensor> saved(inputs.begin(), inputs.end());
     if (def.save & kSaveInputs) {
@@ -65,11 +96,16 @@ class AutogradLayer final : public DispatchLayer {
         if (shares_memory(t, self)) t = t.clone();
     }
     auto node = std::make_shared<OpNode>(op, attrs, inputs, def, saved);
+    // An op that does not read the old value still links it, for its zero gradient.
+    std::shared_ptr<Node> grad_fn = node;
+    bool reads_self = false;
+    for (const Tensor& t : inputs) reads_self = reads_self || t.is_same(self);
+    if (self_tracked && !reads_self) grad_fn = std::make_shared<OverwriteNode>(node, gradient_edge(self));
     next(op, inputs, attrs, meta, &self);
     if (def.save & kSaveOutput) node->save_output(self);
     AutogradMeta& m = ensure_autograd_meta(self);
     m.requires_grad = true;
-    m.grad_fn = std::move(node);
+    m.grad_fn = std::move(grad_fn);
     return self;
   }
 };

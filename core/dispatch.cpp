@@ -27,7 +27,8 @@ Tensor dispatch_from(int level, OpKind op, std::span<const Tensor> inputs, const
                      const TensorMeta& meta, const Tensor* out) {
   for (; level < int(DispatchKey::Kernel); ++level) {
     DispatchLayer* layer = g_layers[level];
-    if (layer && layer->active(op, inputs)) return layer->call(op, inputs, attrs, meta, out, DispatchNext(level + 1));
+    if (layer && (out ? layer->active_out(op, inputs, *out) : layer->active(op, inputs)))
+      return layer->call(op, inputs, attrs, meta, out, DispatchNext(level + 1));
   }
   return kernel_layer(op, inputs, attrs, meta, out);
 }

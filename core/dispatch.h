@@ -38,6 +38,11 @@ class DispatchLayer {
   virtual ~DispatchLayer() = default;
   // Whether this layer wants the call (cheap: checked on every op).
   virtual bool active(OpKind op, std::span<const Tensor> inputs) const = 0;
+  // The same for an in-place call (apply_out) writing into `out`, which may matter even
+  // when no input does (autograd: copy_ into a tensor that requires grad).
+  virtual bool active_out(OpKind op, std::span<const Tensor> inputs, const Tensor& out) const {
+    return active(op, inputs);
+  }
   // `out` is null for ordinary calls and the destination for apply_out (in-place ops);
   // the result is then `*out`.
   virtual Tensor call(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta,

@@ -116,6 +116,54 @@ TEST_CASE("in-place ops: correct gradients, version-counter errors, leaf protect
   CHECK_THROWS_WITH_AS(base.slice(0, 0, 1).mul_(2.0), doctest::Contains("view"), Error);
 }
 
+TEST_CASE("in-place writes that read no input requiring grad: copy_, fill_, zero_") {
+  Tensor w = tensor<double>({1, 2}).requires_grad_();
+  // A leaf that requires grad is protected whatever the op reads, as add_ is.
+  CHECK_THROWS_WITH_AS(w.copy_(zeros({2}, DType::Float64)), doctest::Contains("copy_: a leaf tensor that requires grad"),
+                       Error);
+  CHECK_THROWS_WITH_AS(w.fill_(0.0), doctest::Contains("leaf"), Error);
+  CHECK_THROWS_WITH_AS(w.zero_(), doctest::Contains("leaf"), Error);
+  CHECK(vec(w) == std::vector<double>{1, 2});
+  {
+    NoGradGuard g;
+    w.copy_(tensor<double>({1, 1}));  // fine outside grad mode (init, load_state_dict)
+  }
+
+  // Overwriting a non-leaf rebases its history: the new value does not depend on the old,
+  // whose inputs get a zero gradient (PyTorch: CopyBackwards, fill_'s zeros_like rule).
+  Tensor y = w * 2.0;
+  y.copy_(zeros({2}, DType::Float64));
+  CHECK(y.grad_fn_name() == "CopyBackward");
+  y.sum().backward();
+  REQUIRE(w.grad().defined());
+  CHECK(vec(w.grad()) == std::vector<double>{0, 0});
+
+  w.set_grad(Tensor());
+  Tensor f = w * 2.0;
+  f.fill_(3.0);
+  (f * w).sum().backward();  // d/dw (3 * w): the old f = 2w no longer counts
+  CHECK(vec(w.grad()) == std::vector<double>{3, 3});
+
+  w.set_grad(Tensor());
+  Tensor z = w * 2.0;
+  z.zero_();
+  (z + w).sum().backward();
+  CHECK(vec(w.grad()) == std::vector<double>{1, 1});
+
+  // The source's gradient still flows when it requires grad (broadcast: summed back).
+  w.set_grad(Tensor());
+  Tensor v = tensor<double>({5, 6, 7}).requires_grad_();
+  Tensor m = (w.unsqueeze(1) * ones({2, 3}, DType::Float64));
+  m.copy_(v);
+  (m * 2.0).sum().backward();
+  CHECK(vec(v.grad()) == std::vector<double>{4, 4, 4});
+  CHECK(vec(w.grad()) == std::vector<double>{0, 0});
+
+  // A view of a tensor that requires grad is still refused (no CopySlices).
+  Tensor b = w * 1.0;
+  CHECK_THROWS_WITH_AS(b.slice(0, 0, 1).fill_(0.0), doctest::Contains("view"), Error);
+}
+
 TEST_CASE("anomaly mode names the op that produced a NaN") {
   Tensor x = zeros({2}, DType::Float64).requires_grad_();
   Tensor y = (sqrt(x) * 0.0).sum();  // d sqrt(x)/dx at 0 is inf; inf * 0 = nan
