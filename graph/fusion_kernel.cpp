@@ -14,6 +14,7 @@
 
 #include "graph/executable.h"
 #include "graph/fusion.h"
+#include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/elementwise_simd.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/strided_loop.h"
@@ -29,26 +30,33 @@ namespace {
 constexpr int64_t kTile = 512;
 constexpr int64_t kGrain = 1 << 14;
 
-template <typename F>
-void unary(const float* x, float* y, int64_t n, F f) {
-  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
-}
-template <typename F>
-void binary(const float* a, const float* b, float* y, int64_t n, F f) {
-  for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+// Note [Fused ops are eager's functors]: each instruction runs the functor eager's kernel
+// runs (kernels/cpu/elementwise_ops.h): its AVX2 body over the tile, tails through masked
+// loads and stores, when the CPU has AVX2/FMA, else its scalar formula, which is exactly
+// how ew::run_unary / ew::run_binary treat a float32 run, contiguous or not (Note
+// [Strided vector ops]). So a fused group gives eager's bits however its runs are cut (a
+// broadcast operand cuts them at every row), with no second copy of any formula to drift:
+// silu computed with libm's exp here while eager used its vector body differed in 3-7%
+// of elements (tests/test_graph_fused_bits.cpp), maximum(0, -0) kept the first zero where
+// eager keeps the second, and without AVX2 neg(+0) and sigmoid(x < 0) had other formulas.
+// Comparisons and logical ops give 1.0f or 0.0f (bools live in float registers as 0, 1).
+inline float reg_value(float v) { return v; }
+inline float reg_value(bool b) { return b ? 1.0f : 0.0f; }
+
+template <typename Op>
+void unary_op(const Op& op, const float* x, float* y, int64_t n, bool avx2) {
+  if constexpr (cpu::ew::has_vec_v<Op>) {
+    if (avx2) return cpu::ew::unary_avx2(op, y, x, n);
+  }
+  for (int64_t i = 0; i < n; ++i) y[i] = reg_value(op(x[i]));
 }
 
-// y = f(x) with the AVX2 body for every element, the tail through masked loads and
-// stores as the eager kernels do (elementwise_common.h), so a fused exp gives eager's bits
-// however the group's runs are cut (a broadcast operand cuts them at every row).
-template <typename V>
-DUET_TARGET_AVX2 void unary_avx2(const float* x, float* y, int64_t n, V vf) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, vf(_mm256_loadu_ps(x + i)));
-  if (i < n) {
-    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    _mm256_maskstore_ps(y + i, m, vf(_mm256_maskload_ps(x + i, m)));
+template <typename Op>
+void binary_op(const Op& op, const float* a, const float* b, float* y, int64_t n, bool avx2) {
+  if constexpr (cpu::ew::has_vec_v<Op>) {
+    if (avx2) return cpu::ew::binary_avx2<false, false>(op, y, a, b, n);
   }
+  for (int64_t i = 0; i < n; ++i) y[i] = reg_value(op(a[i], b[i]));
 }
 
 // Note [IEEE ops in zmm]: add, sub, mul, div and sqrt are correctly rounded, and the
@@ -91,83 +99,65 @@ DUET_TARGET_AVX512 void run_zmm(const float* a, const float* b, const float* c, 
   }
 }
 
-DUET_TARGET_AVX2 inline __m256 sqrt256(__m256 x) { return _mm256_sqrt_ps(x); }
-DUET_TARGET_AVX2 inline __m256 rsqrt256(__m256 x) { return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_sqrt_ps(x)); }
-
-float sigmoid1(float v) { return v >= 0 ? 1.0f / (1.0f + std::exp(-v)) : std::exp(v) / (1.0f + std::exp(v)); }
-
 void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
   const float* a = regs[in.args[0]];
   const float* b = in.args.size() > 1 ? regs[in.args[1]] : nullptr;
   const float* c = in.args.size() > 2 ? regs[in.args[2]] : nullptr;
   const bool avx2 = cpu::has_avx2_fma();
   const bool zmm = cpu::ew::has_avx512();  // Note [IEEE ops in zmm]
+  namespace ew = cpu::ew;
   switch (in.op) {
-    case OpKind::neg: return unary(a, y, n, [](float v) { return -v; });
-    case OpKind::abs: return unary(a, y, n, [](float v) { return std::fabs(v); });
-    case OpKind::square: return unary(a, y, n, [](float v) { return v * v; });
-    case OpKind::relu: return unary(a, y, n, [](float v) { return v > 0 ? v : (v == v ? 0.0f : v); });
-    // std::sqrt may set errno, which keeps the compiler from vectorising it: use the
-    // instruction directly.
+    case OpKind::neg: return unary_op(ew::NegOp{}, a, y, n, avx2);
+    case OpKind::abs: return unary_op(ew::AbsOp{}, a, y, n, avx2);
+    case OpKind::square: return unary_op(ew::SquareOp{}, a, y, n, avx2);
+    case OpKind::relu: return unary_op(ew::ReluOp{}, a, y, n, avx2);
     case OpKind::sqrt:
       if (zmm) return run_zmm<Zop::Sqrt>(a, b, c, y, n);
-      if (avx2) return unary_avx2(a, y, n, sqrt256);
-      return unary(a, y, n, [](float v) { return std::sqrt(v); });
-    case OpKind::rsqrt:
-      if (avx2) return unary_avx2(a, y, n, rsqrt256);
-      return unary(a, y, n, [](float v) { return 1.0f / std::sqrt(v); });
-    case OpKind::reciprocal: return unary(a, y, n, [](float v) { return 1.0f / v; });
+      return unary_op(ew::SqrtOp{}, a, y, n, avx2);
+    case OpKind::rsqrt: return unary_op(ew::RsqrtOp{}, a, y, n, avx2);
+    case OpKind::reciprocal: return unary_op(ew::ReciprocalOp{}, a, y, n, avx2);
     case OpKind::copy: std::memcpy(y, a, size_t(n) * 4); return;
-    case OpKind::cast:
-      if (in.attrs.get<DType>("dtype") == DType::Bool) return unary(a, y, n, [](float v) { return v != 0 ? 1.0f : 0.0f; });
-      std::memcpy(y, a, size_t(n) * 4);
+    case OpKind::cast:  // float32 <-> bool: only a cast to bool changes a register's value
+      if (in.attrs.get<DType>("dtype") == DType::Bool)
+        for (int64_t i = 0; i < n; ++i) y[i] = reg_value(ew::convert<bool>(a[i]));
+      else std::memcpy(y, a, size_t(n) * 4);
       return;
-    case OpKind::exp:
-      if (avx2) return unary_avx2(a, y, n, cpu::ew::exp256);
-      return unary(a, y, n, [](float v) { return std::exp(v); });
-    case OpKind::log:
-      if (avx2) return unary_avx2(a, y, n, cpu::ew::log256);
-      return unary(a, y, n, [](float v) { return std::log(v); });
-    case OpKind::tanh:
-      if (avx2) return unary_avx2(a, y, n, cpu::ew::tanh256);
-      return unary(a, y, n, [](float v) { return std::tanh(v); });
-    case OpKind::sigmoid:
-      if (avx2) return unary_avx2(a, y, n, cpu::ew::sigmoid256);
-      return unary(a, y, n, sigmoid1);
-    case OpKind::silu: return unary(a, y, n, [](float v) { return v * sigmoid1(v); });
+    case OpKind::exp: return unary_op(ew::ExpOp{}, a, y, n, avx2);
+    case OpKind::log: return unary_op(ew::LogOp{}, a, y, n, avx2);
+    case OpKind::tanh: return unary_op(ew::TanhOp{}, a, y, n, avx2);
+    case OpKind::sigmoid: return unary_op(ew::SigmoidOp{}, a, y, n, avx2);
+    case OpKind::silu: return unary_op(ew::SiluOp{}, a, y, n, avx2);
     case OpKind::clamp: {
-      float lo = in.attrs.has("min") ? float(in.attrs.get_number("min")) : -INFINITY;
-      float hi = in.attrs.has("max") ? float(in.attrs.get_number("max")) : INFINITY;
-      return unary(a, y, n, [&](float v) { return v != v ? v : std::min(std::max(v, lo), hi); });
+      const ew::ClampOp<float> op{ew::clamp_bound<float>(in.attrs, "min", false),
+                                  ew::clamp_bound<float>(in.attrs, "max", true)};
+      return unary_op(op, a, y, n, avx2);
     }
-    case OpKind::logical_not: return unary(a, y, n, [](float v) { return v == 0 ? 1.0f : 0.0f; });
+    case OpKind::logical_not: return unary_op(ew::LogicalNotOp{}, a, y, n, avx2);
     case OpKind::add:
       if (zmm) return run_zmm<Zop::Add>(a, b, c, y, n);
-      return binary(a, b, y, n, [](float p, float q) { return p + q; });
+      return binary_op(ew::AddOp{}, a, b, y, n, avx2);
     case OpKind::sub:
       if (zmm) return run_zmm<Zop::Sub>(a, b, c, y, n);
-      return binary(a, b, y, n, [](float p, float q) { return p - q; });
+      return binary_op(ew::SubOp{}, a, b, y, n, avx2);
     case OpKind::mul:
       if (zmm) return run_zmm<Zop::Mul>(a, b, c, y, n);
-      return binary(a, b, y, n, [](float p, float q) { return p * q; });
+      return binary_op(ew::MulOp{}, a, b, y, n, avx2);
     case OpKind::div:
       if (zmm) return run_zmm<Zop::Div>(a, b, c, y, n);
-      return binary(a, b, y, n, [](float p, float q) { return p / q; });
-    case OpKind::maximum:
-      return binary(a, b, y, n, [](float p, float q) { return p != p || q != q ? NAN : std::max(p, q); });
-    case OpKind::minimum:
-      return binary(a, b, y, n, [](float p, float q) { return p != p || q != q ? NAN : std::min(p, q); });
-    case OpKind::eq: return binary(a, b, y, n, [](float p, float q) { return p == q ? 1.0f : 0.0f; });
-    case OpKind::ne: return binary(a, b, y, n, [](float p, float q) { return p != q ? 1.0f : 0.0f; });
-    case OpKind::lt: return binary(a, b, y, n, [](float p, float q) { return p < q ? 1.0f : 0.0f; });
-    case OpKind::le: return binary(a, b, y, n, [](float p, float q) { return p <= q ? 1.0f : 0.0f; });
+      return binary_op(ew::DivOp{}, a, b, y, n, avx2);
+    case OpKind::maximum: return binary_op(ew::MaximumOp{}, a, b, y, n, avx2);
+    case OpKind::minimum: return binary_op(ew::MinimumOp{}, a, b, y, n, avx2);
+    case OpKind::eq: return binary_op(ew::EqOp{}, a, b, y, n, avx2);
+    case OpKind::ne: return binary_op(ew::NeOp{}, a, b, y, n, avx2);
+    case OpKind::lt: return binary_op(ew::LtOp{}, a, b, y, n, avx2);
+    case OpKind::le: return binary_op(ew::LeOp{}, a, b, y, n, avx2);
     case OpKind::gt:
       if (zmm) return run_zmm<Zop::Gt>(a, b, c, y, n);
-      return binary(a, b, y, n, [](float p, float q) { return p > q ? 1.0f : 0.0f; });
-    case OpKind::ge: return binary(a, b, y, n, [](float p, float q) { return p >= q ? 1.0f : 0.0f; });
-    case OpKind::logical_and: return binary(a, b, y, n, [](float p, float q) { return p != 0 && q != 0 ? 1.0f : 0.0f; });
-    case OpKind::logical_or: return binary(a, b, y, n, [](float p, float q) { return p != 0 || q != 0 ? 1.0f : 0.0f; });
-    case OpKind::where:
+      return binary_op(ew::GtOp{}, a, b, y, n, avx2);
+    case OpKind::ge: return binary_op(ew::GeOp{}, a, b, y, n, avx2);
+    case OpKind::logical_and: return binary_op(ew::LogicalAndOp{}, a, b, y, n, avx2);
+    case OpKind::logical_or: return binary_op(ew::LogicalOrOp{}, a, b, y, n, avx2);
+    case OpKind::where:  // cond is a bool register (0 or 1): eager's select, no arithmetic
       if (zmm) return run_zmm<Zop::Where>(a, b, c, y, n);
       for (int64_t i = 0; i < n; ++i) y[i] = a[i] != 0 ? b[i] : c[i];
       return;

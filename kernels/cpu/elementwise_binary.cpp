@@ -4,12 +4,14 @@
 // differs are converted, into a temporary of their own (unbroadcast) size. Each op is a
 // functor run by ew::run_binary (elementwise_common.h); float32 add/sub/mul/div/maximum/
 // minimum have AVX2 bodies for contiguous operands and for a broadcast scalar operand.
+// Every functor but pow's is in elementwise_ops.h, shared with the graph's tile interpreter.
 // Integer arithmetic wraps on overflow; integer pow with a negative exponent follows
 // PyTorch (1 for base 1, +-1 for base -1, else 0).
 #include <cmath>
 
 #include "core/type_promotion.h"
 #include "kernels/cpu/elementwise_common.h"
+#include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/elementwise_simd.h"
 #include "kernels/cpu/kernels.h"
 
@@ -17,26 +19,6 @@ namespace duet::cpu {
 namespace ew {
 namespace {
 
-struct AddOp {
-  template <typename C> C operator()(C a, C b) const { return wrap_add(a, b); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const { return _mm256_add_ps(a, b); }
-};
-struct SubOp {
-  template <typename C> C operator()(C a, C b) const { return wrap_sub(a, b); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const { return _mm256_sub_ps(a, b); }
-};
-struct MulOp {
-  template <typename C> C operator()(C a, C b) const { return wrap_mul(a, b); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const { return _mm256_mul_ps(a, b); }
-};
-struct DivOp {  // only ever floating: integer inputs were converted to the float output dtype
-  template <typename C> C operator()(C a, C b) const { return a / b; }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const { return _mm256_div_ps(a, b); }
-};
 struct PowOp {
   template <typename C> C operator()(C a, C b) const {
     if constexpr (std::is_integral_v<C>) {
@@ -52,49 +34,6 @@ struct PowOp {
     }
   }
 };
-// NaN-propagating, like torch.maximum. _mm256_max_ps returns its second operand when either
-// is NaN, which covers a NaN b; a NaN a is blended back in.
-struct MaximumOp {
-  template <typename C> C operator()(C a, C b) const {
-    if constexpr (std::is_floating_point_v<C>) {
-      if (a != a) return a;
-      if (b != b) return b;
-    }
-    return a > b ? a : b;
-  }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const {
-    return _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
-  }
-};
-struct MinimumOp {
-  template <typename C> C operator()(C a, C b) const {
-    if constexpr (std::is_floating_point_v<C>) {
-      if (a != a) return a;
-      if (b != b) return b;
-    }
-    return a < b ? a : b;
-  }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 a, __m256 b) const {
-    return _mm256_blendv_ps(_mm256_min_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
-  }
-};
-
-#define DUET_COMPARE_OP(Name, expr) \
-  struct Name {                     \
-    template <typename C>           \
-    bool operator()(C a, C b) const { return expr; } \
-  };
-DUET_COMPARE_OP(EqOp, a == b)
-DUET_COMPARE_OP(NeOp, a != b)
-DUET_COMPARE_OP(LtOp, a < b)
-DUET_COMPARE_OP(LeOp, a <= b)
-DUET_COMPARE_OP(GtOp, a > b)
-DUET_COMPARE_OP(GeOp, a >= b)
-DUET_COMPARE_OP(LogicalAndOp, a != C(0) && b != C(0))
-DUET_COMPARE_OP(LogicalOrOp, a != C(0) || b != C(0))
-#undef DUET_COMPARE_OP
 
 // Arithmetic: computes in out's dtype (result_type, or float32 for integer division).
 template <typename Op>

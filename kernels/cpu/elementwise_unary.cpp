@@ -1,6 +1,8 @@
 // CPU kernels of the elementwise unary ops (neg ... silu, logical_not, clamp, cast, copy).
 // Each op is a functor run by ew::run_unary (elementwise_common.h); float32 ops that
 // matter for training have an AVX2 body (elementwise_simd.h for exp/log/tanh/sigmoid/gelu).
+// The functors of the ops graph fusion also runs are in elementwise_ops.h, shared with the
+// graph's tile interpreter.
 // Float ops on integer inputs (exp of int32 gives float32) convert the input first.
 // Scalar paths use std:: (PyTorch's formulas); the AVX2 ones agree to a few ulp.
 // sign keeps 0/-0/NaN as they are (NumPy's convention).
@@ -15,6 +17,7 @@
 
 #include "core/dispatch.h"
 #include "kernels/cpu/elementwise_common.h"
+#include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/elementwise_simd.h"
 #include "kernels/cpu/kernels.h"
 
@@ -43,27 +46,10 @@ namespace {
 
 constexpr float kSqrt1_2 = 0.707106781186547524f;
 
-// ---- ops on every numeric dtype
-struct NegOp {
-  template <typename C> C operator()(C x) const { return wrap_sub(C(0), x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return _mm256_xor_ps(x, set1(-0.0f)); }
-};
-struct AbsOp {
-  template <typename C> C operator()(C x) const {
-    if constexpr (std::is_integral_v<C>) return x < 0 ? wrap_sub(C(0), x) : x;
-    else return std::abs(x);
-  }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return abs256(x); }
-};
+// ---- ops on every numeric dtype (neg, abs, square, relu, clamp and the float ops that
+// graph fusion also runs are in elementwise_ops.h)
 struct SignOp {
   template <typename C> C operator()(C x) const { return x > C(0) ? C(1) : x < C(0) ? C(-1) : x; }
-};
-struct SquareOp {
-  template <typename C> C operator()(C x) const { return wrap_mul(x, x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return _mm256_mul_ps(x, x); }
 };
 struct FloorOp {
   template <typename C> C operator()(C x) const {
@@ -83,81 +69,19 @@ struct RoundOp {  // half to even, like PyTorch
     else return std::nearbyint(x);
   }
 };
-struct ReluOp {  // NaN propagates; -0 becomes 0
-  template <typename C> C operator()(C x) const { return (x > C(0) || x != x) ? x : C(0); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const {
-    return _mm256_and_ps(x, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NLE_UQ));
-  }
-};
-template <typename C>
-struct ClampOp {
-  C lo, hi;
-  C operator()(C x) const {
-    if (x != x) return x;
-    return x < lo ? lo : (x > hi ? hi : x);
-  }
-  static constexpr bool kVec = std::is_same_v<C, float>;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const {
-    return _mm256_min_ps(set1(hi), _mm256_max_ps(set1(lo), x));  // NaN x comes out
-  }
-};
 
 // ---- float-only ops (C is float or double)
-struct ExpOp {
-  template <typename C> C operator()(C x) const { return std::exp(x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return exp256(x); }
-  static constexpr bool kVec512 = true;
-  DUET_TARGET_AVX512 __m512 vec512(__m512 x) const { return exp512(x); }
-};
 struct Expm1Op {
   template <typename C> C operator()(C x) const { return std::expm1(x); }
 };
-struct LogOp {
-  template <typename C> C operator()(C x) const { return std::log(x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return log256(x); }
-};
 struct Log1pOp {
   template <typename C> C operator()(C x) const { return std::log1p(x); }
-};
-struct SqrtOp {
-  template <typename C> C operator()(C x) const { return std::sqrt(x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return _mm256_sqrt_ps(x); }
-};
-struct RsqrtOp {
-  template <typename C> C operator()(C x) const { return C(1) / std::sqrt(x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return _mm256_div_ps(set1(1.0f), _mm256_sqrt_ps(x)); }
-};
-struct ReciprocalOp {
-  template <typename C> C operator()(C x) const { return C(1) / x; }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return _mm256_div_ps(set1(1.0f), x); }
 };
 struct SinOp {
   template <typename C> C operator()(C x) const { return std::sin(x); }
 };
 struct CosOp {
   template <typename C> C operator()(C x) const { return std::cos(x); }
-};
-struct TanhOp {
-  template <typename C> C operator()(C x) const { return std::tanh(x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return tanh256(x); }
-};
-template <typename C>
-C sigmoid_scalar(C x) {
-  C t = std::exp(-std::abs(x));
-  C r = C(1) / (C(1) + t);
-  return x >= C(0) ? r : t * r;
-}
-struct SigmoidOp {
-  template <typename C> C operator()(C x) const { return sigmoid_scalar(x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return sigmoid256(x); }
 };
 struct ErfOp {
   template <typename C> C operator()(C x) const { return std::erf(x); }
@@ -181,14 +105,6 @@ struct GeluTanhOp {  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     return _mm256_mul_ps(_mm256_mul_ps(set1(0.5f), x), _mm256_add_ps(set1(1.0f), tanh256(inner)));
   }
 };
-struct SiluOp {
-  template <typename C> C operator()(C x) const { return x * sigmoid_scalar(x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return _mm256_mul_ps(x, sigmoid256(x)); }
-};
-struct LogicalNotOp {
-  template <typename C> bool operator()(C x) const { return !(x != C(0)); }
-};
 
 template <typename Op>
 void numeric_unary(std::span<const Tensor> in, const Tensor& out, const Op& op) {
@@ -200,19 +116,6 @@ template <typename Op>
 void float_unary(std::span<const Tensor> in, const Tensor& out, const Op& op) {
   Tensor x = as_dtype(in[0], out.dtype());
   visit_float_types(out.dtype(), [&]<typename T>() { run_unary<T, T>(x, out, op); });
-}
-
-// Clamp bounds in T's compute type; integer tensors clamp to the integers inside [min, max].
-template <typename C>
-C clamp_bound(const Attrs& attrs, const char* key, bool upper) {
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  double v = attrs.has(key) ? attrs.get_number(key) : (upper ? kInf : -kInf);
-  if constexpr (std::is_integral_v<C>) {
-    if (!std::isnan(v)) v = upper ? std::floor(v) : std::ceil(v);
-    return convert<C>(v);
-  } else {
-    return C(v);
-  }
 }
 
 }  // namespace
