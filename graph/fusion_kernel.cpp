@@ -17,6 +17,7 @@
 #include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/elementwise_simd.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/reduction_f32.h"
 #include "kernels/cpu/strided_loop.h"
 
 // GCC 12 reports false (maybe-)uninitialized warnings from inside its own AVX-512
@@ -365,8 +366,33 @@ void run_elementwise(const FusedProgram& prog, const ScratchLayout& layout, std:
 }
 
 // A reduction over the trailing dims of the program's result: each output element is
-// one contiguous row of the (virtual) result, evaluated tile by tile and folded into a
-// double (sum/mean) or float (amax/amin) accumulator; rows are split across threads.
+// one contiguous row of the (virtual) result, evaluated tile by tile and folded in the
+// eager kernel's order (Note [Float32 reduction order] in kernels/cpu/reduction_f32.h:
+// a sum in double chains, amax/amin in max_ps chains, long rows of few outputs in the
+// same blocks); rows are split across threads.
+template <typename Fold, typename Store>
+void reduce_rows(const FusedProgram& prog, const ScratchLayout& layout, const cpu::StridedLoop& loop,
+                 const std::vector<DType>& dtypes, int64_t rows, int64_t row, bool split, Store store) {
+  const int nregs = prog.num_inputs + int(prog.code.size());
+  const bool avx2 = cpu::has_avx2_fma();
+  parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(row, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t o = lo; o < hi; ++o) {
+      Fold fold(split, avx2);
+      loop.run_range(o * row, (o + 1) * row, [&](char** ptrs, const int64_t* strides, int64_t n) {
+        std::array<const char*, cpu::StridedLoop::kMaxOperands> filled{};
+        for (int64_t done = 0; done < n; done += kTile) {
+          int64_t len = std::min(kTile, n - done);
+          float** regs = thread_registers(layout);
+          bind_inputs(prog, regs, ptrs, strides, done, len, dtypes, filled.data());
+          run_program(prog, regs, len);
+          fold.add(regs[nregs - 1], len);
+        }
+      });
+      store(o, fold);
+    }
+  });
+}
+
 void run_reduction(const FusedProgram& prog, const ScratchLayout& layout, std::span<const Tensor> inputs,
                    const Tensor& out) {
   const Shape& shape = prog.reduce_shape;
@@ -381,39 +407,30 @@ void run_reduction(const FusedProgram& prog, const ScratchLayout& layout, std::s
   Tensor probe(std::make_shared<TensorImpl>(out.storage(), shape, Shape(shape.size(), 0), out.storage_offset(),
                                             DType::Float32, out.device()));
   cpu::StridedLoop loop(probe, inputs);
-  const int nregs = prog.num_inputs + int(prog.code.size());
   std::vector<DType> dtypes;
   for (const Tensor& t : inputs) dtypes.push_back(t.dtype());
   float* dst = out.data<float>();
-  const OpKind op = prog.reduce_op;
-  parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(row, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t o = lo; o < hi; ++o) {
-      double sum = 0;
-      float best = op == OpKind::amax ? -INFINITY : INFINITY;
-      bool nan = false;
-      loop.run_range(o * row, (o + 1) * row, [&](char** ptrs, const int64_t* strides, int64_t n) {
-        std::array<const char*, cpu::StridedLoop::kMaxOperands> filled{};
-        for (int64_t done = 0; done < n; done += kTile) {
-          int64_t len = std::min(kTile, n - done);
-          float** regs = thread_registers(layout);
-          bind_inputs(prog, regs, ptrs, strides, done, len, dtypes, filled.data());
-          run_program(prog, regs, len);
-          const float* y = regs[nregs - 1];
-          if (op == OpKind::sum || op == OpKind::mean) {
-            for (int64_t i = 0; i < len; ++i) sum += double(y[i]);
-          } else {
-            for (int64_t i = 0; i < len; ++i) {
-              nan = nan || y[i] != y[i];
-              best = op == OpKind::amax ? std::max(best, y[i]) : std::min(best, y[i]);
-            }
-          }
-        }
-      });
-      if (op == OpKind::sum) dst[o] = float(sum);
-      else if (op == OpKind::mean) dst[o] = float(sum / double(row));
-      else dst[o] = nan ? NAN : best;
+  const bool split = cpu::red::splits_rows(rows, row);
+  switch (prog.reduce_op) {
+    case OpKind::sum:
+    case OpKind::mean: {
+      const bool mean = prog.reduce_op == OpKind::mean;
+      return reduce_rows<cpu::red::RowSumF32>(prog, layout, loop, dtypes, rows, row, split,
+                                              [&](int64_t o, cpu::red::RowSumF32& f) {
+                                                const double s = f.result();
+                                                dst[o] = float(mean ? s / double(row) : s);
+                                              });
     }
-  });
+    case OpKind::amax:
+      return reduce_rows<cpu::red::RowMinMaxF32<true>>(
+          prog, layout, loop, dtypes, rows, row, split,
+          [&](int64_t o, cpu::red::RowMinMaxF32<true>& f) { dst[o] = f.result(); });
+    case OpKind::amin:
+      return reduce_rows<cpu::red::RowMinMaxF32<false>>(
+          prog, layout, loop, dtypes, rows, row, split,
+          [&](int64_t o, cpu::red::RowMinMaxF32<false>& f) { dst[o] = f.result(); });
+    default: DUET_ASSERT(false, "fused reduction: ", op_name(prog.reduce_op), " is not sum, mean, amax or amin");
+  }
 }
 
 void run_matmul_epilogue(const FusedProgram& prog, std::span<const Tensor> in, const Tensor& out) {

@@ -32,8 +32,8 @@
 
 #include "core/parallel.h"
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/reduction_f32.h"
 #include "kernels/cpu/reduction_plan.h"
-#include "kernels/cpu/vec_math_softmax.h"
 
 namespace duet::cpu {
 namespace {
@@ -43,9 +43,12 @@ constexpr int64_t kSplitBlock = 32768;  // reduced elements per partial in the s
 constexpr int64_t kSplitBatch = 4096;   // partials the split loop holds at once
 constexpr int64_t kColChunk = 1024;     // adjacent outputs updated together in the column loop
 
-using softmax_detail::hmax256;
-using softmax_detail::hmin256;
-using softmax_detail::hsum256d;
+// The float32 folds (eight double chains for sums, two max/min chains) live in
+// reduction_f32.h, shared with the graph's fused reductions, which must fold each row in
+// the same order (Note [Float32 reduction order]); so does the rule that splits long rows
+// into kSplitBlock blocks (red::splits_rows is reduce_loop's `M < 16 && N >= 2 * kSplitBlock`).
+using red::minmax_f32_avx2;
+static_assert(kSplitBlock == red::kSplitBlock);
 
 template <typename T>
 inline constexpr bool kIntLike = std::is_integral_v<T>;  // int32, int64, bool
@@ -60,16 +63,11 @@ Out to_out(V v) {
 DUET_TARGET_AVX2 double sum_f32_avx2(const float* p, int64_t n) {
   // Eight chains of 4 doubles: enough independent adds to cover the add latency.
   __m256d a[8];
-  for (auto& v : a) v = _mm256_setzero_pd();
+  red::sum_init(a);
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int k = 0; k < 8; ++k) a[k] = _mm256_add_pd(a[k], _mm256_cvtps_pd(_mm_loadu_ps(p + i + 4 * k)));
-  for (; i + 4 <= n; i += 4) a[0] = _mm256_add_pd(a[0], _mm256_cvtps_pd(_mm_loadu_ps(p + i)));
-  __m256d s4 = _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(a[0], a[1]), _mm256_add_pd(a[2], a[3])),
-                             _mm256_add_pd(_mm256_add_pd(a[4], a[5]), _mm256_add_pd(a[6], a[7])));
-  double s = hsum256d(s4);
-  for (; i < n; ++i) s += double(p[i]);
-  return s;
+  for (; i + 32 <= n; i += 32) red::sum_step32(a, p + i);
+  for (; i + 4 <= n; i += 4) red::sum_step4(a, p + i);
+  return red::sum_close(a, p + i, n - i);
 }
 
 DUET_TARGET_AVX2 void col_sum_f32_avx2(double* acc, const float* row, int64_t n) {
@@ -88,29 +86,6 @@ DUET_TARGET_AVX2 void col_sum4_f32_avx2(double* acc, const float* const* r, int6
     _mm256_storeu_pd(acc + j, _mm256_add_pd(_mm256_loadu_pd(acc + j), _mm256_add_pd(a, b)));
   }
   for (; j < n; ++j) acc[j] += (double(r[0][j]) + double(r[1][j])) + (double(r[2][j]) + double(r[3][j]));
-}
-
-// Max (or min) of a contiguous float run, NaN if any element is NaN.
-template <bool kMax>
-DUET_TARGET_AVX2 float minmax_f32_avx2(const float* p, int64_t n) {
-  __m256 m0 = _mm256_set1_ps(kMax ? -INFINITY : INFINITY), m1 = m0;
-  __m256 bad = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m256 v0 = _mm256_loadu_ps(p + i), v1 = _mm256_loadu_ps(p + i + 8);
-    bad = _mm256_or_ps(bad, _mm256_cmp_ps(v0, v1, _CMP_UNORD_Q));
-    m0 = kMax ? _mm256_max_ps(m0, v0) : _mm256_min_ps(m0, v0);
-    m1 = kMax ? _mm256_max_ps(m1, v1) : _mm256_min_ps(m1, v1);
-  }
-  // max_ps drops NaN operands, so NaN is tracked in `bad` and applied at the end.
-  float m = kMax ? hmax256(_mm256_max_ps(m0, m1)) : hmin256(_mm256_min_ps(m0, m1));
-  bool nan = _mm256_movemask_ps(bad) != 0;
-  for (; i < n; ++i) {
-    float v = p[i];
-    if (v != v) nan = true;
-    else if (kMax ? v > m : v < m) m = v;
-  }
-  return nan ? std::numeric_limits<float>::quiet_NaN() : m;
 }
 
 // ---------------------------------------------------------------- op policies
