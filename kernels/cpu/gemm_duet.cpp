@@ -228,7 +228,7 @@ void run_slice(const Slice<T>& s, int64_t MC, int64_t m0, int64_t m1, int64_t q0
           T v = s.alpha * tile[r * NR + cc];
           if (s.beta != T(0)) v += s.beta * dst;
           if (s.bias) v += s.bias[j + cc];
-          if (s.relu && v < T(0)) v = T(0);
+          if (s.relu) v = detail::relu_epilogue(v);
           dst = v;
         };
         if (s.rsc == 1) {
@@ -256,7 +256,7 @@ void apply_epilogue(int64_t M, int64_t N, T* C, int64_t rsc, int64_t csc, const 
       T& c = C[i * rsc + j * csc];
       T v = c;
       if (epi->bias) v += epi->bias[j];
-      if (relu && v < T(0)) v = T(0);
+      if (relu) v = relu_epilogue(v);
       c = v;
     }
 }

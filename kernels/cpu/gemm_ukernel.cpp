@@ -90,11 +90,13 @@ DUET_TARGET_AVX2 inline void store_tile(typename O::V (&acc)[6][2], const Ukerne
         v0 = O::fma(vbeta, O::loadu(c), v0);
         v1 = O::fma(vbeta, O::loadu(c + L), v1);
       }
-      v0 = O::add(v0, bias0);
-      v1 = O::add(v1, bias1);
-      if (a.relu) {
-        v0 = O::max(vzero, v0);  // NaN propagates, as in torch.relu
-        v1 = O::max(vzero, v1);
+      if (a.bias) {
+        v0 = O::add(v0, bias0);
+        v1 = O::add(v1, bias1);
+      }
+      if (a.relu) {  // eager's relu: NaN kept, -0 gives +0 (Note [Epilogue bits] in gemm.h)
+        v0 = O::add(O::max(vzero, v0), vzero);
+        v1 = O::add(O::max(vzero, v1), vzero);
       }
       O::storeu(c, v0);
       O::storeu(c + L, v1);
@@ -111,11 +113,13 @@ DUET_TARGET_AVX2 inline void store_tile(typename O::V (&acc)[6][2], const Ukerne
       v0 = O::fma(vbeta, O::mload(c, m0), v0);
       v1 = O::fma(vbeta, O::mload(c + L, m1), v1);
     }
-    v0 = O::add(v0, bias0);
-    v1 = O::add(v1, bias1);
+    if (a.bias) {
+      v0 = O::add(v0, bias0);
+      v1 = O::add(v1, bias1);
+    }
     if (a.relu) {
-      v0 = O::max(vzero, v0);  // NaN propagates, as in torch.relu
-      v1 = O::max(vzero, v1);
+      v0 = O::add(O::max(vzero, v0), vzero);
+      v1 = O::add(O::max(vzero, v1), vzero);
     }
     O::mstore(c, m0, v0);
     O::mstore(c + L, m1, v1);
@@ -192,7 +196,7 @@ void gemm_ukernel_scalar(const UkernelArgs<T>& args) {
       T v = args.alpha * acc[i][j];
       if (args.beta != T(0)) v += args.beta * c[j];
       if (args.bias) v += args.bias[j];
-      if (args.relu && v < T(0)) v = T(0);
+      if (args.relu) v = relu_epilogue(v);
       c[j] = v;
     }
   }
@@ -294,11 +298,13 @@ DUET_TARGET_AVX512 inline void ukernel_avx512(const UkernelArgs<typename O::T>& 
       v0 = O::fma(vbeta, O::mload(c, m0), v0);
       v1 = O::fma(vbeta, O::mload(c + L, m1), v1);
     }
-    v0 = O::add(v0, bias0);
-    v1 = O::add(v1, bias1);
-    if (args.relu) {
-      v0 = O::max(vzero, v0);
-      v1 = O::max(vzero, v1);
+    if (args.bias) {
+      v0 = O::add(v0, bias0);
+      v1 = O::add(v1, bias1);
+    }
+    if (args.relu) {  // Note [Epilogue bits] in gemm.h
+      v0 = O::add(O::max(vzero, v0), vzero);
+      v1 = O::add(O::max(vzero, v1), vzero);
     }
     O::mstore(c, m0, v0);
     O::mstore(c + L, m1, v1);
@@ -326,8 +332,8 @@ DUET_TARGET_AVX512 void skinny_rows_avx512(const SkinnyArgs& g, int64_t i0) {
     float* c = g.c + (i0 + r) * g.rsc;
     __m512 v = g.alpha != 1.0f ? _mm512_mul_ps(acc[r], valpha) : acc[r];
     if (g.beta != 0.0f) v = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(nm, c), v);
-    v = _mm512_add_ps(v, bias);
-    if (g.relu) v = _mm512_max_ps(vzero, v);
+    if (g.bias) v = _mm512_add_ps(v, bias);
+    if (g.relu) v = _mm512_add_ps(_mm512_max_ps(vzero, v), vzero);  // Note [Epilogue bits] in gemm.h
     _mm512_mask_storeu_ps(c, nm, v);
   }
 }
