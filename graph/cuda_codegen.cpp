@@ -1,11 +1,25 @@
 // CUDA C for fused elementwise groups (see cuda_codegen.h), and the FusedKernel that
 // compiles it with NVRTC and launches it (CUDA builds).
 //
-// Every instruction is one float expression with the tile interpreter's semantics
-// (fusion_kernel.cpp): bools are registers holding 0 or 1, comparisons give 0/1, maximum
-// and minimum propagate NaN, clamp and relu keep NaN. NVRTC runs with --fmad=false, so
-// each instruction rounds as the interpreter's does (no a*b+c contraction across
-// instructions); exp/log/tanh come from CUDA's libdevice and agree to a few ulp.
+// Every instruction is one float expression: bools are registers holding 0 or 1,
+// comparisons give 0/1, and each op is the formula of the CUDA eager kernel that runs it
+// alone (Note [Fused CUDA ops are eager's formulas]).
+//
+// Note [Fused CUDA ops are eager's formulas]: on a GPU a fused group must give the bits
+// of its ops run one by one by the eager CUDA kernels (kernels/cuda/elementwise_*.cu, not
+// the CPU's: exp, log and tanh are CUDA's libdevice functions there, and neg is 0 - x).
+// So each expression is the eager functor's own: neg as 0 - x (+0 stays +0), sigmoid as
+// t = e^-|x|, r = 1/(1 + t), x >= 0 ? r : t r, silu as x times that, maximum/minimum
+// returning the NaN operand and, of equal values (0 and -0), the second, clamp as
+// x < lo ? lo : x > hi ? hi : x. (Checked by reading only, without a GPU: the codegen had
+// sigmoid, and so silu, as e^x / (1 + e^x) for x < 0, maximum/minimum keeping the first
+// of equal values and neg as -x, which gives -0 for +0.)
+// NVRTC runs with --fmad=false, so no a*b + c is contracted across instructions (eager
+// rounds each op's result to memory). The eager kernels are built by nvcc with its
+// default --fmad=true, which could contract inside an op's own formula; the PTX of
+// expf, logf, tanhf, sigmoid and silu under both settings (CUDA 13.0, sm_90) differs only
+// in sigmoid's e^-|x| + 1, whose product is expf's exact scaling by 2^n: contracted or
+// not, the sum rounds the same, so fmad changes no bits of any fusable op.
 #include "graph/cuda_codegen.h"
 
 #include <algorithm>
@@ -109,23 +123,31 @@ std::string float_literal(float v) {
   return buf;
 }
 
-// Helpers the expressions call: the tile interpreter's scalar forms, written with the
-// same comparisons so NaN and signed zeros come out alike.
+// Helpers the expressions call: the CUDA eager kernels' functors (elementwise_unary.cu,
+// elementwise_binary.cu) written out with the same operations in the same order, so a
+// fused op gives the eager kernel's bits (Note [Fused CUDA ops are eager's formulas]).
 constexpr const char* kPrelude = R"(typedef long long i64;
-__device__ __forceinline__ float duet_relu(float v) { return v > 0.0f ? v : (v == v ? 0.0f : v); }
-__device__ __forceinline__ float duet_sigmoid(float v) {
-  return v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
+__device__ __forceinline__ float duet_neg(float x) { return 0.0f - x; }
+__device__ __forceinline__ float duet_relu(float x) { return (x > 0.0f || x != x) ? x : 0.0f; }
+__device__ __forceinline__ float duet_sigmoid(float x) {
+  const float t = expf(-fabsf(x));
+  const float r = 1.0f / (1.0f + t);
+  return x >= 0.0f ? r : t * r;
 }
-__device__ __forceinline__ float duet_maximum(float p, float q) {
-  return (p != p || q != q) ? __uint_as_float(0x7fc00000u) : (p < q ? q : p);
+__device__ __forceinline__ float duet_silu(float x) { return x * duet_sigmoid(x); }
+__device__ __forceinline__ float duet_maximum(float a, float b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return a > b ? a : b;
 }
-__device__ __forceinline__ float duet_minimum(float p, float q) {
-  return (p != p || q != q) ? __uint_as_float(0x7fc00000u) : (q < p ? q : p);
+__device__ __forceinline__ float duet_minimum(float a, float b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return a < b ? a : b;
 }
-__device__ __forceinline__ float duet_clamp(float v, float lo, float hi) {
-  if (v != v) return v;
-  const float t = v < lo ? lo : v;
-  return hi < t ? hi : t;
+__device__ __forceinline__ float duet_clamp(float x, float lo, float hi) {
+  if (x != x) return x;
+  return x < lo ? lo : (x > hi ? hi : x);
 }
 )";
 
@@ -146,7 +168,7 @@ std::string expression(const FusedInstr& in) {
   auto call = [&](const char* f) { return cat(f, "(", a, ")"); };
   auto call2 = [&](const char* f) { return cat(f, "(", a, ", ", b, ")"); };
   switch (in.op) {
-    case OpKind::neg: return cat("-", a);
+    case OpKind::neg: return call("duet_neg");
     case OpKind::abs: return call("fabsf");
     case OpKind::square: return cat(a, " * ", a);
     case OpKind::relu: return call("duet_relu");
@@ -157,7 +179,7 @@ std::string expression(const FusedInstr& in) {
     case OpKind::reciprocal: return cat("1.0f / ", a);
     case OpKind::tanh: return call("tanhf");
     case OpKind::sigmoid: return call("duet_sigmoid");
-    case OpKind::silu: return cat(a, " * ", call("duet_sigmoid"));
+    case OpKind::silu: return call("duet_silu");
     case OpKind::copy: return a;
     case OpKind::cast:  // registers hold floats, bools as 0/1: only a cast to bool changes a value
       return in.attrs.get<DType>("dtype") == DType::Bool ? cat("(", a, " != 0.0f ? 1.0f : 0.0f)") : a;

@@ -40,7 +40,10 @@ __device__ inline void tile_coords(I t, I tiles_m, I tiles_n, I& tm, I& tn) {
   tn = r / rows;
 }
 
-__device__ inline float relu_if(float v, bool relu) { return relu && v < 0.f ? 0.f : v; }
-__device__ inline double relu_if(double v, bool relu) { return relu && v < 0.0 ? 0.0 : v; }
+// The epilogue's ReLU is eager's relu (elementwise_unary.cu ReluOp): NaN kept, -0 gives +0,
+// so a fused matmul + bias + relu gives the bits of the three ops run one by one (Note
+// [Epilogue bits] in kernels/cpu/gemm.h; the bias is added only where there is one).
+__device__ inline float relu_if(float v, bool relu) { return relu && !(v > 0.f || v != v) ? 0.f : v; }
+__device__ inline double relu_if(double v, bool relu) { return relu && !(v > 0.0 || v != v) ? 0.0 : v; }
 
 }  // namespace duet::cuda::gemm_dev

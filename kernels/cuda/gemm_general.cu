@@ -113,7 +113,8 @@ __global__ void __launch_bounds__(kThreadsG, 1) gemm_general_kernel(const Genera
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
         const int64_t row = m0 + ty + 8 * r;
-        if (row < p.M) dev::store_as(p.c, oc + row * p.ldc + col, p.dt, gemm_dev::relu_if(acc[r] + bias, p.relu));
+        const Acc v = p.bias ? acc[r] + bias : acc[r];  // no + 0: -0 stays (Note [Epilogue bits])
+        if (row < p.M) dev::store_as(p.c, oc + row * p.ldc + col, p.dt, gemm_dev::relu_if(v, p.relu));
       }
     }
   }

@@ -18,7 +18,8 @@
 //   - Double buffering: the next k-tile is fetched into registers before the FMAs on the
 //     current one and stored into the other buffer after them; one __syncthreads per k-step
 //     (a buffer is rewritten only after the barrier that ends the step that read it).
-//   - Epilogue: + bias[col], ReLU (v < 0 -> 0, NaN kept, like the CPU), float4 stores when
+//   - Epilogue: + bias[col] (only with a bias: + 0 would turn -0 into +0), ReLU (eager's
+//     relu: v <= 0 -> +0, NaN kept, like the CPU), float4 stores when
 //     C's rows are 16-byte aligned, predicated scalar stores at the edges.
 //   - Tiles are walked in groups of 8 tile rows (gemm_common.cuh) for L2 reuse; batch
 //     entries run over grid.z (looping past 65535), with broadcast batch dims as stride 0.
@@ -235,7 +236,8 @@ __global__ void __launch_bounds__(kSgemmThreads, 2) sgemm_tiled_kernel(const Sge
             float v[4];
 #pragma unroll
             for (int j = 0; j < 4; ++j)
-              v[j] = gemm_dev::relu_if(acc[g * 4 + i][h * 4 + j] + bias[h * 4 + j], p.relu);
+              v[j] = gemm_dev::relu_if(p.bias ? acc[g * 4 + i][h * 4 + j] + bias[h * 4 + j] : acc[g * 4 + i][h * 4 + j],
+                                       p.relu);
             if (p.vec_c && col + 3 < p.N) {
               *reinterpret_cast<float4*>(crow + col) = make_float4(v[0], v[1], v[2], v[3]);
             } else {
