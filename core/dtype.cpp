@@ -38,6 +38,13 @@ bool is_floating(DType t) {
 }
 bool is_integral(DType t) { return !is_floating(t); }
 
+bool fits_without_overflow(double v, DType t) {
+  // Truncation toward zero lands in [-2^(bits-1), 2^(bits-1)); NaN fails both compares.
+  if (t == DType::Int64) return v >= -0x1p63 && v < 0x1p63;  // no double lies in (-2^63 - 1, -2^63)
+  if (t == DType::Int32) return v > -0x1p31 - 1.0 && v < 0x1p31;
+  return true;
+}
+
 DType promote_types(DType a, DType b) {
   if (a == b) return a;
   // Rank within a lattice: bool < int32 < int64 < {float16, bfloat16} < float32 < float64.

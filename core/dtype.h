@@ -54,6 +54,10 @@ bool is_floating(DType t);        // float32, float64, float16, bfloat16
 bool is_integral(DType t);        // int32, int64, bool
 // The smallest type both convert to without losing the category (PyTorch's promote_types).
 DType promote_types(DType a, DType b);
+// Whether a host value converts to `t` without overflow, as PyTorch checks scalars: for
+// int32/int64 it must be finite and in range once truncated (a fraction truncates); bool
+// and the floating types take any value (those round, to infinity past their range).
+bool fits_without_overflow(double value, DType t);
 
 std::ostream& operator<<(std::ostream& os, DType t);
 

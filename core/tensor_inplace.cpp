@@ -11,8 +11,11 @@ const Tensor& write_into(const Tensor& self, OpKind op, std::initializer_list<Te
   return self;
 }
 
-// A scalar for an in-place op keeps the destination's dtype: x.mul_(0.5) on float16 stays float16.
-Tensor scalar_for(const Tensor& self, double v) { return full({}, v, {self.dtype(), self.device()}); }
+// The scalar operand of an arithmetic in-place op takes part in type promotion as it does
+// out of place (scalar_like): x.mul_(0.5) on float16 stays float16, but int64.add_(0.5)
+// computes in float32, which cannot be written back into int64 (an error, as in PyTorch),
+// and an integer value that does not fit the destination's dtype is an error too.
+Tensor scalar_for(const Tensor& self, double v) { return scalar_like(v, self); }
 
 }  // namespace
 
@@ -35,7 +38,9 @@ const Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> ma
 }
 
 const Tensor& Tensor::zero_() const { return fill_(0.0); }
-const Tensor& Tensor::fill_(double value) const { return copy_(scalar_for(*this, value)); }
+// fill_ converts the value to this tensor's dtype (a fraction truncates into an integer
+// tensor, as in PyTorch); full() refuses values that overflow it.
+const Tensor& Tensor::fill_(double value) const { return copy_(full({}, value, {dtype(), device()})); }
 const Tensor& Tensor::copy_(const Tensor& src) const { return write_into(*this, OpKind::copy, {src}); }
 
 uint64_t Tensor::version() const { return storage() ? storage()->version() : 0; }

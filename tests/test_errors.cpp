@@ -2,7 +2,9 @@
 // op and the problem: wrong shapes, dtypes, dims, sizes, indices, arities and tensors.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -11,6 +13,7 @@
 #include "core/functions.h"
 
 using namespace duet;
+using testing::values_of;
 
 #if defined(__SANITIZE_ADDRESS__)
 // The out-of-memory checks below ask for 2^62 bytes; ASan must return null (as malloc
@@ -224,6 +227,46 @@ TEST_CASE("work limits: absurd reductions and products are refused up front") {
   // Below the limits, expanded operands still work.
   CHECK(f32({1}).expand({int64_t(1) << 20}).sum().item<float>() == 0.0f);
   CHECK(matmul(f32({1, 1}).expand({1000, 1000}), f32({1000, 1})).sum().item<float>() == 0.0f);
+}
+
+TEST_CASE("scalars: values an integer dtype cannot hold are errors, not silent conversions") {
+  EXPECT_ERROR(full({2}, NAN, DType::Int64), "full: the value nan cannot be converted to int64 without overflow");
+  EXPECT_ERROR(full({2}, INFINITY, DType::Int32), "full: the value inf cannot be converted to int32");
+  EXPECT_ERROR(full({2}, 3e9, DType::Int32), "full: the value 3e+09 cannot be converted to int32");
+  EXPECT_ERROR(full({2}, 0x1p63, DType::Int64), "full", "int64", "without overflow");
+  CHECK(full({1}, -0x1p63, DType::Int64).item<int64_t>() == std::numeric_limits<int64_t>::min());
+  CHECK(full({1}, 2.9, DType::Int32).item<int32_t>() == 2);  // a fraction truncates, as in PyTorch
+  Tensor i = zeros({2}, DType::Int64);
+  EXPECT_ERROR(i.fill_(NAN), "full: the value nan cannot be converted to int64");
+  EXPECT_ERROR(zeros({2}, DType::Int32).fill_(-1e10), "int32", "without overflow");
+  EXPECT_ERROR(zeros({2}, DType::Int32) + 1e10, "the scalar 1e+10 cannot be converted to int32",
+               "combined with a tensor of dtype int32");
+  EXPECT_ERROR(arange(0, 4, 1, DType::Int32) * 0x1p63, "the scalar", "int32");
+  EXPECT_ERROR(arange(1e30, 1e30 + 1e15, 1e14), "arange: the value 1e+30 cannot be converted to int64");
+  EXPECT_ERROR(randint(0, int64_t(1) << 40, {2}, DType::Int32), "randint: the value", "int32 without overflow");
+  // A scalar with a fraction promotes an integer tensor to float32 (as out of place), which
+  // an in-place op cannot write back: PyTorch's "result type Float can't be cast to Long".
+  EXPECT_ERROR(i.add_(0.5), "add: result of dtype float32 cannot be written into a tensor of dtype int64");
+  EXPECT_ERROR(i.mul_(1.5), "mul", "float32", "int64");
+  CHECK(values_of(i) == std::vector<double>{0, 0});
+  i.add_(2.0);
+  CHECK(values_of(i) == std::vector<double>{2, 2});
+  CHECK(values_of(tensor<int64_t>({3}) + 0.5) == std::vector<double>{3.5});
+}
+
+TEST_CASE("pow: integers to negative integer powers") {
+  Tensor base = tensor<int64_t>({2, 3, 4});
+  EXPECT_ERROR(pow(base, -1), "pow: integers to negative integer powers are not allowed",
+               "the exponent int64[] holds -1");
+  EXPECT_ERROR(pow(base, tensor<int64_t>({1, -2, 0})), "pow: integers to negative", "int64[3] holds -2");
+  EXPECT_ERROR(pow(tensor<int32_t>({1}), tensor<int32_t>({-3})), "pow", "int32[1] holds -3");
+  // Nothing is written before the check.
+  std::vector<Tensor> in = {base, tensor<int64_t>({2, 2, -1})};
+  EXPECT_ERROR(apply_out(OpKind::pow, in, {}, base), "pow", "holds -1");
+  CHECK(values_of(base) == std::vector<double>{2, 3, 4});
+  // Non-negative and floating exponents are fine.
+  CHECK(values_of(pow(base, tensor<int64_t>({0, 2, 3}))) == std::vector<double>{1, 9, 64});
+  CHECK(values_of(pow(base, -1.0 / 2)) == values_of(pow(base.to(DType::Float32), -0.5)));
 }
 
 TEST_CASE("in place: a destination with several elements at one address is refused") {

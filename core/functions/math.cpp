@@ -74,6 +74,8 @@ Tensor scalar_like(double value, const Tensor& like) {
   if (!is_floating(dt)) {
     bool whole = std::isfinite(value) && value == std::floor(value);
     dt = whole ? (dt == DType::Bool ? DType::Int64 : dt) : DType::Float32;
+    DUET_CHECK(fits_without_overflow(value, dt), "the scalar ", value, " cannot be converted to ", dt,
+               " without overflow (it is combined with a tensor of dtype ", like.dtype(), ")");
   }
   return full({}, value, {dt, like.device()});
 }

@@ -14,8 +14,15 @@ TensorMeta meta_from_attrs(OpKind op, const Attrs& attrs, Shape shape, DType fal
 
 }  // namespace
 
+void check_scalar_fits(const char* op, double value, DType dtype) {
+  DUET_CHECK(fits_without_overflow(value, dtype), op, ": the value ", value, " cannot be converted to ", dtype,
+             " without overflow");
+}
+
 TensorMeta full_shape(OpKind op, std::span<const Tensor>, const Attrs& attrs) {
-  return meta_from_attrs(op, attrs, attrs.get<std::vector<int64_t>>("shape"), DType::Float32);
+  TensorMeta meta = meta_from_attrs(op, attrs, attrs.get<std::vector<int64_t>>("shape"), DType::Float32);
+  check_scalar_fits(op_name(op), attrs.get_number("value"), meta.dtype);
+  return meta;
 }
 
 TensorMeta arange_shape(OpKind op, std::span<const Tensor>, const Attrs& attrs) {
@@ -27,7 +34,14 @@ TensorMeta arange_shape(OpKind op, std::span<const Tensor>, const Attrs& attrs) 
              start);
   double n = std::ceil((end - start) / step);
   DUET_CHECK(n < 9.0e18, "arange: ", n, " elements is too many");
-  return meta_from_attrs(op, attrs, {int64_t(n)}, DType::Int64);
+  TensorMeta meta = meta_from_attrs(op, attrs, {int64_t(n)}, DType::Int64);
+  if (is_integral(meta.dtype)) {  // the kernel converts start and step to int64 once
+    check_scalar_fits("arange", start, DType::Int64);
+    check_scalar_fits("arange", step, DType::Int64);
+    check_scalar_fits("arange", end, meta.dtype);
+    check_scalar_fits("arange", start, meta.dtype);
+  }
+  return meta;
 }
 
 TensorMeta linspace_shape(OpKind op, std::span<const Tensor>, const Attrs& attrs) {
@@ -49,6 +63,8 @@ TensorMeta random_shape(OpKind op, std::span<const Tensor>, const Attrs& attrs) 
     DUET_CHECK(attrs.get<int64_t>("low") < attrs.get<int64_t>("high"), "randint: low (", attrs.get<int64_t>("low"),
                ") must be less than high (", attrs.get<int64_t>("high"), ")");
     DUET_CHECK(meta.dtype != DType::Bool, "randint: dtype bool is not supported");
+    check_scalar_fits("randint", double(attrs.get<int64_t>("low")), meta.dtype);
+    check_scalar_fits("randint", double(attrs.get<int64_t>("high") - 1), meta.dtype);
   } else {
     DUET_CHECK(is_floating(meta.dtype), op_name(op), ": expected a floating-point dtype, got ", meta.dtype);
     if (op == OpKind::rand_uniform)

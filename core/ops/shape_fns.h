@@ -57,6 +57,10 @@ DUET_SHAPE_FN(slice_shape)
 Device common_device(OpKind op, std::span<const Tensor> inputs);
 // Shape and dtype of a tensor as "float32[2, 3]" for messages.
 std::string describe(const Tensor& t);
+// Throws naming `op` when `value` cannot be converted to `dtype` without overflow: NaN,
+// an infinity or an out-of-range value for int32/int64 (PyTorch's checked scalar
+// conversion; a fraction truncates). Other dtypes take any value.
+void check_scalar_fits(const char* op, double value, DType dtype);
 // Limits on the work one op may be asked to do (Note [Work limits] in common.cpp): the
 // elements it reads, and matmul's multiply-adds on each device (as powers of two).
 inline constexpr int kMaxOpReadsLog2 = 40;

@@ -5,8 +5,12 @@
 // functor run by ew::run_binary (elementwise_common.h); float32 add/sub/mul/div/maximum/
 // minimum have AVX2 bodies for contiguous operands and for a broadcast scalar operand.
 // Every functor but pow's is in elementwise_ops.h, shared with the graph's tile interpreter.
-// Integer arithmetic wraps on overflow; integer pow with a negative exponent follows
-// PyTorch (1 for base 1, +-1 for base -1, else 0).
+// Integer arithmetic wraps on overflow (two's complement, as PyTorch); integer pow with a
+// negative exponent is an error, "integers to negative integer powers are not allowed"
+// (PyTorch's message for a scalar exponent; duet refuses a negative value in an integer
+// exponent tensor too): the values are only known here, so pow_kernel scans the exponent
+// before writing anything, as the indexing kernels do with index values.
+#include <atomic>
 #include <cmath>
 
 #include "core/type_promotion.h"
@@ -22,7 +26,7 @@ namespace {
 struct PowOp {
   template <typename C> C operator()(C a, C b) const {
     if constexpr (std::is_integral_v<C>) {
-      if (b < 0) return a == 1 ? C(1) : a == -1 ? C((b & 1) ? -1 : 1) : C(0);
+      if (b < 0) return 0;  // unreachable: pow_kernel refuses negative integer exponents
       C result = 1;
       for (; b > 0; b >>= 1) {  // square-and-multiply, wrapping like PyTorch's int pow
         if (b & 1) result = wrap_mul(result, a);
@@ -51,6 +55,20 @@ void compare_binary(std::span<const Tensor> in, const Tensor& out, const Op& op)
   visit_dtype(ct, [&]<typename T>() { run_binary<T, bool>(a, b, out, op); });
 }
 
+// The smallest value of an integer tensor (0 when it has none below 0 or is empty).
+template <typename T>
+int64_t min_negative(const Tensor& t) {
+  std::atomic<int64_t> lowest{0};
+  StridedLoop loop(t, {});
+  loop.run(kGrain, [&](char** p, const int64_t* s, int64_t n) {
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; ++i) m = std::min<int64_t>(m, *reinterpret_cast<const T*>(p[0] + i * s[0]));
+    for (int64_t cur = lowest.load(); m < cur && !lowest.compare_exchange_weak(cur, m);) {
+    }
+  });
+  return lowest.load();
+}
+
 template <typename T>
 void run_where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
   const Tensor ins[3] = {cond, a, b};
@@ -74,7 +92,6 @@ void run_where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tenso
 DUET_BINARY_KERNEL(add, arith_binary, AddOp)
 DUET_BINARY_KERNEL(sub, arith_binary, SubOp)
 DUET_BINARY_KERNEL(mul, arith_binary, MulOp)
-DUET_BINARY_KERNEL(pow, arith_binary, PowOp)
 DUET_BINARY_KERNEL(maximum, arith_binary, MaximumOp)
 DUET_BINARY_KERNEL(minimum, arith_binary, MinimumOp)
 DUET_BINARY_KERNEL(eq, compare_binary, EqOp)
@@ -86,6 +103,19 @@ DUET_BINARY_KERNEL(ge, compare_binary, GeOp)
 DUET_BINARY_KERNEL(logical_and, compare_binary, LogicalAndOp)
 DUET_BINARY_KERNEL(logical_or, compare_binary, LogicalOrOp)
 #undef DUET_BINARY_KERNEL
+
+void pow_kernel(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
+  const Tensor& e = inputs[1];
+  if (is_integral(out.dtype()) && e.dtype() != DType::Bool) {
+    const int64_t lowest = visit_dtype(e.dtype(), [&]<typename T>() -> int64_t {
+      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) return ew::min_negative<T>(e);
+      return 0;
+    });
+    DUET_CHECK(lowest >= 0, "pow: integers to negative integer powers are not allowed (the exponent ",
+               dtype_name(e.dtype()), shape_str(e.sizes()), " holds ", lowest, ")");
+  }
+  ew::arith_binary(inputs, out, ew::PowOp{});
+}
 
 void div_kernel(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
   DUET_ASSERT(is_floating(out.dtype()), "div writes a floating dtype");

@@ -3,13 +3,16 @@
 // output's dtype (result_type; float32 for true division of integers) after converting
 // each operand to it; comparisons and logical ops compute in result_type(a, b) and write
 // bool; integer arithmetic wraps; integer pow squares and multiplies (wrapping), and a
-// negative exponent gives 1 for base 1, +-1 for base -1, else 0; maximum/minimum
-// propagate NaN. where(cond, a, b) is in copy.cu.
+// negative integer exponent is the CPU's error: pow_cuda first finds the exponent's
+// smallest value with a small kernel and reads it back (one host synchronisation, as the
+// indexing kernels' index checks, kernels/cuda/indexing.cu), before writing anything;
+// maximum/minimum propagate NaN. where(cond, a, b) is in copy.cu.
 //
 // Versions (see elementwise.cuh): v1 naive strided (32-bit offsets when they fit),
 // v2 linear for contiguous operands, v3 float4 for float32 add/sub/mul/div/pow/maximum/
 // minimum with contiguous, 16-byte aligned operands or a broadcast scalar operand.
 // Figures: not yet measured on a GPU.
+#include "core/storage.h"
 #include "core/type_promotion.h"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/registration.h"
@@ -48,7 +51,7 @@ struct DivOp {  // floating only
 struct PowOp {
   template <typename C> __device__ C operator()(C a, C b) const {
     if constexpr (std::is_integral_v<C>) {
-      if (b < 0) return a == 1 ? C(1) : a == -1 ? C((b & 1) ? -1 : 1) : C(0);
+      if (b < 0) return 0;  // unreachable: pow_cuda refuses negative integer exponents
       C result = 1;
       for (; b > 0; b >>= 1) {
         if (b & 1) result = wrap_mul(result, a);
@@ -94,6 +97,33 @@ DUET_CUDA_COMPARE_OP(GeOp, a >= b)
 DUET_CUDA_COMPARE_OP(LogicalAndOp, a != C(0) && b != C(0))
 DUET_CUDA_COMPARE_OP(LogicalOrOp, a != C(0) || b != C(0))
 #undef DUET_CUDA_COMPARE_OP
+
+// *lowest = min(*lowest, e[i]) over an integer tensor (*lowest starts at 0).
+template <typename T>
+__global__ void min_negative_kernel(TensorRef e, long long* lowest) {
+  DUET_CUDA_KERNEL_LOOP(i, e.numel) {
+    const long long v = static_cast<long long>(e.ptr<const T>()[e.offset(i)]);
+    if (v < 0) atomicMin(lowest, v);
+  }
+}
+
+// The smallest value of the int32/int64 tensor `e` if it is negative, else 0. Synchronises
+// the stream: the answer must reach the host before the op may write.
+int64_t min_negative(const Tensor& e) {
+  if (e.numel() == 0) return 0;
+  Storage scratch(sizeof(long long), e.device());
+  auto* lowest = static_cast<long long*>(scratch.data());
+  cudaStream_t s = current_stream();
+  DUET_CUDA_CHECK(cudaMemsetAsync(lowest, 0, sizeof(long long), s));
+  const TensorRef ref = make_ref(e);
+  if (e.dtype() == DType::Int64) min_negative_kernel<int64_t><<<grid_for(ref.numel), kThreads, 0, s>>>(ref, lowest);
+  else min_negative_kernel<int32_t><<<grid_for(ref.numel), kThreads, 0, s>>>(ref, lowest);
+  DUET_CUDA_CHECK_LAUNCH();
+  long long v = 0;
+  DUET_CUDA_CHECK(cudaMemcpyAsync(&v, lowest, sizeof(v), cudaMemcpyDeviceToHost, s));
+  DUET_CUDA_CHECK(cudaStreamSynchronize(s));  // host read of the check's result
+  return int64_t(v);
+}
 
 // out[i] = op(C(a[i]), C(b[i])), operands rounded through the stage dtype first.
 template <typename Op, typename C>
@@ -146,7 +176,6 @@ void div_cuda(std::span<const Tensor> inputs, const Tensor& out, const Attrs&) {
 DUET_CUDA_BINARY(add, arith_binary, AddOp)
 DUET_CUDA_BINARY(sub, arith_binary, SubOp)
 DUET_CUDA_BINARY(mul, arith_binary, MulOp)
-DUET_CUDA_BINARY(pow, arith_binary, PowOp)
 DUET_CUDA_BINARY(maximum, arith_binary, MaximumOp)
 DUET_CUDA_BINARY(minimum, arith_binary, MinimumOp)
 DUET_CUDA_BINARY(eq, compare_binary, EqOp)
@@ -158,6 +187,18 @@ DUET_CUDA_BINARY(ge, compare_binary, GeOp)
 DUET_CUDA_BINARY(logical_and, compare_binary, LogicalAndOp)
 DUET_CUDA_BINARY(logical_or, compare_binary, LogicalOrOp)
 #undef DUET_CUDA_BINARY
+
+// The CPU's check and message (kernels/cpu/elementwise_binary.cpp, pow_kernel).
+void pow_cuda(std::span<const Tensor> inputs, const Tensor& out, const Attrs&) {
+  const Tensor& e = inputs[1];
+  if (is_integral(out.dtype()) && (e.dtype() == DType::Int32 || e.dtype() == DType::Int64)) {
+    DeviceGuard guard(out.device().index);
+    const int64_t lowest = min_negative(e);
+    DUET_CHECK(lowest >= 0, "pow: integers to negative integer powers are not allowed (the exponent ",
+               dtype_name(e.dtype()), shape_str(e.sizes()), " holds ", lowest, ")");
+  }
+  arith_binary(inputs, out, PowOp{});
+}
 
 }  // namespace
 
