@@ -111,6 +111,8 @@ class ThreadPool {
 int default_threads() {
   if (const char* env = std::getenv("DUET_NUM_THREADS")) {
     int n = std::atoi(env);
+    DUET_CHECK(n <= max_num_threads(), "DUET_NUM_THREADS=", env, " is more than the ", max_num_threads(),
+               " threads duet runs on this machine (4 per hardware thread)");
     if (n > 0) return n;
   }
   return std::max(1u, std::thread::hardware_concurrency());
@@ -130,8 +132,12 @@ int get_num_threads() {
   return g_num_threads;
 }
 
+int max_num_threads() { return 4 * int(std::max(1u, std::thread::hardware_concurrency())); }
+
 void set_num_threads(int n) {
   DUET_CHECK(n >= 1, "set_num_threads: expected at least 1 thread, got ", n);
+  DUET_CHECK(n <= max_num_threads(), "set_num_threads: ", n, " threads is more than ", max_num_threads(),
+             " (4 per hardware thread of this machine, which has ", std::thread::hardware_concurrency(), ")");
   DUET_CHECK(!t_in_parallel, "set_num_threads: cannot change the thread count inside a parallel region");
   g_num_threads = n;
   if (pool().workers() != 0 && pool().workers() != n - 1) pool().resize(n - 1);

@@ -14,7 +14,11 @@ namespace duet {
 
 // Threads used by kernels; defaults to the machine's cores (or DUET_NUM_THREADS).
 int get_num_threads();
+// Throws duet::Error for n < 1 or n > max_num_threads().
 void set_num_threads(int n);
+// The most threads duet will run: 4 per hardware thread (at least 4). More only adds
+// context switches, and a typo (100000) would otherwise start that many threads.
+int max_num_threads();
 bool in_parallel_region();
 
 using RangeFn = std::function<void(int64_t begin, int64_t end)>;

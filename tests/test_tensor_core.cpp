@@ -209,6 +209,12 @@ TEST_CASE("parallel_for covers the range once and forwards exceptions") {
   }
   set_num_threads(2);
   CHECK_THROWS_AS(set_num_threads(0), Error);
+  // A typo must not start tens of thousands of threads.
+  CHECK(max_num_threads() >= 4);
+  CHECK_THROWS_WITH_AS(set_num_threads(100000), doctest::Contains("set_num_threads: 100000 threads is more than"),
+                       Error);
+  CHECK_THROWS_AS(set_num_threads(max_num_threads() + 1), Error);
+  CHECK(get_num_threads() == 2);
 }
 
 TEST_CASE("attrs are ordered, comparable and hashable") {

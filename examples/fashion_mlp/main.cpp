@@ -5,8 +5,10 @@
 //               [--lr X] [--threads T] [--data DIR] [--limit N] [--seed S] [--json PATH]
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -44,6 +46,18 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
+// Fails now, not after the whole run, when `path` cannot be written: opened for append
+// (an existing file is left as it is), and removed again if this made it.
+void check_writable(const std::string& path) {
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(path, ec);
+  {
+    std::ofstream probe(path, std::ios::app);
+    DUET_CHECK(probe.good(), "fashion_mlp: --json ", path, " cannot be written: ", std::strerror(errno));
+  }
+  if (!existed) std::filesystem::remove(path, ec);
+}
+
 // A progress line per epoch: redrawn in place on a terminal, printed every 100 steps and
 // at the end of the epoch otherwise.
 void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double samples_per_s, bool tty) {
@@ -64,6 +78,7 @@ void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, d
 int main(int argc, char** argv) {
   try {
     Args args = parse(argc, argv);
+    if (!args.json_path.empty()) check_writable(args.json_path);
     const FashionMlpConfig& c = args.config;
     bool tty = isatty(fileno(stdout));
     std::printf("fashion-mlp: mode %s, device %s, %d epochs, batch %lld, lr %g, seed %llu\n", c.mode.c_str(),

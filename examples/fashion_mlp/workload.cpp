@@ -9,6 +9,7 @@
 
 #include "autograd/autograd.h"
 #include "core/dispatch.h"
+#include "core/parallel.h"
 #include "data/dataloader.h"
 #include "data/fashion_mnist.h"
 #include "graph/compile.h"
@@ -58,6 +59,11 @@ double evaluate(nn::Module& model, const data::FashionMnist& test, Device dev) {
   return n == 0 ? 0 : double(correct) / double(n);
 }
 
+void check_threads(int threads) {
+  DUET_CHECK(threads >= 0 && threads <= max_num_threads(), "fashion_mlp: --threads must be in [0, ", max_num_threads(),
+             "] (0: all cores; at most 4 per hardware thread), got ", threads);
+}
+
 void check_config(const FashionMlpConfig& c) {
   DUET_CHECK(c.mode == "eager" || c.mode == "graph", "fashion_mlp: --mode must be eager or graph, got '", c.mode, "'");
   Device dev = Device::parse(c.device);
@@ -68,7 +74,7 @@ void check_config(const FashionMlpConfig& c) {
   DUET_CHECK(c.epochs >= 1, "fashion_mlp: --epochs must be >= 1, got ", c.epochs);
   DUET_CHECK(c.batch >= 1, "fashion_mlp: --batch must be >= 1, got ", c.batch);
   DUET_CHECK(c.lr > 0, "fashion_mlp: --lr must be positive, got ", c.lr);
-  DUET_CHECK(c.threads >= 0, "fashion_mlp: --threads must be >= 0, got ", c.threads);
+  check_threads(c.threads);
   DUET_CHECK(c.max_steps >= 0, "fashion_mlp: --steps must be >= 0, got ", c.max_steps);
 }
 
@@ -193,8 +199,10 @@ bool apply_config_flag(FashionMlpConfig& c, const std::string& flag, const std::
     else if (flag == "--steps") c.max_steps = std::stoll(v);
     else if (flag == "--batch") c.batch = std::stoll(v);
     else if (flag == "--lr") c.lr = std::stod(v);
-    else if (flag == "--threads") c.threads = std::stoi(v);
-    else if (flag == "--data") c.data_dir = v;
+    else if (flag == "--threads") {
+      c.threads = std::stoi(v);
+      check_threads(c.threads);  // refused while parsing, before anything else runs
+    } else if (flag == "--data") c.data_dir = v;
     else if (flag == "--limit") c.limit = std::stoll(v);
     else if (flag == "--seed") c.seed = std::stoull(v);
     else return false;
