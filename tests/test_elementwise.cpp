@@ -222,6 +222,18 @@ TEST_CASE("integer-only unary details") {
   CHECK(values_of(c) == std::vector<double>{-1, -1, 0, 1, 2});
   Tensor r = round(tensor<float>({0.5f, 1.5f, 2.5f, -0.5f, -1.5f}, {5}));
   CHECK(values_of(r) == std::vector<double>{0, 2, 2, -0.0, -2});
+  // Extremes wrap like two's complement (PyTorch), never through signed-overflow UB.
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
+  Tensor e = tensor<int64_t>({kMin, kMax}, {2});
+  CHECK(neg(e).to_vector<int64_t>() == std::vector<int64_t>{kMin, kMin + 1});
+  CHECK(abs(e).to_vector<int64_t>() == std::vector<int64_t>{kMin, kMax});
+  CHECK(square(e).to_vector<int64_t>() == std::vector<int64_t>{0, 1});
+  CHECK((e + e).to_vector<int64_t>() == std::vector<int64_t>{0, -2});
+  CHECK((e - tensor<int64_t>({1, -1}, {2})).to_vector<int64_t>() == std::vector<int64_t>{kMax, kMin});
+  CHECK((e * e).to_vector<int64_t>() == std::vector<int64_t>{0, 1});
+  Tensor e32 = tensor<int32_t>({std::numeric_limits<int32_t>::min()}, {1});
+  CHECK(abs(e32).item<int32_t>() == std::numeric_limits<int32_t>::min());
+  CHECK((e32 - tensor<int32_t>({1}, {1})).item<int32_t>() == std::numeric_limits<int32_t>::max());
   Tensor nan_in = tensor<float>(std::vector<float>(9, float(kNaN)), {9});
   for (Tensor y : {relu(nan_in), clamp(nan_in, 0.0, 1.0), abs(nan_in)})
     for (double v : values_of(y)) CHECK(std::isnan(v));

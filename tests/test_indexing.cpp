@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -279,6 +280,17 @@ TEST_CASE("scatter_add: size-0 index copies x; 0-d; errors leave x untouched") {
   std::vector<double> after;
   for_each_index(x.sizes(), [&](const Shape& i) { after.push_back(get(x, i)); });
   CHECK(after == before);
+}
+
+TEST_CASE("scatter_add: integer sums wrap like two's complement, as on CUDA") {
+  // Signed overflow in the accumulation was undefined behaviour (UBSan stops on it).
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  Tensor x = tensor<int64_t>({big, 0}, {2});
+  Tensor y = scatter_add(x, 0, tensor<int64_t>({0, 0, 1}, {3}), tensor<int64_t>({1, 1, -1}, {3}));
+  CHECK(y.to_vector<int64_t>() == std::vector<int64_t>{std::numeric_limits<int64_t>::min() + 1, -1});
+  Tensor x32 = tensor<int32_t>({std::numeric_limits<int32_t>::max()}, {1});
+  CHECK(scatter_add(x32, 0, tensor<int64_t>({0}, {1}), tensor<int32_t>({2}, {1})).item<int32_t>() ==
+        std::numeric_limits<int32_t>::min() + 1);
 }
 
 // ---------------------------------------------------------------- cat / stack

@@ -238,7 +238,10 @@ void run_scatter_add(T* out, const Shape& out_st, const Dims& idx_d, const I* id
     int64_t v = idx[i_off];
     check_index("scatter_add", v, dim, lim);
     T& dst = out[o_off + v * osd];
-    dst = T(compute_t<T>(dst) + compute_t<T>(src[s_off]));
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)  // wraps (as CUDA's), no signed overflow
+      dst = T(std::make_unsigned_t<T>(dst) + std::make_unsigned_t<T>(src[s_off]));
+    else
+      dst = T(compute_t<T>(dst) + compute_t<T>(src[s_off]));
   };
   if (dim == last) {
     // Each outer row owns its output row; accumulate along dim in order.
