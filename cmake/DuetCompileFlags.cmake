@@ -4,6 +4,16 @@ target_compile_options(duet_compile_flags INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
 
 include(CheckCXXCompilerFlag)
+# Note [GCC 12 SLP miscompile]: GCC 12.2 with AVX-512 enabled (-march=native on an AVX-512
+# machine, or -mavx512f) at -O2 stores std::vector<double>{1, 1, 0, 0} as {1, 1, 1, 1}: its
+# basic-block (SLP) vectorizer emits a vpbroadcastq of the first value for the whole
+# initializer, while later reads it folds to the right constants, so the error shows only
+# where memory is read back (tests/test_toolchain.cpp reproduces it). duet's kernels are
+# hand-vectorized with intrinsics and loops still vectorize, so GCC before 14 builds without
+# SLP vectorization.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 14)
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fno-tree-slp-vectorize>)
+endif()
 if(DUET_NATIVE)
   check_cxx_compiler_flag(-march=native DUET_HAS_MARCH_NATIVE)
   if(DUET_HAS_MARCH_NATIVE)
