@@ -123,5 +123,11 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor one_hot(const Tensor& index, int64_t num_classes);
+// A strided window into x's elements in row-major order (a view when x is contiguous),
+// and base with that window overwritten by src (Note [as_strided over elements] in
+// core/ops/strided.cpp): element i of the window is x.flatten()[offset + sum(i_k * stride_k)].
+Tensor as_strided(const Tensor& x, const Shape& size, const Shape& stride, int64_t offset = 0);
+Tensor as_strided_scatter(const Tensor& base, const Tensor& src, const Shape& size, const Shape& stride,
+                          int64_t offset = 0);
 
 }  // namespace duet

@@ -31,7 +31,7 @@ inline constexpr int kNumOps = 0
 #undef DUET_VIEW_OP
     ;
 // Guards the op count: update this (and the table-driven test) when adding an op.
-static_assert(kNumOps == 70, "ops.def changed: update kNumOps' guard and tests/test_ops_table.cpp");
+static_assert(kNumOps == 72, "ops.def changed: update kNumOps' guard and tests/test_ops_table.cpp");
 
 enum OpFlags : uint32_t {
   kNone = 0,
@@ -42,6 +42,8 @@ enum OpFlags : uint32_t {
   kView = 1u << 4,         // output aliases the input's storage
   kFactory = 1u << 5,      // no tensor inputs
   kRandom = 1u << 6,       // reads a generator's state (seed/offset attrs)
+  kChecksValues = 1u << 7, // the kernel raises on some input values (an index out of range,
+                           // an integer to a negative power): a graph keeps it even when dead
 };
 inline constexpr int kVariadic = -1;
 

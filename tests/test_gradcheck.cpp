@@ -156,6 +156,20 @@ std::map<std::string, CaseMaker> make_table() {
     return std::vector<Case>{{"step 1", {leaf({5, 3})}, op_fn(OpKind::slice, s(0, 1, 4, 1))},
                              {"step 2, negative start", {leaf({3, 7})}, op_fn(OpKind::slice, s(1, -6, 7, 2))}};
   };
+  auto window = [](Shape size, Shape stride, int64_t offset) {
+    return Attrs().set("size", size).set("stride", stride).set("offset", offset);
+  };
+  t["as_strided"] = [window] {
+    return std::vector<Case>{{"stepped window", {leaf({4, 5})}, op_fn(OpKind::as_strided, window({2, 3}, {5, 2}, 1))},
+                             {"overlapping, transposed input", {transposed_leaf({3, 4})},
+                              op_fn(OpKind::as_strided, window({3, 3}, {1, 1}, 0))}};
+  };
+  t["as_strided_scatter"] = [window] {
+    return std::vector<Case>{{"window of a matrix", {leaf({4, 5}), leaf({2, 3})},
+                              op_fn(OpKind::as_strided_scatter, window({2, 3}, {5, 2}, 1))},
+                             {"transposed window", {transposed_leaf({3, 4}), leaf({4, 3})},
+                              op_fn(OpKind::as_strided_scatter, window({4, 3}, {1, 4}, 0))}};
+  };
   return t;
 }
 

@@ -147,6 +147,14 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   for (const Tensor& t : tensors) parts.push_back(t.unsqueeze(d));
   return cat(parts, d);
 }
+Tensor as_strided(const Tensor& x, const Shape& size, const Shape& stride, int64_t offset) {
+  return apply(OpKind::as_strided, {x}, Attrs().set("size", size).set("stride", stride).set("offset", offset));
+}
+Tensor as_strided_scatter(const Tensor& base, const Tensor& src, const Shape& size, const Shape& stride,
+                          int64_t offset) {
+  return apply(OpKind::as_strided_scatter, {base, src},
+               Attrs().set("size", size).set("stride", stride).set("offset", offset));
+}
 Tensor one_hot(const Tensor& index, int64_t num_classes) {
   return apply(OpKind::one_hot, {index}, Attrs().set("num_classes", num_classes));
 }

@@ -42,6 +42,8 @@ DUET_SHAPE_FN(reshape_shape)
 DUET_SHAPE_FN(permute_shape)
 DUET_SHAPE_FN(expand_shape)
 DUET_SHAPE_FN(slice_shape)
+DUET_SHAPE_FN(as_strided_shape)
+DUET_SHAPE_FN(as_strided_scatter_shape)
 #undef DUET_SHAPE_FN
 
 // View builders, one per DUET_VIEW_OP (view.cpp).

@@ -1,7 +1,8 @@
-// CUDA kernels of cast, copy (contiguous(), clone(), copy_ with broadcasting) and
-// where(cond, a, b): every one moves elements from one dtype and layout to another with
-// the CPU's conversion rules (dev::copy_convert: the same dtype copies bits, so NaN
-// payloads survive; float -> int truncates and saturates, NaN -> 0; -> bool is v != 0).
+// CUDA kernels of cast, copy (contiguous(), clone(), copy_ with broadcasting),
+// as_strided_scatter (two copies: kernels/strided_window.h) and where(cond, a, b): every
+// one moves elements from one dtype and layout to another with the CPU's conversion rules
+// (dev::copy_convert: the same dtype copies bits, so NaN payloads survive; float -> int
+// truncates and saturates, NaN -> 0; -> bool is v != 0).
 // where converts the chosen operand to result_type(a, b), as the CPU's as_dtype does.
 //
 // Versions: v1 one element per thread over ElementwiseArgs (strided, 32-bit offsets when
@@ -10,6 +11,7 @@
 // Figures: not yet measured on a GPU.
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/registration.h"
+#include "kernels/strided_window.h"
 
 namespace duet::cuda {
 namespace {
@@ -51,12 +53,17 @@ void where_cuda(std::span<const Tensor> inputs, const Tensor& out, const Attrs&)
   ew::launch_elementwise(ew::make_args<4>(out, inputs, out.dtype()), WhereFn{});
 }
 
+void as_strided_scatter_cuda(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
+  scatter_into_window(inputs, out, attrs, copy_cuda);
+}
+
 }  // namespace
 
 void register_copy_kernels() {
   register_kernel(OpKind::cast, DeviceType::CUDA, cast_cuda);
   register_kernel(OpKind::copy, DeviceType::CUDA, copy_cuda);
   register_kernel(OpKind::where, DeviceType::CUDA, where_cuda);
+  register_kernel(OpKind::as_strided_scatter, DeviceType::CUDA, as_strided_scatter_cuda);
 }
 
 }  // namespace duet::cuda

@@ -96,6 +96,7 @@ void linspace_cases(OpKind op, const CaseSink& sink);
 void eye_cases(OpKind op, const CaseSink& sink);
 void random_cases(OpKind op, const CaseSink& sink);  // rand_uniform, rand_normal, randint
 void view_cases(OpKind op, const CaseSink& sink);    // reshape, permute, expand, slice
+void strided_cases(OpKind op, const CaseSink& sink);  // as_strided, as_strided_scatter
 
 using Generator = void (*)(OpKind, const CaseSink&);
 // Every op's generator by name (tests/reference/op_table.cpp).

@@ -27,11 +27,13 @@ const std::map<std::string, Generator>& op_case_table() {
       // linear algebra, indexing and joining
       {"matmul", matmul_cases}, {"index_select", index_select_cases}, {"gather", gather_cases},
       {"scatter_add", scatter_add_cases}, {"cat", cat_cases}, {"one_hot", one_hot_cases},
+      {"as_strided_scatter", strided_cases},
       // factories
       {"full", full_cases}, {"arange", arange_cases}, {"linspace", linspace_cases}, {"eye", eye_cases},
       {"rand_uniform", random_cases}, {"rand_normal", random_cases}, {"randint", random_cases},
       // views
       {"reshape", view_cases}, {"permute", view_cases}, {"expand", view_cases}, {"slice", view_cases},
+      {"as_strided", strided_cases},
   };
   return table;
 }

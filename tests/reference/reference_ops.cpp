@@ -453,6 +453,29 @@ RefTensor reshape(const RefTensor& x, const Shape& shape) {
   return r;
 }
 
+namespace {
+int64_t window_position(int64_t i, const Shape& size, const Shape& stride, int64_t offset) {
+  auto idx = unravel(i, size);
+  int64_t pos = offset;
+  for (size_t k = 0; k < size.size(); ++k) pos += idx[k] * stride[k];
+  return pos;
+}
+}  // namespace
+
+RefTensor as_strided(const RefTensor& x, const Shape& size, const Shape& stride, int64_t offset) {
+  RefTensor r = make(size, x.dtype);
+  for (int64_t i = 0; i < r.numel(); ++i) r.v[size_t(i)] = x.v[size_t(window_position(i, size, stride, offset))];
+  return r;
+}
+
+RefTensor as_strided_scatter(const RefTensor& x, const RefTensor& src, const Shape& size, const Shape& stride,
+                             int64_t offset) {
+  RefTensor r = x;
+  r.scale.clear();
+  for (int64_t i = 0; i < src.numel(); ++i) r.v[size_t(window_position(i, size, stride, offset))] = src.v[size_t(i)];
+  return r;
+}
+
 Tol default_tol(DType dt) {
   switch (dt) {
     case DType::Float32: return {1e-5, 1e-6};

@@ -70,6 +70,11 @@ RefTensor permute(const RefTensor& x, const std::vector<int64_t>& dims);
 RefTensor expand(const RefTensor& x, const Shape& shape);
 RefTensor slice(const RefTensor& x, int64_t dim, int64_t start, int64_t end, int64_t step);
 RefTensor reshape(const RefTensor& x, const Shape& shape);
+// The window over x's row-major elements (Note [as_strided over elements]), and x with
+// the window's elements replaced by src's.
+RefTensor as_strided(const RefTensor& x, const Shape& size, const Shape& stride, int64_t offset);
+RefTensor as_strided_scatter(const RefTensor& x, const RefTensor& src, const Shape& size, const Shape& stride,
+                             int64_t offset);
 
 // ---- comparison
 struct Tol {
