@@ -4,7 +4,8 @@
 // Paths: float32 rows with unit stride in input and output take AVX-512 (where the CPU has
 // it) or AVX2, three passes per row: max; e = exp(x - max) stored and summed; scale (or
 // x - max - log(sum)); masked tails, so rows of any length (1, 10, 1025) stay vectorised.
-// Everything else gathers each line into a double buffer. Threads split the lines.
+// Strided float32 lines are gathered into a buffer for the same row kernel (their bits
+// match a contiguous line's); other dtypes go through a double buffer. Threads split lines.
 // Versions, on bw/softmax's shapes ([n/1024, 1024] float32, n = 1M / 16M, 2 threads), as %
 // of duet_bench's STREAM triad timed alternately with the kernel (medians of 300 / 30
 // pairs, so load from other jobs hits both alike; 2-core shared VM):
@@ -230,6 +231,28 @@ void softmax_impl(const Tensor& x, const Tensor& out, const Attrs& attrs, bool l
   if (n == 1) xs = os = 1;  // the stride of a size-1 dim is meaningless
   const int64_t grain = std::max<int64_t>(1, 16384 / n);
 
+  if (x.dtype() == DType::Float32 && (xs != 1 || os != 1) && has_avx2_fma()) {
+    // Strided float32 lines go through the row kernel too, gathered into a buffer and
+    // scattered back, so a line's bits do not depend on its layout (the double path
+    // rounds differently; tests/test_ops_table.cpp compares layouts bit for bit).
+    const float* xp = static_cast<const float*>(x.data_ptr());
+    float* op = static_cast<float*>(out.data_ptr());
+    const bool zmm = ew::has_avx512();
+    using RowFn = void (*)(const float*, float*, int64_t, const float*, float*);
+    const RowFn row = log_out ? (zmm ? softmax_row_avx512<true> : softmax_row_avx2<true>)
+                              : (zmm ? softmax_row_avx512<false> : softmax_row_avx2<false>);
+    parallel_for(0, lines, grain, [&](int64_t lo, int64_t hi) {
+      std::vector<float> in(static_cast<size_t>(n)), res(static_cast<size_t>(n));
+      for (int64_t l = lo; l < hi; ++l) {
+        const float* xr = xp + xl.offset_of(l);
+        float* yr = op + ol.offset_of(l);
+        for (int64_t i = 0; i < n; ++i) in[size_t(i)] = xr[i * xs];
+        row(in.data(), res.data(), n, in.data(), res.data());
+        for (int64_t i = 0; i < n; ++i) yr[i * os] = res[size_t(i)];
+      }
+    });
+    return;
+  }
   if (x.dtype() == DType::Float32 && xs == 1 && os == 1 && has_avx2_fma()) {
     const float* xp = static_cast<const float*>(x.data_ptr());
     float* op = static_cast<float*>(out.data_ptr());
