@@ -95,6 +95,7 @@ class AutogradLayer final : public DispatchLayer {
       for (Tensor& t : saved)
         if (shares_memory(t, self)) t = t.clone();
     }
+    note_rebase(self);  // graph capture refuses a new history for a tensor outside the step
     auto node = std::make_shared<OpNode>(op, attrs, inputs, def, saved);
     // An op that does not read the old value still links it, for its zero gradient.
     std::shared_ptr<Node> grad_fn = node;

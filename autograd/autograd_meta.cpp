@@ -2,6 +2,12 @@
 #include "autograd/autograd_meta.h"
 
 namespace duet {
+namespace {
+thread_local AutogradObserver* t_observer = nullptr;
+}  // namespace
+
+AutogradObserver* autograd_observer() { return t_observer; }
+void set_autograd_observer(AutogradObserver* observer) { t_observer = observer; }
 
 AutogradMeta& ensure_autograd_meta(const Tensor& t) {
   auto& slot = t.unsafe_impl()->autograd_;
@@ -29,7 +35,6 @@ Edge gradient_edge(const Tensor& t) {
 Tensor alias_without_grad(const Tensor& t) {
   const TensorImpl& i = *t.unsafe_impl();
   auto impl = std::make_shared<TensorImpl>(i.storage_, i.sizes_, i.strides_, i.offset_, i.dtype_, i.device_);
-  impl->capture_ = i.capture_;
   return Tensor(std::move(impl));
 }
 

@@ -28,4 +28,27 @@ Edge gradient_edge(const Tensor& t);
 // A new tensor over the same storage with no autograd data (as detach()).
 Tensor alias_without_grad(const Tensor& t);
 
+// While a graph capture runs on this thread it watches what autograd does to host state
+// (graph/capture.cpp, Note [Grad slots under capture]): every access to a tensor's .grad
+// calls note_grad_slot(owner) first; an in-place op that gives a tensor a new history
+// calls note_rebase(tensor); backward calls note_backward_node(node) before running it.
+class AutogradObserver {
+ public:
+  virtual ~AutogradObserver() = default;
+  virtual void on_grad_slot(const Tensor& owner) = 0;
+  virtual void on_rebase(const Tensor& t) = 0;
+  virtual void on_backward_node(const Node& node) = 0;
+};
+AutogradObserver* autograd_observer();
+void set_autograd_observer(AutogradObserver* observer);
+inline void note_grad_slot(const Tensor& owner) {
+  if (AutogradObserver* o = autograd_observer()) [[unlikely]] o->on_grad_slot(owner);
+}
+inline void note_rebase(const Tensor& t) {
+  if (AutogradObserver* o = autograd_observer()) [[unlikely]] o->on_rebase(t);
+}
+inline void note_backward_node(const Node& node) {
+  if (AutogradObserver* o = autograd_observer()) [[unlikely]] o->on_backward_node(node);
+}
+
 }  // namespace duet

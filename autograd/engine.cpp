@@ -97,6 +97,7 @@ void execute(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_r
     buffers.erase(node);
     std::vector<Tensor> grads;
     if (grad.defined()) {
+      note_backward_node(*node);
       grad = run_pre_hooks(*node, grad);
       auto* acc = dynamic_cast<AccumulateGrad*>(node);
       if (captures) {

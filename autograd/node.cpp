@@ -14,6 +14,8 @@ std::atomic<uint64_t> g_next_sequence_nr{0};
 
 Node::Node() : sequence_nr(g_next_sequence_nr.fetch_add(1)) {}
 
+uint64_t next_node_sequence() { return g_next_sequence_nr.load(); }
+
 SavedTensor::SavedTensor(const Tensor& t, const char* op_name) : op_name_(op_name), was_saved_(true) {
   if (!t.defined()) return;
   tensor_ = alias_without_grad(t);
@@ -43,18 +45,20 @@ Tensor AccumulateGrad::run_leaf_hooks(Tensor grad) const {
 }
 
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
+  note_grad_slot(Tensor(leaf_));
   AutogradMeta& meta = *leaf_->autograd_;
   Tensor grad = run_leaf_hooks(grad_output);
   NoGradGuard no_grad;
+  // An existing gradient is accumulated into in place, as PyTorch does: whoever holds
+  // p.grad() sees the sum, and a compiled step can keep writing the same tensor.
+  if (meta.grad.defined()) {
+    meta.grad.add_(grad);
+    return {};
+  }
   // A gradient that may alias memory someone else holds (an expanded view, or a tensor
   // the caller passed to backward) is copied, so later in-place updates stay private.
   if (!grad.is_contiguous() || grad.storage().use_count() > 1) grad = grad.clone();
-  grad = alias_without_grad(grad);
-  if (!meta.grad.defined()) {
-    meta.grad = grad;
-  } else {
-    meta.grad = alias_without_grad(add(meta.grad, grad));
-  }
+  meta.grad = alias_without_grad(grad);
   return {};
 }
 

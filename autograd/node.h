@@ -43,6 +43,9 @@ class Node {
   uint64_t sequence_nr;             // creation order: later nodes run first when both are ready
 };
 
+// The sequence number the next Node will get (graph capture tells its own nodes apart).
+uint64_t next_node_sequence();
+
 // A tensor saved for backward. It remembers the storage version at save time so that an
 // in-place change made since is caught instead of silently giving a wrong gradient.
 class SavedTensor {

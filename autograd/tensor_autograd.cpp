@@ -4,6 +4,7 @@
 #include "autograd/autograd_layer.h"
 #include "autograd/autograd_meta.h"
 #include "autograd/engine.h"
+#include "core/capture_hooks.h"
 #include "core/functions.h"
 
 namespace duet {
@@ -26,6 +27,7 @@ const Tensor& Tensor::requires_grad_(bool on) const {
 }
 
 Tensor Tensor::grad() const {
+  note_grad_slot(*this);
   AutogradMeta* m = autograd_meta(*this);
   return m ? m->grad : Tensor();
 }
@@ -34,6 +36,7 @@ void Tensor::set_grad(const Tensor& g) const {
   if (g.defined())
     DUET_CHECK(g.sizes() == sizes() && g.dtype() == dtype(), "set_grad: a gradient ", dtype_name(g.dtype()),
                shape_str(g.sizes()), " does not match the tensor ", dtype_name(dtype()), shape_str(sizes()));
+  note_grad_slot(*this);
   ensure_autograd_meta(*this).grad = g;
 }
 
@@ -49,7 +52,10 @@ std::string Tensor::grad_fn_name() const {
 
 void Tensor::backward(const Tensor& grad, bool retain_graph) const { autograd::backward({*this}, {grad}, retain_graph); }
 
-Tensor Tensor::detach() const { return alias_without_grad(*this); }
+Tensor Tensor::detach() const {
+  if (CaptureHooks* h = capture_hooks()) h->on_alias(*this);
+  return alias_without_grad(*this);
+}
 
 void Tensor::register_hook(std::function<Tensor(const Tensor&)> fn) const {
   AutogradMeta* m = autograd_meta(*this);
@@ -66,6 +72,7 @@ void Tensor::retain_grad() const {
   std::weak_ptr<TensorImpl> self = impl_ptr();
   m->grad_fn->pre_hooks.push_back([self](const Tensor& g) {
     if (auto impl = self.lock()) {
+      note_grad_slot(Tensor(impl));
       AutogradMeta& meta = *impl->autograd_;
       meta.grad = meta.grad.defined() ? add(meta.grad, g) : g.clone();
     }

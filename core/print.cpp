@@ -124,7 +124,7 @@ std::string Tensor::str() const {
   std::ostringstream os;
   os << "tensor(";
   std::vector<std::string> suffix;
-  if (!storage()) {
+  if (!storage() || storage()->is_symbolic()) {
     os << "<symbolic>";
     suffix.push_back("size=" + shape_str(sizes()));
   } else if (numel() == 0) {

@@ -1,5 +1,7 @@
 // Storage: one refcounted block of device memory that tensors (and their views) share.
 // It also holds the version counter that in-place ops bump, shared by all views of it.
+// A symbolic storage (graph capture) has a size but no memory: it gives the tensors of a
+// value being captured, and their views, the identity and version counter a real one would.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +19,8 @@ class Storage {
   Storage(size_t nbytes, Device device);
   // Borrowed memory: `deleter` (may be empty) runs when the last tensor lets go.
   Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> deleter);
+  // Symbolic: no memory (graph capture).
+  static std::shared_ptr<Storage> symbolic(size_t nbytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -26,6 +30,7 @@ class Storage {
   Device device() const { return device_; }
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
+  bool is_symbolic() const { return symbolic_; }
 
  private:
   void* data_ = nullptr;
@@ -34,6 +39,7 @@ class Storage {
   Allocator* allocator_ = nullptr;  // null for borrowed memory
   std::function<void(void*)> deleter_;
   uint64_t version_ = 0;
+  bool symbolic_ = false;
 };
 
 }  // namespace duet

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/capture_hooks.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
 #include "kernels/cuda/cuda_api.h"
@@ -26,8 +27,13 @@ int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "s
 
 void* Tensor::data_ptr() const {
   const TensorImpl& i = impl();
-  DUET_CHECK(i.storage_ != nullptr, "tensor.data_ptr: this tensor has no memory (it is a symbolic value in a graph ",
-             "being captured)");
+  DUET_CHECK(i.storage_ != nullptr, "tensor.data_ptr: this tensor has no storage");
+  if (i.storage_->is_symbolic()) [[unlikely]] {
+    const std::string why = "the values of a tensor computed inside the function being compiled were accessed "
+                            "(data_ptr) while capturing; they do not exist until the compiled step runs";
+    if (CaptureHooks* h = capture_hooks()) h->refuse(why);
+    DUET_FAIL(why);
+  }
   return static_cast<char*>(i.storage_->data()) + i.offset_ * int64_t(dtype_size(i.dtype_));
 }
 
@@ -137,15 +143,28 @@ Tensor Tensor::to(Device d) const {
 }
 
 // Device tensors are copied to the host first (which waits for the device).
+// Reading values on the host while a graph is captured: the capture refuses a value it is
+// computing and remembers a real tensor it reads (Note [Host state under capture]); the
+// read itself is real work, not recorded.
+namespace {
+void note_host_read(const Tensor& t) {
+  if (CaptureHooks* h = capture_hooks()) h->on_host_read(t);
+}
+}  // namespace
+
 template <typename T>
 T Tensor::item() const {
   DUET_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", sizes());
+  note_host_read(*this);
+  CaptureSuspendGuard real;
   if (!device().is_cpu()) return to(Device::cpu()).item<T>();
   return visit_dtype(dtype(), [&]<typename S>() { return static_cast<T>(compute_t<S>(*static_cast<S*>(data_ptr()))); });
 }
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
+  note_host_read(*this);
+  CaptureSuspendGuard real;
   if (!device().is_cpu()) return to(Device::cpu()).to_vector<T>();
   Tensor c = contiguous();
   std::vector<T> out(size_t(c.numel()));

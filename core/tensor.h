@@ -24,9 +24,8 @@
 
 namespace duet {
 
-// Extension slots owned by the layers above core (defined there, opaque here).
+// Extension slot owned by autograd/ (defined there, opaque here).
 struct AutogradMeta;
-struct CaptureMeta;
 
 class TensorImpl {
  public:
@@ -40,10 +39,9 @@ class TensorImpl {
   int64_t offset_ = 0;     // in elements, into storage_
   DType dtype_;
   Device device_;
-  std::shared_ptr<Storage> storage_;          // null for symbolic tensors (graph capture)
+  std::shared_ptr<Storage> storage_;          // symbolic while graph capture records (no memory)
   bool is_view_ = false;                      // made by a view op: shares another tensor's memory
   std::shared_ptr<AutogradMeta> autograd_;    // autograd/ sets this when grad is tracked
-  std::shared_ptr<CaptureMeta> capture_;      // graph/ sets this on captured values
 };
 
 class Tensor {
@@ -70,6 +68,8 @@ class Tensor {
   TensorImpl* unsafe_impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  // A value being captured into a graph: it has a shape but no memory yet.
+  bool is_symbolic() const { return storage() && storage()->is_symbolic(); }
 
   // Pointer to element 0 (after the storage offset). data<T>() checks that T matches.
   void* data_ptr() const;

@@ -1,11 +1,59 @@
 // Graph capture: the Capture dispatch layer and the session that builds the graph.
+//
+// Note [Functionalization]: eager tensors share memory (views, detach(), a parameter and
+// its transpose) and ops write into it in place; a graph value is immutable. Capture
+// bridges the two as PyTorch's functionalization does, one storage at a time. Every
+// storage the code touches (a real one, or a symbolic one made for a value the step
+// computes) has an Alias: the value its whole memory holds now (the base, laid out
+// contiguously: the tensor the storage was made for, or, for a real storage no single
+// tensor covers, its elements as a flat vector), and the values of the views read since
+// the last write. Reading a tensor gives the base when the tensor is the base, the
+// cached value of its view, or else a view of the current base derived from its layout
+// alone: a reshape when it covers the base contiguously, otherwise as_strided (Note
+// [as_strided over elements] in core/ops/strided.cpp). A write of value v into a tensor
+// makes a new base: v itself, v reshaped, or as_strided_scatter(base, v) at the tensor's
+// window; the view cache is emptied (every alias now reads the new base) and the
+// written tensor's view is v. So views of views, writes through any alias, and views
+// taken before a write all read what eager mode would, with no bookkeeping of how each
+// view was made. A view op records its node and caches it as that view's value, so
+// untouched code keeps its permutes and slices (which later passes understand).
+// Symbolic storages have no memory but a version counter that in-place writes bump, as
+// real ones do, so autograd's saved-tensor checks fire exactly as in eager mode.
+//
+// Note [Graph values keep eager's layouts]: a reduction's summation order follows its
+// input's memory layout (runs, columns), so a value must reach every kernel with the
+// layout it has in eager mode, or its bits could differ. Capture gives each tensor eager's
+// strides: a view keeps its builder's strides, a read after a write is an as_strided of
+// the new base with the tensor's own strides (never the written value, which is dense), a
+// write's value is dense as eager's memory is (copy_ of a broadcast source copies). The
+// passes keep it: simplification forwards an identity op (x * 1, a same-dtype cast) only
+// to a dense x, constant folding leaves views unfolded.
+//
+// Note [Constants made inside]: a real tensor the captured code makes from host data
+// (tensor(), from_blob()) is a constant of the graph, read in place; every eager call would
+// make it anew, so writes into it are functionalised but never written back, a returned
+// one comes back as a fresh copy, and one the code keeps is refused. Real tensors made
+// under CaptureSuspendGuard (an optimizer's new state) are ordinary persistent state.
+//
+// Note [Grad slots under capture]: .grad is host state, not a value: the capture records
+// what each .grad slot it touches held at the start, and at the end either keeps a real
+// tensor there (one that existed, which gradients accumulate into in place, as eager
+// mode does: a write-back), clears it, or, for a gradient the step makes anew, returns it
+// as a hidden output that each run puts in the slot (a new tensor per run, as in eager
+// mode). A run needs the slot to hold what the capture saw (the contract checks it) and
+// leaves it as eager mode would; a failed capture puts it back.
 #include "graph/capture.h"
 
+#include <algorithm>
 #include <mutex>
+#include <unordered_set>
 
 #include "autograd/autograd_meta.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
+#include "core/generator.h"
+#include "graph/step_inputs.h"
+#include "graph/unsupported.h"
 
 namespace duet::graph {
 namespace {
@@ -21,6 +69,20 @@ class CaptureLayer final : public DispatchLayer {
   }
 };
 
+class Observer final : public AutogradObserver {
+ public:
+  void on_grad_slot(const Tensor& owner) override {
+    if (t_session) t_session->on_grad_slot(owner);
+  }
+  void on_rebase(const Tensor& t) override {
+    if (t_session) t_session->on_rebase(t);
+  }
+  void on_backward_node(const duet::Node& node) override {
+    if (t_session && !dynamic_cast<const AccumulateGrad*>(&node)) t_session->on_backward_node(node.sequence_nr, node.name());
+  }
+};
+Observer g_observer;
+
 void install_capture_layer() {
   static std::once_flag once;
   static CaptureLayer layer;
@@ -31,65 +93,197 @@ std::string state_name(const Tensor& t, size_t index) {
   return "s" + std::to_string(index) + ":" + dtype_name(t.dtype()) + shape_str(t.sizes());
 }
 
+std::string describe(const Tensor& t) { return std::string(dtype_name(t.dtype())) + shape_str(t.sizes()); }
+
+bool same_window(const Tensor& t, int64_t offset, const Shape& sizes, const Shape& strides) {
+  return t.storage_offset() == offset && t.sizes() == sizes && t.strides() == strides;
+}
+
 }  // namespace
+
+struct CaptureSession::Alias {
+  std::weak_ptr<Storage> storage;
+  DType dtype = DType::Float32;
+  Device device;
+  int64_t base_offset = 0, base_numel = 0;
+  Shape base_sizes, base_strides;
+  ValueId initial = kNoValue;  // the State or Input node; kNoValue for values the step makes
+  ValueId current = kNoValue;  // the base's value now
+  bool constant = false;       // a real storage the captured code made (Note [Constants made inside])
+  std::map<ViewKey, ValueId> views;
+  TensorMeta base_meta() const { return {base_sizes, dtype, device}; }
+  bool is_base(const Tensor& t) const { return same_window(t, base_offset, base_sizes, base_strides); }
+  // Covers the base in row-major order: the base's value reshaped.
+  bool reshapes_base(const Tensor& t) const {
+    return t.storage_offset() == base_offset && t.numel() == base_numel && t.is_contiguous();
+  }
+};
 
 CaptureSession::CaptureSession() {
   install_capture_layer();
   DUET_CHECK(t_session == nullptr, "graph capture: a capture is already running on this thread (nested compile "
              "calls are not supported)");
-  prev_session_ = t_session;
   t_session = this;
   prev_capturing_ = is_capturing();
   set_capturing(true);
+  set_capture_hooks(this);
+  set_autograd_observer(&g_observer);
+  first_node_ = next_node_sequence();
+  generator_seed_ = default_generator().seed();
+  generator_offset_ = default_generator().offset();
 }
 
 CaptureSession::~CaptureSession() {
-  if (!finished_) {
-    t_session = prev_session_;
-    set_capturing(prev_capturing_);
-  }
+  if (recording_) stop_recording();
+  if (!committed_) abort();
 }
 
 CaptureSession* CaptureSession::current() { return t_session; }
 
+void CaptureSession::stop_recording() {
+  recording_ = false;
+  t_session = nullptr;
+  set_capturing(prev_capturing_);
+  set_capture_hooks(nullptr);
+  set_autograd_observer(nullptr);
+  // Capturing draws no random numbers: the first run draws what eager mode would.
+  Generator& gen = default_generator();
+  gen.manual_seed(generator_seed_);
+  gen.advance(generator_offset_);
+}
+
+void CaptureSession::abort() {
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
+  undo_.clear();
+  for (const auto& [impl, before] : rebased_) impl->autograd_ = before;
+  for (const StepContract::GradSlot& s : contract_.grad_slots)
+    if (auto owner = s.owner.lock()) {
+      if (s.start.defined() || owner->autograd_) ensure_autograd_meta(Tensor(owner)).grad = s.start;
+    }
+}
+
+[[noreturn]] void CaptureSession::needs_eager_call(const std::string& why) { throw NeedsEagerCall(why); }
+[[noreturn]] void CaptureSession::refuse(const std::string& why) { DUET_REFUSE(why); }
+
 bool CaptureSession::is_symbolic(const Tensor& t) const {
-  const CaptureMeta* cm = t.unsafe_impl()->capture_.get();
-  return cm != nullptr && cm->session == this;
+  return t.is_symbolic() && aliases_.count(t.storage().get()) != 0;
 }
 
-Tensor CaptureSession::symbolic(ValueId v, const TensorMeta& meta, const Shape& strides) const {
-  auto impl = std::make_shared<TensorImpl>(nullptr, meta.shape, strides, 0, meta.dtype, meta.device);
-  impl->capture_ = std::make_shared<CaptureMeta>(CaptureMeta{v, this});
-  return Tensor(std::move(impl));
+// ---- aliases
+
+CaptureSession::Alias* CaptureSession::find_alias(const Storage* s) {
+  auto it = aliases_.find(s);
+  if (it == aliases_.end()) return nullptr;
+  std::shared_ptr<Storage> live = it->second->storage.lock();
+  if (live.get() == s) return it->second.get();
+  aliases_.erase(it);  // that storage died and its address was reused
+  return nullptr;
 }
 
-Tensor CaptureSession::add_input(const TensorMeta& meta) {
+CaptureSession::Alias& CaptureSession::alias_of(const Tensor& t) {
+  DUET_CHECK(t.storage() != nullptr, "graph capture: a tensor without storage was used");
+  Alias* a = find_alias(t.storage().get());
+  if (a == nullptr) {
+    if (t.is_symbolic())
+      refuse("a tensor made while capturing another compiled function, or an earlier capture of this one, was "
+             "used (" + describe(t) + "); tensors made inside a compiled function exist only in its graph: return "
+             "them as outputs, or write them into existing tensors with copy_(), instead of keeping them");
+    a = &register_state(t);
+  }
+  if (t.dtype() != a->dtype)
+    refuse("tensors of dtypes " + std::string(dtype_name(a->dtype)) + " and " + dtype_name(t.dtype()) +
+           " share one storage; a compiled step cannot reinterpret memory");
+  return *a;
+}
+
+CaptureSession::Alias& CaptureSession::register_state(const Tensor& t) {
+  const std::shared_ptr<Storage>& st = t.storage();
+  if (auto w = watched_.find(st.get()); w != watched_.end()) throw BindInputs(w->second);
+  auto a = std::make_unique<Alias>();
+  a->storage = st;
+  a->dtype = t.dtype();
+  a->device = t.device();
+  const int64_t elements = int64_t(st->nbytes() / dtype_size(t.dtype()));
+  if (t.storage_offset() == 0 && t.is_contiguous() && t.numel() == elements &&
+      size_t(elements) * dtype_size(t.dtype()) == st->nbytes()) {
+    a->base_sizes = t.sizes();
+  } else {
+    a->base_sizes = {elements};  // no tensor covers the storage: its elements, flat
+  }
+  a->base_strides = contiguous_strides(a->base_sizes);
+  a->base_numel = numel_of(a->base_sizes);
+  // The State node holds its own tensor over the storage, so later changes to the user's
+  // tensor objects (set_data, to(dtype)) cannot move what a compiled step reads.
   Node n;
-  n.kind = NodeKind::Input;
-  n.input_index = inputs_++;
-  n.meta = meta;
-  n.name = "input" + std::to_string(n.input_index);
-  ValueId v = g_.add(std::move(n));
-  return symbolic(v, meta, contiguous_strides(meta.shape));
+  n.kind = NodeKind::State;
+  n.meta = a->base_meta();
+  n.state = std::make_shared<TensorImpl>(st, a->base_sizes, a->base_strides, 0, a->dtype, a->device);
+  n.name = state_name(Tensor(n.state), state_order_.size());
+  a->initial = a->current = g_.add(std::move(n));
+  a->constant = born_.count(st.get()) != 0;
+  if (a->constant) constants_.push_back(st);
+  state_order_.push_back(st.get());
+  return *aliases_.emplace(st.get(), std::move(a)).first->second;
+}
+
+ValueId CaptureSession::read(Alias& a, const Tensor& t) {
+  if (a.is_base(t)) return a.current;
+  ViewKey key{t.storage_offset(), t.sizes(), t.strides()};
+  if (auto it = a.views.find(key); it != a.views.end()) return it->second;
+  const int64_t offset = t.storage_offset() - a.base_offset;
+  DUET_ASSERT(offset >= 0, "graph capture: a view starts before its storage's base");
+  TensorMeta meta{t.sizes(), a.dtype, a.device};
+  ValueId v = a.reshapes_base(t)
+                  ? add_op(OpKind::reshape, {a.current}, Attrs().set("shape", t.sizes()), meta)
+                  : add_op(OpKind::as_strided, {a.current},
+                           Attrs().set("size", t.sizes()).set("stride", t.strides()).set("offset", offset), meta);
+  a.views.emplace(std::move(key), v);
+  return v;
+}
+
+void CaptureSession::write(Alias& a, const Tensor& t, ValueId v) {
+  if (a.is_base(t)) {
+    a.current = v;
+  } else if (a.reshapes_base(t)) {
+    a.current = add_op(OpKind::reshape, {v}, Attrs().set("shape", a.base_sizes), a.base_meta());
+  } else {
+    Attrs w = Attrs()
+                  .set("size", t.sizes())
+                  .set("stride", t.strides())
+                  .set("offset", t.storage_offset() - a.base_offset);
+    a.current = add_op(OpKind::as_strided_scatter, {a.current, v}, std::move(w), a.base_meta());
+  }
+  // Every view, the written one too, now reads the new base with its own layout (Note
+  // [Graph values keep eager's layouts]).
+  a.views.clear();
+}
+
+Tensor CaptureSession::new_value(ValueId v, const TensorMeta& meta) {
+  auto st = Storage::symbolic(size_t(numel_of(meta.shape)) * dtype_size(meta.dtype), meta.device);
+  Tensor t(std::make_shared<TensorImpl>(st, meta.shape, contiguous_strides(meta.shape), 0, meta.dtype, meta.device));
+  auto a = std::make_unique<Alias>();
+  a->storage = st;
+  a->dtype = meta.dtype;
+  a->device = meta.device;
+  a->base_sizes = meta.shape;
+  a->base_strides = t.strides();
+  a->base_numel = t.numel();
+  a->current = v;
+  aliases_.emplace(st.get(), std::move(a));
+  made_.push_back(st);
+  return t;
 }
 
 ValueId CaptureSession::value_of(const Tensor& t) {
-  if (is_symbolic(t)) return t.unsafe_impl()->capture_->value;
-  DUET_CHECK(t.storage() != nullptr, "graph capture: a symbolic tensor from another capture was used; tensors made "
-             "while compiling one function cannot be used by another");
-  Layout key{t.storage().get(), t.storage_offset(), t.sizes(), t.strides(), t.dtype()};
-  auto it = states_.find(key);
-  if (it != states_.end()) return it->second.current;
-  Node n;
-  n.kind = NodeKind::State;
-  n.meta = {t.sizes(), t.dtype(), t.device()};
-  n.state = t.impl_ptr();
-  n.name = state_name(t, states_.size());
-  ValueId v = g_.add(std::move(n));
-  AutogradMeta* am = autograd_meta(t);
-  states_.emplace(key, StateEntry{v, v, t, am ? am->grad : Tensor()});
-  state_order_.push_back(key);
-  return v;
+  Alias& a = alias_of(t);
+  if (!t.is_symbolic()) note_layout(t);
+  return read(a, t);
+}
+
+void CaptureSession::note_layout(const Tensor& t) {
+  if (!noted_.insert(t.unsafe_impl()).second) return;
+  contract_.layouts.push_back({t.impl_ptr(), t.storage(), t.storage().get(), t.storage_offset(), t.sizes(),
+                               t.strides(), t.dtype(), t.requires_grad(), !t.is_leaf()});
 }
 
 ValueId CaptureSession::add_op(OpKind op, std::vector<ValueId> inputs, Attrs attrs, TensorMeta meta) {
@@ -102,14 +296,90 @@ ValueId CaptureSession::add_op(OpKind op, std::vector<ValueId> inputs, Attrs att
   return g_.add(std::move(n));
 }
 
-void CaptureSession::rebind(const Tensor& t, ValueId v) {
-  if (is_symbolic(t)) {
-    t.unsafe_impl()->capture_ = std::make_shared<CaptureMeta>(CaptureMeta{v, this});
-    return;
+// ---- inputs and ops
+
+Tensor CaptureSession::add_input(const TensorMeta& meta, bool requires_grad) {
+  Node n;
+  n.kind = NodeKind::Input;
+  n.input_index = inputs_++;
+  n.meta = meta;
+  n.name = "input" + std::to_string(n.input_index);
+  ValueId v = g_.add(std::move(n));
+  Tensor t = new_value(v, meta);
+  Alias& a = *aliases_.at(t.storage().get());
+  a.initial = v;
+  if (requires_grad) t.requires_grad_();
+  placeholders_.push_back(t);
+  return t;
+}
+
+namespace {
+
+// The history of an input that is not a leaf: it was recorded outside the step, so a
+// backward inside the step that reaches it is refused (as on_backward_node does).
+class StepHistory final : public duet::Node {
+ public:
+  std::vector<Tensor> apply(const Tensor&) override {
+    DUET_FAIL("backward reached the autograd history a compiled step gave a tensor that lives outside it (an "
+              "in-place op with gradient tracking); gradients do not flow out of a compiled step: call backward() "
+              "inside the compiled function");
   }
-  value_of(t);  // registers it as state if it was not read before
-  Layout key{t.storage().get(), t.storage_offset(), t.sizes(), t.strides(), t.dtype()};
-  states_.at(key).current = v;
+  std::string name() const override { return "CompiledStepHistory"; }
+};
+
+}  // namespace
+
+void give_step_history(const Tensor& t) {
+  AutogradMeta& m = ensure_autograd_meta(t);
+  m.requires_grad = true;
+  m.grad_fn = std::make_shared<StepHistory>();
+}
+
+namespace {
+
+class OutsideHistory final : public duet::Node {
+ public:
+  std::vector<Tensor> apply(const Tensor&) override {
+    DUET_REFUSE("backward inside the compiled function reached the autograd history of an input (recorded before "
+                "the call); a compiled step can only differentiate what it computes: pass the input detach()ed, "
+                "or a leaf");
+  }
+  std::string name() const override { return "OutsideHistory"; }
+};
+
+}  // namespace
+
+Tensor CaptureSession::add_input_like(const Tensor& t) {
+  Tensor window = input_window(t);
+  Tensor base = add_input({window.sizes(), t.dtype(), t.device()});
+  if (t.is_contiguous()) return base;
+  return Tensor(std::make_shared<TensorImpl>(base.storage(), t.sizes(), t.strides(), 0, t.dtype(), t.device()));
+}
+
+Tensor CaptureSession::add_group_input(int group, const TensorMeta& span) {
+  contract_.input_nodes.push_back({group, -1, StepContract::kNone});
+  return add_input(span);
+}
+
+void CaptureSession::set_user_input(int i, Tensor p, const Tensor& t) {
+  if (p.is_symbolic()) {
+    p.unsafe_impl()->is_view_ = t.unsafe_impl()->is_view_;
+    if (t.requires_grad() && t.is_leaf()) {
+      p.requires_grad_();
+    } else if (t.requires_grad()) {  // not a leaf: in-place writes rebase it, as in eager mode
+      AutogradMeta& m = ensure_autograd_meta(p);
+      m.requires_grad = true;
+      m.grad_fn = std::make_shared<OutsideHistory>();
+    }
+  }
+  user_placeholders_[i] = std::move(p);
+}
+
+void CaptureSession::add_input_grad(int input, const Tensor& grad) {
+  contract_.input_nodes.push_back({-1, input, StepContract::kNone});
+  Tensor g = add_input_like(grad);
+  grad_input_of_[input] = int(placeholders_.size()) - 1;
+  ensure_autograd_meta(user_placeholders_.at(input)).grad = g;
 }
 
 Tensor CaptureSession::record(OpKind op, std::span<const Tensor> inputs, const Attrs& attrs, const TensorMeta& meta,
@@ -118,73 +388,268 @@ Tensor CaptureSession::record(OpKind op, std::span<const Tensor> inputs, const A
   std::vector<ValueId> ins;
   for (const Tensor& t : inputs) ins.push_back(value_of(t));
   if (out) {
-    DUET_CHECK(!out->unsafe_impl()->is_view_, "graph capture: ", def.name, "_ writes into a view, which compiled "
-               "code does not support; use the out-of-place op inside the compiled function");
     ValueId v;
-    if (op == OpKind::copy) {  // copy_: the value is the source, broadcast and converted
+    if (op == OpKind::copy) {  // copy_: the value is the source, broadcast and converted, dense
       v = ins[0];
       TensorMeta src = g_.node(v).meta;
-      if (src.shape != meta.shape) {
+      if (src.shape != meta.shape)
         v = add_op(OpKind::expand, {v}, Attrs().set("shape", meta.shape), {meta.shape, src.dtype, src.device});
-      }
-      if (src.dtype != meta.dtype) v = add_op(OpKind::cast, {v}, Attrs().set("dtype", meta.dtype), meta);
-      if (v == ins[0]) v = add_op(OpKind::copy, {v}, {}, meta);
+      v = src.dtype != meta.dtype ? add_op(OpKind::cast, {v}, Attrs().set("dtype", meta.dtype), meta)
+                                  : add_op(OpKind::copy, {v}, {}, meta);
     } else {
       v = add_op(op, ins, attrs, meta);
     }
-    rebind(*out, v);
+    Alias& a = alias_of(*out);
+    if (!out->is_symbolic()) note_layout(*out);
+    write(a, *out, v);
+    out->storage()->bump_version();  // as the kernel layer would: saved-tensor checks see it
     return *out;
   }
   ValueId v = add_op(op, ins, attrs, meta);
-  Shape strides = contiguous_strides(meta.shape);
-  // Views keep the strides eager mode would give them, so code that asks is_contiguous()
-  // takes the same path; a reshape that needs a copy is laid out contiguously.
-  if (def.view && op != OpKind::reshape) {
-    strides = def.view(inputs, attrs, meta).strides();
-  } else if (op == OpKind::reshape) {
-    if (auto s = view_strides(inputs[0].sizes(), inputs[0].strides(), meta.shape)) strides = *s;
+  // A view shares its input's storage, with the strides eager mode would give it (so code
+  // that asks is_contiguous() takes the same path), unless eager mode would copy.
+  const bool copies = (op == OpKind::reshape && !view_strides(inputs[0].sizes(), inputs[0].strides(), meta.shape)) ||
+                      (op == OpKind::as_strided && !inputs[0].is_contiguous());
+  if (def.view && !copies) {
+    Tensor r = def.view(inputs, attrs, meta);
+    alias_of(inputs[0]).views[ViewKey{r.storage_offset(), r.sizes(), r.strides()}] = v;
+    return r;
   }
-  return symbolic(v, meta, strides);
+  Tensor r = new_value(v, meta);
+  if (def.view) r.unsafe_impl()->is_view_ = true;  // eager marks a view op's copy as a view too
+  return r;
 }
 
+// ---- host state
+
+void CaptureSession::on_grad_slot(const Tensor& owner) {
+  if (!recording_ || owner.is_symbolic()) return;  // inputs' and values' .grad are part of the graph
+  const TensorImpl* key = owner.unsafe_impl();
+  if (grad_slot_index_.count(key)) return;
+  grad_slot_index_[key] = contract_.grad_slots.size();
+  AutogradMeta* am = autograd_meta(owner);
+  StepContract::GradSlot slot;
+  slot.owner = owner.impl_ptr();
+  slot.start = am ? am->grad : Tensor();
+  if (slot.start.defined() && !slot.start.is_symbolic()) {
+    // A .grad that exists is an input of the step, read from the slot at each run: its
+    // identity changes from call to call (each run may put a new tensor there).
+    contract_.input_nodes.push_back({-1, -1, contract_.grad_slots.size()});
+    slot.input = inputs_;
+    am->grad = add_input_like(slot.start);
+  }
+  contract_.grad_slots.push_back(std::move(slot));
+}
+
+// Note [History of tensors outside the step]: autograd history is host state too. A
+// backward that walks history made before the call would replay it every run, where eager
+// mode frees it after one backward: refused. An in-place op with gradient tracking gives a
+// tensor that outlives the step (a closure tensor) a history; within the call it is
+// captured like any other, and afterwards the tensor keeps a history that refuses a later
+// backward (StepHistory) instead of one that would describe the capture, not the runs.
+void CaptureSession::on_rebase(const Tensor& t) {
+  if (!recording_ || !is_capturing()) return;
+  if (t.is_symbolic()) {  // the caller's input itself gets that history in eager mode
+    for (const auto& [i, p] : user_placeholders_)
+      if (t.is_same(p) && std::find(contract_.rebased_inputs.begin(), contract_.rebased_inputs.end(), i) ==
+                              contract_.rebased_inputs.end())
+        contract_.rebased_inputs.push_back(i);
+    return;
+  }
+  note_layout(t);  // its autograd state before this write
+  for (const auto& r : rebased_)
+    if (r.first.get() == t.unsafe_impl()) return;
+  const std::shared_ptr<AutogradMeta>& m = t.unsafe_impl()->autograd_;
+  rebased_.emplace_back(t.impl_ptr(), m ? std::make_shared<AutogradMeta>(*m) : nullptr);
+}
+
+void CaptureSession::on_backward_node(uint64_t sequence_nr, const std::string& name) {
+  if (!recording_ || sequence_nr >= first_node_) return;
+  refuse("backward inside the compiled function reached autograd history recorded before the call (" + name +
+         "); a compiled step can only differentiate what it computes: detach() tensors made "
+         "outside the compiled function, or compute them inside it");
+}
+
+void CaptureSession::on_host_read(const Tensor& t) {
+  if (!recording_ || !is_capturing()) return;
+  if (t.is_symbolic())
+    refuse("the values of a tensor computed inside the function (" + describe(t) + ") were read on the host "
+           "(item(), to_vector(), printing) while capturing; a compiled step cannot branch on or print them: "
+           "keep the computation in tensors, or read the value outside the compiled function");
+  contract_.host_reads.push_back({t.storage(), t.storage()->version()});
+}
+
+// ---- finishing
+
 Graph CaptureSession::finish(const std::vector<Tensor>& outputs) {
+  DUET_ASSERT(recording_, "graph capture: finish() called twice");
+  // Outputs as eager returns them (Note [Outputs as eager returns them] in capture.h).
   for (const Tensor& t : outputs) {
     DUET_CHECK(t.defined(), "graph capture: the compiled function returned an undefined tensor");
-    g_.outputs.push_back(value_of(t));
-  }
-  // Gradients left in .grad by the captured backward become persistent buffers.
-  for (const Layout& key : std::vector<Layout>(state_order_)) {
-    StateEntry& e = states_.at(key);
-    AutogradMeta* am = autograd_meta(e.tensor);
-    if (am == nullptr || !am->grad.defined() || !is_symbolic(am->grad)) continue;
-    const Tensor& g = am->grad;
-    auto usable = [&](const Tensor& b) {
-      return b.defined() && b.storage() && b.sizes() == g.sizes() && b.dtype() == g.dtype() && b.device() == g.device();
-    };
-    Tensor buffer = e.grad_before;
-    if (!usable(buffer) && grad_buffers_) {
-      auto it = grad_buffers_->find(e.tensor.unsafe_impl());
-      if (it != grad_buffers_->end()) buffer = it->second;
+    Alias& a = alias_of(t);
+    if (!t.is_symbolic()) note_layout(t);
+    StepContract::Output o;
+    o.sizes = t.sizes();
+    o.strides = t.strides();
+    o.offset = t.storage_offset() - a.base_offset;
+    o.is_view = t.unsafe_impl()->is_view_;
+    o.requires_grad = t.requires_grad();
+    const NodeKind origin = a.initial == kNoValue ? NodeKind::Op : g_.node(a.initial).kind;
+    if (origin == NodeKind::State && !a.constant) {
+      o.kind = StepContract::Output::Kind::State;
+      o.tensor = t;
+    } else if (origin == NodeKind::Input) {
+      o.kind = StepContract::Output::Kind::Input;
+      o.input = g_.node(a.initial).input_index;
+      for (const auto& [i, p] : user_placeholders_)
+        if (t.is_same(p)) o.caller_input = i;
+    } else {
+      o.kind = StepContract::Output::Kind::Value;
+      o.graph_output = g_.outputs.size();
+      g_.outputs.push_back(a.current);
     }
-    if (!usable(buffer)) {
-      CaptureSuspendGuard real;
-      buffer = zeros(g.sizes(), {g.dtype(), g.device()});
+    contract_.outputs.push_back(std::move(o));
+  }
+  // Inputs written in place are copied back; inputs that require grad get their .grad.
+  for (size_t i = 0; i < placeholders_.size(); ++i) {
+    Alias& a = alias_of(placeholders_[i]);
+    if (a.current != a.initial) {
+      contract_.input_writes.push_back({int(i), g_.outputs.size()});
+      g_.outputs.push_back(a.current);
+      g_.written_inputs.push_back(int(i));
     }
-    if (grad_buffers_) (*grad_buffers_)[e.tensor.unsafe_impl()] = buffer;
-    ValueId grad_value = value_of(g);
-    value_of(buffer);
-    Layout bkey{buffer.storage().get(), buffer.storage_offset(), buffer.sizes(), buffer.strides(), buffer.dtype()};
-    states_.at(bkey).current = grad_value;
-    am->grad = buffer;
   }
-  for (const Layout& key : state_order_) {
-    const StateEntry& e = states_.at(key);
-    if (e.current != e.node) g_.writebacks.push_back({e.current, e.node});
+  for (const auto& [i, p] : user_placeholders_) {
+    if (!p.is_symbolic() || !p.requires_grad() || !p.is_leaf()) continue;
+    auto hidden = grad_input_of_.find(i);
+    const int hidden_input = hidden == grad_input_of_.end() ? -1 : hidden->second;
+    Tensor end = autograd_meta(p)->grad;
+    size_t output = StepContract::kKeep;
+    if (!end.defined()) {
+      if (hidden_input >= 0) output = StepContract::kClear;
+    } else {
+      ValueId v = value_of(end);
+      const bool unchanged = hidden_input >= 0 && v == alias_of(placeholders_[size_t(hidden_input)]).initial;
+      if (!unchanged) {
+        output = g_.outputs.size();
+        g_.outputs.push_back(v);
+      }
+    }
+    contract_.input_grads.push_back({i, hidden_input, output});
   }
-  finished_ = true;
-  t_session = prev_session_;
-  set_capturing(prev_capturing_);
+  // .grad slots of real tensors (Note [Grad slots under capture]).
+  for (StepContract::GradSlot& s : contract_.grad_slots) {
+    std::shared_ptr<TensorImpl> owner = s.owner.lock();
+    if (!owner) continue;
+    AutogradMeta* am = owner->autograd_.get();
+    Tensor end = am ? am->grad : Tensor();
+    if (s.input >= 0 && end.is_same(placeholders_.at(size_t(s.input)))) {
+      s.keep = true;  // the same tensor as at the start; what the step wrote is an input write
+      s.end = Tensor();
+    } else if (end.defined() && (end.is_symbolic() || born_.count(end.storage().get()))) {
+      // A gradient made in the step: eager mode makes a new tensor each call.
+      Alias& a = alias_of(end);
+      s.output = g_.outputs.size();
+      g_.outputs.push_back(a.current);
+      s.sizes = end.sizes();
+      s.strides = end.strides();
+      s.offset = end.storage_offset() - a.base_offset;
+      s.end = Tensor();
+    } else {
+      s.end = end;
+    }
+    if (am) am->grad = s.start;  // as at the start: the run reads it, and then leaves `end`
+  }
+  for (const Storage* key : state_order_) {
+    const Alias& a = *aliases_.at(key);
+    if (a.current != a.initial && !a.constant) g_.writebacks.push_back({a.current, a.initial});
+  }
+  for (const StepContract::HostRead& r : contract_.host_reads) {
+    auto st = r.storage.lock();
+    Alias* a = st ? find_alias(st.get()) : nullptr;
+    if (a && a->current != a->initial)
+      refuse("the function reads the values of a tensor on the host (item(), to_vector()) and also changes it; "
+             "the compiled step would keep the values seen while capturing: read it outside the compiled "
+             "function");
+  }
+  // Tensors outside the step that it gave a history (Note [History of tensors outside the step]).
+  for (const auto& r : rebased_) {
+    give_step_history(Tensor(r.first));
+    contract_.rebased.push_back(r.first);
+  }
+  // Random draws by their position in the run (Note [Random draws in a graph]).
+  const Generator& gen = default_generator();
+  if (gen.seed() != generator_seed_ || gen.offset() < generator_offset_)
+    refuse("the function reseeds the random generator (manual_seed); a compiled step draws from the generator "
+           "as it stands when the step runs: seed outside the compiled function");
+  for (Node& n : g_.nodes)
+    if (n.kind == NodeKind::Op && op_def(n.op).has(kRandom))
+      n.attrs.set("offset", n.attrs.get<int64_t>("offset") - int64_t(generator_offset_));
+  g_.random_counters = gen.offset() - generator_offset_;
+  stop_recording();
+  placeholders_.clear();
+  user_placeholders_.clear();
   return std::move(g_);
+}
+
+void CaptureSession::check_nothing_escaped() const {
+  // A constant the code made is held once, by its State node; anything more is a reference
+  // the code kept (Note [Constants made inside]).
+  for (const std::weak_ptr<Storage>& w : constants_) {
+    std::shared_ptr<Storage> st = w.lock();
+    if (st && st.use_count() > 2)  // the State node's tensor and `st` here
+      DUET_REFUSE("a tensor the compiled function made from host data (tensor(), from_blob()) is still referenced "
+                  "after the function returned: it was kept outside the step (in a closure, a module, an "
+                  "optimizer or a hook), and every eager call would make a new one; return it as an output "
+                  "instead, or make it once outside the compiled function");
+  }
+  for (const std::weak_ptr<Storage>& w : made_) {
+    std::shared_ptr<Storage> st = w.lock();
+    if (!st) continue;
+    auto it = aliases_.find(st.get());
+    std::string what = it == aliases_.end() ? std::string("a tensor")
+                                            : std::string(dtype_name(it->second->dtype)) +
+                                                  shape_str(it->second->base_sizes);
+    DUET_REFUSE("a tensor made while capturing (" + what + ") is still referenced after the function returned: it "
+           "was kept outside the step (in a closure, a module, an optimizer or a hook), which replays of the "
+           "compiled step cannot update; return it as an output, or write it into an existing tensor with copy_()");
+  }
+}
+
+// ---- the contract
+
+std::string StepContract::broken_assumption() const {
+  for (const Layout& l : layouts) {
+    std::shared_ptr<TensorImpl> t = l.impl.lock();
+    if (!t) continue;
+    if (t->storage_.get() != l.storage_ptr || t->offset_ != l.offset || t->sizes_ != l.sizes ||
+        t->strides_ != l.strides || t->dtype_ != l.dtype)
+      return "a tensor the step reads (" + std::string(dtype_name(l.dtype)) + shape_str(l.sizes) +
+             ") was given new memory, shape or dtype";
+    const Tensor now(t);
+    if (now.requires_grad() != l.requires_grad || now.is_leaf() == l.has_history)
+      return "a tensor the step reads (" + std::string(dtype_name(l.dtype)) + shape_str(l.sizes) +
+             ") started or stopped requiring grad, or gained or lost its history";
+  }
+  for (const GradSlot& s : grad_slots) {
+    std::shared_ptr<TensorImpl> owner = s.owner.lock();
+    if (!owner) continue;
+    const AutogradMeta* am = owner->autograd_.get();
+    const Tensor now = am ? am->grad : Tensor();
+    if (s.input < 0 && now.unsafe_impl() != s.start.unsafe_impl())
+      return "a .grad the step reads or writes was set or replaced";
+    if (s.input >= 0 && (!now.defined() || now.sizes() != s.start.sizes() || now.strides() != s.start.strides() ||
+                         now.dtype() != s.start.dtype() || now.device() != s.start.device() ||
+                         now.unsafe_impl()->is_view_ != s.start.unsafe_impl()->is_view_))
+      return "a .grad the step reads or writes was cleared, or replaced by one of another shape or layout";
+  }
+  for (const HostRead& r : host_reads) {
+    std::shared_ptr<Storage> st = r.storage.lock();
+    if (st && st->version() != r.version) return "a tensor whose values the step read on the host was changed";
+  }
+  for (const auto& [what, holds] : guards)
+    if (!holds()) return what + " changed";
+  return "";
 }
 
 }  // namespace duet::graph

@@ -1,11 +1,15 @@
-// graph::compile: signature cache, warm-up, capture, the compile pipeline, replay.
+// graph::compile: signature cache, warm-up, capture, the compile pipeline, replay with
+// the step's contract checked before and carried out after each run.
 #include "graph/compile.h"
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <sstream>
 
+#include "autograd/autograd_meta.h"
+#include "autograd/grad_mode.h"
 #include "graph/capture.h"
 #include "graph/executable.h"
 #include "graph/fusion.h"
@@ -13,21 +17,14 @@
 #include "graph/passes/pass.h"
 #include "graph/passes/pipeline.h"
 #include "graph/schedule.h"
+#include "graph/step_inputs.h"
+#include "graph/unsupported.h"
 
 namespace duet::graph {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-std::string signature(const std::vector<Tensor>& inputs) {
-  std::string s;
-  for (const Tensor& t : inputs) {
-    DUET_CHECK(t.defined(), "compiled function: an input is an undefined tensor");
-    s += std::string(dtype_name(t.dtype())) + shape_str(t.sizes()) + "@" + t.device().str() + ";";
-  }
-  return s;
-}
 
 std::string mb(int64_t bytes) {
   char buf[32];
@@ -70,23 +67,67 @@ CompiledFunction::CompiledFunction(StepFunction fn, CompileOptions options)
 CompiledFunction::~CompiledFunction() {
   if (!options_.profile) return;
   for (const auto& [sig, e] : cache_)
-    if (e.exe) std::fprintf(stderr, "signature %s\n%s", sig.c_str(), e.exe->profile_table().c_str());
+    for (const Variant& v : e.variants)
+      std::fprintf(stderr, "signature %s\n%s", sig.c_str(), v.exe->profile_table().c_str());
 }
 CompiledFunction::CompiledFunction(CompiledFunction&&) noexcept = default;
 CompiledFunction& CompiledFunction::operator=(CompiledFunction&&) noexcept = default;
 
-void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
+CompiledFunction::Variant* CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
+  // A parameter passed as an input binds its group (Note [Inputs share what they share]):
+  // the capture restarts with that group bound, at most once per group.
+  std::set<const Storage*> bound;
+  for (;;) {
+    try {
+      return capture_with(e, inputs, InputPlan::of(inputs, bound));
+    } catch (const BindInputs& b) {
+      InputPlan plan = InputPlan::of(inputs, bound);
+      bound.insert(inputs[size_t(plan.groups[size_t(b.group)].members[0])].storage().get());
+    }
+  }
+}
+
+CompiledFunction::Variant* CompiledFunction::capture_with(Entry& e, const std::vector<Tensor>& inputs,
+                                                          InputPlan plan) {
   CompileReport rep;
   auto t0 = Clock::now();
+  Variant v;
   Graph g;
+  CaptureSession session;
   {
-    CaptureSession session;
-    session.reuse_grad_buffers(&grad_buffers_);
-    std::vector<Tensor> placeholders;
-    for (const Tensor& t : inputs) placeholders.push_back(session.add_input({t.sizes(), t.dtype(), t.device()}));
-    std::vector<Tensor> outs = fn_(placeholders);
-    g = session.finish(outs);
+    std::vector<Tensor> placeholders(inputs.size());
+    for (size_t gi = 0; gi < plan.groups.size(); ++gi) {
+      const InputPlan::Group& grp = plan.groups[gi];
+      Tensor base;
+      if (!grp.bound) {
+        Tensor span = plan.span_of(inputs, gi);
+        base = session.add_group_input(int(gi), {span.sizes(), span.dtype(), span.device()});
+        session.watch_input_storage(span.storage().get(), int(gi));
+      }
+      for (int m : grp.members) {
+        const size_t i = size_t(m);
+        // The same tensor passed twice is one tensor inside too.
+        if (plan.same_as[i] >= 0) placeholders[i] = placeholders[size_t(plan.same_as[i])];
+        else placeholders[i] = grp.bound ? inputs[i] : plan.member_of(base, inputs, i);
+        session.set_user_input(int(i), placeholders[i], inputs[i]);
+      }
+    }
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (inputs[i].requires_grad() && inputs[i].is_leaf() && plan.same_as[i] < 0 &&
+          !plan.groups[size_t(plan.group_of[i])].bound && autograd_meta(inputs[i])->grad.defined())
+        session.add_input_grad(int(i), autograd_meta(inputs[i])->grad);
+    try {
+      std::vector<Tensor> outs = fn_(placeholders);
+      g = session.finish(outs);
+    } catch (const NeedsEagerCall&) {
+      return nullptr;  // the session undoes what capturing changed
+    }
   }
+  for (const InputPlan::Group& grp : plan.groups)
+    if (grp.bound)
+      for (int m : grp.members) v.bound.push_back({m, inputs[size_t(m)].storage().get()});
+  v.plan = std::move(plan);
+  session.check_nothing_escaped();
   rep.captured_nodes = g.size();
   rep.capture_ms = ms_since(t0);
   auto t1 = Clock::now();
@@ -99,6 +140,7 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
   // Lowering adds a cast per use of a value that needs one; merge the copies.
   common_subexpression_elimination(g);
   dead_code_elimination(g);
+  copy_escaping_aliases(g);
   if (options_.fuse) {
     // A CUDA graph keeps only the fusions CUDA runs (elementwise groups, side stores).
     FusionStats fs = fuse(g, fuse_options_for(g.device(), options_.side_stores));
@@ -123,37 +165,159 @@ void CompiledFunction::capture(Entry& e, const std::vector<Tensor>& inputs) {
     }
   }
   rep.writebacks = g.writebacks.size();  // plus the side stores, below
-  e.exe = std::make_unique<Executable>(std::move(g), options_.strategy, shared_arena_);
-  e.exe->set_profiling(options_.profile);
-  if (!shared_arena_ || e.exe->arena()->nbytes() > shared_arena_->nbytes()) shared_arena_ = e.exe->arena();
+  v.exe = std::make_unique<Executable>(std::move(g), options_.strategy, shared_arena_);
+  v.exe->set_profiling(options_.profile);
+  v.contract = session.take_contract();
+  session.commit();
+  if (!shared_arena_ || v.exe->arena()->nbytes() > shared_arena_->nbytes()) shared_arena_ = v.exe->arena();
   rep.compile_ms = ms_since(t1);
-  const MemoryPlan& plan = e.exe->plan();
-  rep.kernels = e.exe->kernel_steps();
-  rep.arena_bytes = plan.arena_bytes;
-  if (!options_.schedule) rep.capture_order_arena_bytes = plan.arena_bytes;
-  rep.naive_bytes = plan.naive_bytes;
-  rep.lower_bound_bytes = plan.lower_bound_bytes;
-  rep.inplace_reuses = plan.inplace_reuses;
-  rep.writebacks += e.exe->side_stores();
-  rep.side_stores = e.exe->side_stores();
-  rep.direct_writebacks = e.exe->direct_writebacks() + e.exe->side_stores();
+  const MemoryPlan& memory = v.exe->plan();
+  rep.kernels = v.exe->kernel_steps();
+  rep.arena_bytes = memory.arena_bytes;
+  if (!options_.schedule) rep.capture_order_arena_bytes = memory.arena_bytes;
+  rep.naive_bytes = memory.naive_bytes;
+  rep.lower_bound_bytes = memory.lower_bound_bytes;
+  rep.inplace_reuses = memory.inplace_reuses;
+  rep.writebacks += v.exe->side_stores();
+  rep.side_stores = v.exe->side_stores();
+  rep.direct_writebacks = v.exe->direct_writebacks() + v.exe->side_stores();
   last_report_ = rep;
-  last_ = e.exe.get();
   ++captures_;
   if (options_.print_report) std::fputs(rep.str().c_str(), stderr);
+  if (e.variants.size() >= kMaxVariants) e.variants.erase(e.variants.begin());
+  e.variants.push_back(std::move(v));
+  return &e.variants.back();
+}
+
+namespace {
+
+// The autograd history of a compiled step's outputs: a backward that reaches one stops
+// with an error, instead of silently giving the inputs and parameters no gradient.
+class CompiledOutputNode final : public duet::Node {
+ public:
+  std::vector<Tensor> apply(const Tensor&) override {
+    DUET_FAIL("backward reached a tensor returned by a compiled function; gradients do not flow out of a "
+              "compiled step: call backward() inside the compiled function (graph::compile compiles whole "
+              "training steps), or use eager mode for this part");
+  }
+  std::string name() const override { return "CompiledStepOutput"; }
+};
+
+// Refuses Input nodes whose memory the step would see differently from eager mode: two
+// sharing a storage where the step writes one (a .grad passed in, and a caller's input
+// that is that .grad), or one sharing a state's storage where the step writes either
+// (the graph holds them as separate values). The caller's inputs that share memory are
+// one group, and one that is state is bound (Note [Inputs share what they share]).
+void check_input_aliasing(const std::vector<Tensor>& inputs, const StepContract& c, const Executable& exe) {
+  auto written = [&](size_t i) {
+    for (const StepContract::InputWrite& w : c.input_writes)
+      if (size_t(w.input) == i) return true;
+    return false;
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Storage* s = inputs[i].storage().get();
+    for (size_t j = 0; j < i; ++j)
+      if (inputs[j].storage().get() == s && (written(i) || written(j)))
+        DUET_REFUSE("an input and a .grad the compiled function reads share memory, and the function writes into "
+                    "one of them; pass a clone()");
+    if (int use = exe.state_use(s); use != 0 && (use > 1 || written(i)))
+      DUET_REFUSE("an input or a .grad the compiled function reads shares memory with a tensor it reads directly "
+                  "(a parameter, buffer or closure tensor), and the function writes into one of them; pass a "
+                  "clone()");
+  }
+}
+
+}  // namespace
+
+std::vector<Tensor> CompiledFunction::run(Variant& v, const std::vector<Tensor>& inputs) {
+  const StepContract& c = v.contract;
+  // What each Input node takes: a group's span of the caller's memory, or a .grad.
+  std::vector<Tensor> given, all;
+  for (const StepContract::InputNode& n : c.input_nodes) {
+    if (n.group >= 0) {
+      given.push_back(inputs[size_t(v.plan.groups[size_t(n.group)].members[0])]);
+      all.push_back(v.plan.span_of(inputs, size_t(n.group)));
+      continue;
+    }
+    std::shared_ptr<TensorImpl> owner =
+        n.grad_of_input >= 0 ? inputs[size_t(n.grad_of_input)].impl_ptr() : c.grad_slots[n.grad_slot].owner.lock();
+    DUET_ASSERT(owner && owner->autograd_ && owner->autograd_->grad.defined(), "compiled step: a .grad input is gone");
+    given.push_back(owner->autograd_->grad);
+    all.push_back(input_window(owner->autograd_->grad));
+  }
+  check_input_aliasing(given, c, *v.exe);
+  last_ = v.exe.get();
+  std::vector<Tensor> outs = v.exe->run(all);
+  {
+    NoGradGuard no_grad;
+    for (const StepContract::InputWrite& w : c.input_writes) all[size_t(w.input)].copy_(outs[w.output]);
+  }
+  for (const StepContract::InputGrad& g : c.input_grads) {
+    if (g.output == StepContract::kClear) inputs[size_t(g.input)].set_grad({});
+    else if (g.output != StepContract::kKeep) inputs[size_t(g.input)].set_grad(outs[g.output].clone());
+  }
+  for (const StepContract::GradSlot& s : c.grad_slots)
+    if (auto owner = s.owner.lock(); owner && !s.keep) {
+      Tensor end = s.end;
+      if (s.output != StepContract::kNone) {
+        const Tensor& base = outs[s.output];
+        end = Tensor(std::make_shared<TensorImpl>(base.storage(), s.sizes, s.strides, base.storage_offset() + s.offset,
+                                                  base.dtype(), base.device()));
+      }
+      if (end.defined() || owner->autograd_) ensure_autograd_meta(Tensor(owner)).grad = end;
+    }
+  for (int i : c.rebased_inputs) give_step_history(inputs[size_t(i)]);
+  if (v.ran)
+    for (const auto& redo : c.replays) redo();
+  v.ran = true;
+  // Note [Outputs as eager returns them] in capture.h.
+  std::vector<Tensor> result;
+  for (const StepContract::Output& o : c.outputs) {
+    using Kind = StepContract::Output::Kind;
+    if (o.kind == Kind::State) {
+      result.push_back(o.tensor);
+      continue;
+    }
+    if (o.kind == Kind::Input && o.caller_input >= 0) {
+      result.push_back(inputs[size_t(o.caller_input)]);
+      continue;
+    }
+    const Tensor& base = o.kind == Kind::Input ? all[size_t(o.input)] : outs[o.graph_output];
+    auto impl = std::make_shared<TensorImpl>(base.storage(), o.sizes, o.strides, base.storage_offset() + o.offset,
+                                             base.dtype(), base.device());
+    impl->is_view_ = o.is_view;
+    Tensor t(std::move(impl));
+    if (o.requires_grad) {
+      AutogradMeta& m = ensure_autograd_meta(t);
+      m.requires_grad = true;
+      m.grad_fn = std::make_shared<CompiledOutputNode>();
+    }
+    result.push_back(std::move(t));
+  }
+  return result;
 }
 
 std::vector<Tensor> CompiledFunction::operator()(const std::vector<Tensor>& inputs) {
-  Entry& e = cache_[signature(inputs)];
-  // Warm-up creates the state the code makes lazily (optimizer moments, .grad buffers);
-  // it persists, so later signatures are captured without another eager call.
-  if (!e.exe && warmups_ < options_.warmup_calls) {
-    ++warmups_;
+  if (AnomalyMode::is_enabled()) {
+    ++eager_calls_;
     return fn_(inputs);
   }
-  if (!e.exe) capture(e, inputs);
-  last_ = e.exe.get();
-  return e.exe->run(inputs);
+  Entry& e = cache_[InputPlan::of(inputs).signature];
+  // Warm-up creates the state the code makes lazily (optimizer moments, .grad buffers);
+  // it persists, so later signatures are captured without another eager call.
+  if (e.variants.empty() && warmups_ < options_.warmup_calls) {
+    ++warmups_;
+    ++eager_calls_;
+    return fn_(inputs);
+  }
+  for (auto it = e.variants.rbegin(); it != e.variants.rend(); ++it)
+    if (it->accepts(inputs) && it->contract.broken_assumption().empty()) return run(*it, inputs);
+  Variant* v = capture(e, inputs);
+  if (v == nullptr) {
+    ++eager_calls_;
+    return fn_(inputs);
+  }
+  return run(*v, inputs);
 }
 
 CompiledFunction compile(StepFunction fn, CompileOptions options) { return CompiledFunction(std::move(fn), std::move(options)); }

@@ -11,19 +11,30 @@
 //
 // The first call(s) run eagerly, so state the code creates lazily (optimizer moments,
 // .grad buffers) exists; the next call with a new input signature (shapes, dtypes,
-// devices) captures the function once under a CaptureSession, optimises (DCE, CSE, constant
-// folding, simplification), fuses, lowers and plans memory, and every later call replays
-// the compiled step from one preallocated arena: nothing is allocated per step.
-// Outputs alias the arena and are valid until the next call (clone() to keep them).
-// Control flow and host numbers are fixed at capture (Note [Capture specialises]).
+// devices, which inputs require grad) captures the function once under a CaptureSession,
+// optimises (DCE, CSE, constant folding, simplification), fuses, lowers and plans memory,
+// and every later call replays the compiled step from one preallocated arena: nothing is
+// allocated per step. Outputs alias the arena and are valid until the next call (clone()
+// to keep them); they carry no autograd history (a backward that reaches one is an error:
+// gradients flow inside the compiled step, not out of it).
+//
+// Note [Graph mode is eager mode]: a compiled call computes what the eager call would —
+// outputs, gradients, and every tensor it changes (inputs, closure tensors, parameters,
+// buffers, optimizer state), bit for bit — or refuses with graph::Unsupported before
+// changing anything. What the capture assumed (Note [Capture specialises]) is checked
+// before every run and a broken assumption captures again (up to kMaxVariants per
+// signature); state created on first use, and a capture that asks for it, run the call
+// eagerly instead; with anomaly detection on every call runs eagerly, since it checks
+// values as backward computes them.
 //
 // Note [Gradients are state only if kept]: gradients the function leaves in .grad when it
-// returns are persistent buffers the step writes each run (so p.grad() reads them, as in
-// eager mode). A function that clears them itself before returning (zero_grad() after
-// step(), as above) leaves nothing to keep: its gradients are ordinary intermediate values
-// in the arena, each dead once its parameter's update has read it, and the memory-aware
-// schedule (graph/schedule.h) runs each update as soon as its gradient exists. Eager mode
-// runs that function with the same peak either way.
+// returns are what eager mode leaves there: accumulated in place into a .grad that existed
+// (a state the step writes back), or a new tensor each run (an output of the step) when
+// the slot was empty. A function that clears them itself before returning (zero_grad()
+// after step(), as above) leaves nothing to keep: its gradients are ordinary intermediate
+// values in the arena, each dead once its parameter's update has read it, and the
+// memory-aware schedule (graph/schedule.h) runs each update as soon as its gradient
+// exists. Eager mode runs that function with the same peak either way.
 #pragma once
 
 #include <functional>
@@ -36,6 +47,7 @@
 #include "graph/capture.h"
 #include "graph/memory_planner.h"
 #include "graph/passes/pass.h"
+#include "graph/step_inputs.h"
 
 namespace duet::graph {
 
@@ -85,14 +97,34 @@ class CompiledFunction {
   // The report of the most recent capture (empty before the first one).
   const CompileReport& report() const { return last_report_; }
   int captures() const { return captures_; }
+  // Calls that ran eagerly: warm-up, state created on first use, anomaly mode.
+  int eager_calls() const { return eager_calls_; }
+  static constexpr size_t kMaxVariants = 8;  // compiled steps kept per input signature
   // The compiled graph of the most recent capture (null before the first one).
   const Executable* executable() const { return last_; }
 
  private:
-  struct Entry {
+  // One compiled step: its executable and what it assumes and does around a run.
+  struct Variant {
     std::unique_ptr<Executable> exe;
+    StepContract contract;
+    InputPlan plan;                                  // how the caller's inputs were taken
+    std::vector<std::pair<int, const Storage*>> bound;  // inputs passed as themselves, and their storage
+    // A run's inputs fit: the bound ones are the same storages (as state, they are the step's).
+    bool accepts(const std::vector<Tensor>& inputs) const {
+      for (const auto& [i, s] : bound)
+        if (inputs[size_t(i)].storage().get() != s) return false;
+      return true;
+    }
+    bool ran = false;              // the capturing call's run has happened
   };
-  void capture(Entry& e, const std::vector<Tensor>& inputs);
+  struct Entry {
+    std::vector<Variant> variants;  // most recently captured last
+  };
+  // Captures and compiles a new variant; null when the call must run eagerly instead.
+  Variant* capture(Entry& e, const std::vector<Tensor>& inputs);
+  Variant* capture_with(Entry& e, const std::vector<Tensor>& inputs, InputPlan plan);
+  std::vector<Tensor> run(Variant& v, const std::vector<Tensor>& inputs);
 
   StepFunction fn_;
   CompileOptions options_;
@@ -101,7 +133,7 @@ class CompiledFunction {
   const Executable* last_ = nullptr;
   int captures_ = 0;
   int warmups_ = 0;
-  CaptureSession::GradBuffers grad_buffers_;  // .grad buffers shared by every signature
+  int eager_calls_ = 0;
   std::shared_ptr<Storage> shared_arena_;  // the largest arena so far, reused by smaller signatures
 };
 

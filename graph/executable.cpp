@@ -95,7 +95,7 @@ Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Stora
         } else {
           s.kernel = device_kernel(n.op, device_, ValueId(v));
           s.attrs = n.attrs;
-          if (op_def(n.op).has(kRandom)) s.random_draw = numel_of(n.meta.shape);
+          if (op_def(n.op).has(kRandom)) s.random = true, s.random_offset = n.attrs.get<int64_t>("offset");
         }
         steps_.push_back(std::move(s));
         break;
@@ -119,13 +119,38 @@ Executable::Executable(Graph graph, PlanStrategy strategy, std::shared_ptr<Stora
     input_aliases_[size_t(r.input_index)].push_back({t.unsafe_impl(), t.storage_offset()});
   }
   input_storage_.resize(input_buffers_.size());
-  // Inputs an output aliases keep pointing at the caller's memory after a run.
-  input_in_output_.assign(input_buffers_.size(), false);
+  // Outputs computed in the arena get memory of their own each run (Note [Outputs of their own]).
+  std::vector<ValueId> output_roots;
   for (ValueId o : g.outputs) {
-    const Node& r = g.nodes[size_t(root[size_t(o)])];
-    if (r.kind == NodeKind::Input) input_in_output_[size_t(r.input_index)] = true;
+    ValueId r = root[size_t(o)];
+    const Node& rn = g.nodes[size_t(r)];
+    if ((rn.kind == NodeKind::Op || rn.kind == NodeKind::Fused) && lives_in[size_t(r)] == kNoValue &&
+        std::find(output_roots.begin(), output_roots.end(), r) == output_roots.end())
+      output_roots.push_back(r);
+  }
+  for (ValueId r : output_roots) {
+    const Tensor& rt = values_[size_t(r)];
+    OutputRoot o{size_t(rt.numel()) * rt.element_size(), {}};
+    for (size_t v = 0; v < g.size(); ++v)
+      if (root[v] == r) o.tensors.push_back({values_[v].unsafe_impl(), values_[v].storage_offset() - rt.storage_offset()});
+    output_roots_.push_back(std::move(o));
   }
   for (ValueId o : g.outputs) outputs_.push_back(values_[size_t(o)]);
+  random_counters_ = g.random_counters;
+  for (size_t v = 0; v < g.size(); ++v)
+    if (g.nodes[v].kind == NodeKind::State) state_use_.emplace_back(g.nodes[v].state->storage_.get(), 1);
+  for (const WriteBack& w : g.writebacks)
+    for (auto& [storage, use] : state_use_)
+      if (storage == g.node(w.state).state->storage_.get()) use = 2;
+  for (const Tensor& t : side_store_states_)
+    for (auto& [storage, use] : state_use_)
+      if (storage == t.storage().get()) use = 2;
+}
+
+int Executable::state_use(const Storage* s) const {
+  for (const auto& [storage, use] : state_use_)
+    if (storage == s) return use;
+  return 0;
 }
 
 std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
@@ -139,7 +164,9 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
                "compiled step: input ", i, " is ", dtype_name(src.dtype()), shape_str(src.sizes()), " on ",
                src.device(), ", but the step was compiled for ", dtype_name(dst.dtype()), shape_str(dst.sizes()),
                " on ", dst.device());
-    bool in_place = src.is_contiguous() && src.storage() != nullptr;
+    // An input in this step's own arena (an output of an earlier call fed back) is copied
+    // first: the step overwrites the arena as it runs.
+    bool in_place = src.is_contiguous() && src.storage() != nullptr && src.storage() != arena_;
     if (!in_place && !input_storage_[i])
       input_storage_[i] = std::make_shared<Storage>(size_t(dst.numel()) * dst.element_size(), dst.device());
     const std::shared_ptr<Storage>& storage = in_place ? src.storage() : input_storage_[i];
@@ -150,6 +177,13 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
     }
     if (!in_place && dst.numel() > 0) copy_kernel_(std::span<const Tensor>(&src, 1), dst, {});
   }
+  for (const OutputRoot& o : output_roots_) {
+    auto fresh = std::make_shared<Storage>(o.bytes, device_);
+    for (const InputAlias& a : o.tensors) {
+      a.impl->storage_ = fresh;
+      a.impl->offset_ = a.offset;
+    }
+  }
   if (profiling_) step_seconds_.resize(steps_.size(), 0.0), ++profiled_runs_;
   // Device kernels run asynchronously: a profiled run waits for each step (and for the
   // input copies queued above, which are not the first step's time).
@@ -158,7 +192,11 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& s = steps_[i];
     const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    if (s.random_draw > 0) s.attrs.set("offset", int64_t(default_generator().advance(uint64_t(s.random_draw))));
+    if (s.random) {  // the generator's seed and position now, as an eager draw would read them
+      const Generator& gen = default_generator();
+      s.attrs.set("seed", int64_t(gen.seed()));
+      s.attrs.set("offset", int64_t(gen.offset()) + s.random_offset);
+    }
     if (s.fused) s.fused(s.inputs, s.out);
     else if (s.out.numel() > 0) s.kernel(s.inputs, s.out, s.attrs);
     if (wait_for_device) cuda::synchronize(device_);
@@ -166,14 +204,18 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& inputs) {
   }
   for (auto& [value, state] : writebacks_)
     if (state.numel() > 0) copy_kernel_(std::span<const Tensor>(&value, 1), state, {});
+  default_generator().advance(random_counters_);
   count_kernel_launches(int64_t(steps_.size() + writebacks_.size()));
   for (const WriteBack& w : graph_.writebacks) values_[size_t(w.state)].storage()->bump_version();
   for (const Tensor& state : side_store_states_) state.storage()->bump_version();
-  // Let go of the caller's inputs (unless an output shows them).
-  for (size_t i = 0; i < input_aliases_.size(); ++i)
-    if (!input_in_output_[i])
-      for (const InputAlias& a : input_aliases_[i]) a.impl->storage_ = nullptr;
-  return outputs_;
+  // The caller's tensors: new handles (later runs re-point this step's own), which keep the
+  // memory they show alive. Then let go of the caller's inputs.
+  std::vector<Tensor> outs;
+  outs.reserve(outputs_.size());
+  for (const Tensor& o : outputs_) outs.emplace_back(std::make_shared<TensorImpl>(*o.unsafe_impl()));
+  for (const auto& aliases : input_aliases_)
+    for (const InputAlias& a : aliases) a.impl->storage_ = nullptr;
+  return outs;
 }
 
 std::string Executable::profile_table() const {

@@ -4,10 +4,11 @@
 // kernels generated as CUDA C and compiled with NVRTC (graph/cuda_codegen.h).
 // Building it plans memory and makes every tensor the run will touch (views into the
 // arena, the state tensors, owned input buffers); running it copies the inputs in, calls
-// each step's kernel directly (no dispatch, no allocation), and writes changed state back.
+// each step's kernel directly (no dispatch; the only allocations are the returned
+// outputs' own memory), and writes changed state back.
 //
 //   Executable exe(std::move(graph), PlanStrategy::GreedyBySize);
-//   std::vector<Tensor> outs = exe.run(inputs);   // outputs alias the arena until the next run
+//   std::vector<Tensor> outs = exe.run(inputs);   // fresh outputs (or views of states and inputs)
 #pragma once
 
 #include <functional>
@@ -35,6 +36,8 @@ class Executable {
   // State updates a fused group stores as it runs (Note [Side stores] in fusion.cpp).
   size_t side_stores() const { return side_store_states_.size(); }
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  // How the step uses a storage as state: 0 not at all, 1 reads it, 2 writes it.
+  int state_use(const Storage* s) const;
 
   // Per-kernel timing of runs (off by default; on with DUET_PROFILE_GRAPH=1 through
   // compile()). profile_table(): the steps by total time, with their nodes.
@@ -53,7 +56,8 @@ class Executable {
     std::vector<Tensor> inputs;
     Tensor out;
     Attrs attrs;
-    int64_t random_draw = 0;    // > 0: a random op drawing this many counters per run
+    bool random = false;        // a random op: seed and offset set each run
+    int64_t random_offset = 0;  // its draw's position from the run's start
   };
 
   Graph graph_;
@@ -73,10 +77,19 @@ class Executable {
   };
   std::vector<std::vector<InputAlias>> input_aliases_;
   std::vector<std::shared_ptr<Storage>> input_storage_;  // owned buffers, made on first need
-  std::vector<bool> input_in_output_;
+  // Note [Outputs of their own]: an output computed in the arena gets fresh memory each
+  // run (its root buffer and every tensor over it are re-pointed before the steps run), so
+  // outputs a caller keeps are not overwritten by the next call, as in eager mode.
+  struct OutputRoot {
+    size_t bytes;
+    std::vector<InputAlias> tensors;  // every tensor over the root's buffer, offsets from its start
+  };
+  std::vector<OutputRoot> output_roots_;
+  std::vector<std::pair<const Storage*, int>> state_use_;  // (storage, 1 read / 2 written)
   std::vector<Step> steps_;
   std::vector<std::pair<Tensor, Tensor>> writebacks_;  // (value, state)
   std::vector<Tensor> outputs_;
+  uint64_t random_counters_ = 0;  // Note [Random draws in a graph] in ir.h
   size_t direct_writebacks_ = 0;
   std::vector<Tensor> side_store_states_;
   bool profiling_ = false;

@@ -59,6 +59,13 @@ struct Graph {
   std::vector<Node> nodes;
   std::vector<ValueId> outputs;
   std::vector<WriteBack> writebacks;
+  // Input indices whose caller's tensor a run overwrites afterwards (the step wrote into
+  // them: graph/capture.h StepContract::input_writes); outputs must not alias them.
+  std::vector<int> written_inputs;
+  // Note [Random draws in a graph]: the counters one run takes from the default
+  // generator, as the captured code drew them (dead random ops included); each random
+  // node's "offset" attr is its draw's position from the run's start.
+  uint64_t random_counters = 0;
 
   ValueId add(Node n) {
     nodes.push_back(std::move(n));

@@ -1,7 +1,10 @@
 // Lowering passes before execution: explicit casts and copies (see lowering.h).
 #include "graph/lowering.h"
 
+#include <algorithm>
+
 #include "core/type_promotion.h"
+#include "graph/lifetimes.h"
 #include "graph/passes/pass.h"
 
 namespace duet::graph {
@@ -50,6 +53,8 @@ std::vector<Shape> value_strides(const Graph& g) {
       if (n.op == OpKind::reshape) {
         auto s = view_strides(ins[0].sizes(), ins[0].strides(), n.meta.shape);
         strides[v] = s ? *s : contiguous_strides(n.meta.shape);
+      } else if (n.op == OpKind::as_strided) {  // over a contiguous copy when it must be
+        strides[v] = n.attrs.get<std::vector<int64_t>>("stride");
       } else {
         strides[v] = op_def(n.op).view(ins, n.attrs, n.meta).strides();
       }
@@ -113,8 +118,11 @@ void lower_for_cpu(Graph& g) {
         cast.meta = {g.node(old_in).meta.shape, *want, g.node(old_in).meta.device};
         in = out.add(std::move(cast));
       }
-      if (n.kind == NodeKind::Op && n.op == OpKind::reshape &&
-          !view_strides(g.node(old_in).meta.shape, strides[size_t(old_in)], n.meta.shape)) {
+      const bool must_copy =
+          n.kind == NodeKind::Op &&
+          ((n.op == OpKind::reshape && !view_strides(g.node(old_in).meta.shape, strides[size_t(old_in)], n.meta.shape)) ||
+           (n.op == OpKind::as_strided && !is_contiguous(g.node(old_in).meta.shape, strides[size_t(old_in)])));
+      if (must_copy) {
         Node copy;
         copy.op = OpKind::copy;
         copy.inputs = {in};
@@ -127,8 +135,52 @@ void lower_for_cpu(Graph& g) {
   }
   for (ValueId o : g.outputs) out.outputs.push_back(remap[size_t(o)]);
   for (const WriteBack& w : g.writebacks) out.writebacks.push_back({remap[size_t(w.value)], remap[size_t(w.state)]});
+  out.written_inputs = g.written_inputs;
+  out.random_counters = g.random_counters;
   g = std::move(out);
   dead_code_elimination(g);  // the matmuls and permutes a rewrite replaced
+}
+
+void copy_escaping_aliases(Graph& g) {
+  const std::vector<ValueId> root = value_buffers(g);
+  std::vector<bool> overwritten(g.size(), false);
+  for (const WriteBack& w : g.writebacks) overwritten[size_t(w.state)] = true;
+  for (size_t v = 0; v < g.size(); ++v) {
+    const Node& n = g.nodes[v];
+    if (n.kind == NodeKind::Input &&
+        std::find(g.written_inputs.begin(), g.written_inputs.end(), n.input_index) != g.written_inputs.end())
+      overwritten[v] = true;
+  }
+  std::erase_if(g.writebacks, [](const WriteBack& w) { return w.value == w.state; });
+  const std::vector<Shape> strides = value_strides(g);
+  const size_t before = g.size();
+  std::vector<ValueId> copy_of(before, kNoValue);
+  auto copied = [&](ValueId v) {
+    if (copy_of[size_t(v)] == kNoValue) {
+      Node c;
+      c.op = OpKind::copy;
+      c.inputs = {v};
+      c.meta = g.node(v).meta;
+      copy_of[size_t(v)] = g.add(std::move(c));
+    }
+    return copy_of[size_t(v)];
+  };
+  for (ValueId& o : g.outputs) {
+    const Node& r = g.node(root[size_t(o)]);
+    const bool own = r.kind != NodeKind::State && r.kind != NodeKind::Input && root[size_t(o)] == o &&
+                     is_contiguous(g.node(o).meta.shape, strides[size_t(o)]);
+    if (!own) o = copied(o);
+  }
+  for (WriteBack& w : g.writebacks)
+    if (overwritten[size_t(root[size_t(w.value)])]) w.value = copied(w.value);
+  if (g.size() == before) return;
+  // Each copy right after the value it copies, before anything can overwrite it.
+  std::vector<ValueId> order;
+  for (size_t v = 0; v < before; ++v) {
+    order.push_back(ValueId(v));
+    if (copy_of[v] != kNoValue) order.push_back(copy_of[v]);
+  }
+  reorder(g, order);
 }
 
 }  // namespace duet::graph

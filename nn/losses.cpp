@@ -1,9 +1,11 @@
 // The loss functions of nn::functional.
 // Note [ignore_index]: targets equal to ignore_index contribute nothing and are left out
-// of the mean. Eager calls look at the targets and mask only when one is ignored; while a
-// graph is being captured the targets have no values yet, so masking is built in exactly
-// when ignore_index could be a class (>= 0). A negative ignored target in a graph then
-// fails in gather with an out-of-range error: never a silently wrong loss.
+// of the mean. When ignore_index could be a class (>= 0) the mask is always built, in
+// both modes, so eager and graph mode compute the loss with the same ops. A negative
+// ignore_index (the default -100) is masked in eager mode only when a target equals it;
+// while a graph is captured the targets have no values yet, so no mask is built, and a
+// negative ignored target then fails in gather with an out-of-range error: an error,
+// never a silently different loss.
 #include <cmath>
 
 #include "core/functions.h"
@@ -37,8 +39,9 @@ std::pair<Tensor, Tensor> class_inputs(const char* op, const Tensor& scores, con
 
 // Whether masking for ignore_index is needed; validates class ranges when values exist.
 bool needs_ignore_mask(const char* op, const Tensor& target, int64_t classes, int64_t ignore_index) {
-  if (!target.storage()) return ignore_index >= 0 && ignore_index < classes;  // Note [ignore_index]
-  bool any_ignored = false;
+  const bool could_be_class = ignore_index >= 0 && ignore_index < classes;  // Note [ignore_index]
+  if (target.is_symbolic()) return could_be_class;
+  bool any_ignored = could_be_class;
   for (int64_t t : target.to_vector<int64_t>()) {
     if (t == ignore_index) {
       any_ignored = true;

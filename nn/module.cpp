@@ -1,6 +1,8 @@
 // Module: registration, recursive traversal, train/eval, device moves, state dicts, printing.
 #include "nn/module.h"
 
+#include "core/capture_hooks.h"
+
 #include <ostream>
 
 #include "autograd/grad_mode.h"
@@ -75,8 +77,18 @@ std::vector<std::shared_ptr<Module>> Module::children() const {
   return out;
 }
 
+bool Module::is_training() const {
+  if (CaptureHooks* h = capture_hooks())
+    h->guard("a module's training mode", [mode = std::weak_ptr<bool>(mode_), was = training_] {
+      auto m = mode.lock();
+      return !m || *m == was;
+    });
+  return training_;
+}
+
 void Module::train(bool on) {
   training_ = on;
+  *mode_ = on;
   for (auto& [k, c] : children_) c->train(on);
 }
 

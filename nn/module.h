@@ -47,7 +47,9 @@ class Module {
 
   void train(bool on = true);
   void eval() { train(false); }
-  bool is_training() const { return training_; }
+  // Under graph capture, the compiled step is specialised to the mode it read: a later
+  // train()/eval() captures again (Note [Host state under capture] in core/capture_hooks.h).
+  bool is_training() const;
   // Clears (set_to_none) or zeroes every parameter's gradient.
   void zero_grad(bool set_to_none = true);
   // Moves/converts parameters and buffers in place, so optimizers holding them stay valid.
@@ -78,6 +80,7 @@ class Module {
 
   std::string type_name_;
   bool training_ = true;
+  std::shared_ptr<bool> mode_ = std::make_shared<bool>(true);  // training_, for capture guards that outlive this
   std::vector<std::pair<std::string, Tensor>> parameters_;
   std::vector<std::pair<std::string, Tensor>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

@@ -2,6 +2,7 @@
 #include "optim/adagrad.h"
 
 #include "autograd/grad_mode.h"
+#include "core/dispatch.h"
 #include "core/error.h"
 #include "core/functions.h"
 
@@ -24,6 +25,7 @@ Adagrad::Adagrad(std::vector<Tensor> params, double lr, AdagradOptions options)
 }
 
 void Adagrad::step() {
+  begin_step();
   NoGradGuard no_grad;
   const AdagradOptions& o = options_;
   for (size_t i = 0; i < params().size(); ++i) {
@@ -35,12 +37,21 @@ void Adagrad::step() {
       s.initialized = true;
       s.buffers.insert("sum", full_like(p, o.initial_accumulator_value));
     }
-    const int64_t t = ++s.step;
+    // A decaying rate depends on the step count: in a captured step it comes from the
+    // count's tensor (Note [Optimizers under capture]), converted as eager's host number is.
+    const bool counted = is_capturing() && o.lr_decay != 0;
+    if (counted) param_step_tensor(i);  // made before the count below advances it
+    const int64_t t = count_param_step(i);
     if (o.weight_decay != 0) g = g + p * o.weight_decay;
-    const double clr = lr() / (1 + double(t - 1) * o.lr_decay);
     const Tensor& sum = s.buffers.at("sum");
     sum.add_(g * g);
-    p.sub_(g / (sqrt(sum) + o.eps) * clr);
+    if (counted) {
+      Tensor clr = lr() / (1.0 + (param_step_tensor(i) - 1.0) * o.lr_decay);
+      p.sub_(g / (sqrt(sum) + o.eps) * clr.to(p.dtype()));
+    } else {
+      const double clr = lr() / (1 + double(t - 1) * o.lr_decay);
+      p.sub_(g / (sqrt(sum) + o.eps) * clr);
+    }
   }
   count_step();
 }

@@ -36,16 +36,25 @@ Adam::Corrections Adam::corrections(const Tensor& step) const {
 }
 
 void Adam::step() {
+  begin_step();
   NoGradGuard no_grad;
   const AdamOptions& o = options_;
   const double lr = this->lr();
+  const bool capturing = is_capturing();
   Corrections shared;  // while capturing: the lockstep parameters' bias corrections
   for (size_t i = 0; i < params().size(); ++i) {
     const Tensor& p = params()[i];
     Tensor g = p.grad();
     if (!g.defined()) continue;
     ParamState& s = state_with_zero_buffers(i);
-    const int64_t t = ++s.step;
+    // A parameter updated on every step so far counts with the optimizer (one counter for
+    // all such parameters in a graph); the compiled step keeps to the choice made here.
+    const bool lockstep = s.step == step_count();
+    if (capturing) {
+      guard("step counts", [this, i, lockstep] { return (state(i).step == step_count()) == lockstep; });
+      if (!lockstep) param_step_tensor(i);  // made before the count below advances it
+    }
+    const int64_t t = count_param_step(i);
 
     if (decoupled_) {
       if (o.weight_decay != 0) p.mul_(1 - lr * o.weight_decay);
@@ -62,34 +71,15 @@ void Adam::step() {
       vmax.copy_(maximum(vmax, v));
       second = vmax;
     }
-    if (is_capturing()) {
+    if (capturing) {
       // In a captured step the bias corrections come from a step-count tensor that the
-      // graph updates each run, so replays keep counting. Parameters stepping in lockstep
-      // with the optimizer share one counter (and one set of corrections).
-      Tensor bias1, bias2;
-      if (t == step_count() + 1) {
-        if (!shared.bias1.defined()) {
-          if (!shared_step_.defined()) {
-            CaptureSuspendGuard real_tensor;  // persistent state, not a value of the graph
-            shared_step_ = full({}, double(step_count()), {DType::Float64, p.device()});
-          }
-          shared_step_.add_(1.0);
-          shared = corrections(shared_step_);
-        }
-        bias1 = shared.bias1;
-        bias2 = shared.bias2;
-      } else {
-        if (!s.step_tensor.defined()) {
-          CaptureSuspendGuard real_tensor;
-          s.step_tensor = full({}, double(t - 1), {DType::Float64, p.device()});
-        }
-        s.step_tensor.add_(1.0);
-        Corrections own = corrections(s.step_tensor);
-        bias1 = own.bias1;
-        bias2 = own.bias2;
-      }
-      Tensor denom = sqrt(second) / sqrt(bias2) + o.eps;
-      p.sub_(m / denom * (lr / bias1));
+      // graph updates each run, so replays keep counting (Note [Optimizers under capture]).
+      // They are converted to the parameter's dtype as eager mode's host numbers are.
+      if (lockstep && !shared.bias1.defined()) shared = corrections(step_count_tensor() + 1.0);
+      Corrections c = lockstep ? shared : corrections(param_step_tensor(i));
+      const DType dt = p.dtype();
+      Tensor denom = sqrt(second) / sqrt(c.bias2).to(dt) + o.eps;
+      p.sub_(m / denom * (lr / c.bias1).to(dt));
       continue;
     }
     const double bias1 = 1 - std::pow(o.beta1, double(t));

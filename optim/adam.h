@@ -41,7 +41,6 @@ class Adam : public Optimizer {
 
   AdamOptions options_;
   bool decoupled_;
-  Tensor shared_step_;  // while capturing: the step counter of parameters in lockstep
 };
 
 }  // namespace duet::optim

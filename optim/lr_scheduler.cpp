@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "core/capture_hooks.h"
 #include "core/error.h"
 
 namespace duet::optim {
@@ -22,6 +23,10 @@ double phase_pct(double done, double length) { return length > 0 ? done / length
 LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(optimizer), base_lr_(optimizer.lr()) {}
 
 void LRScheduler::step() {
+  // Under graph capture the schedule would advance once, at capture, and never on replays.
+  if (CaptureHooks* h = capture_hooks())
+    h->refuse("an LR scheduler stepped inside a compiled function; a compiled step reads the optimizer's "
+              "learning rate when it runs: call scheduler.step() outside the compiled function");
   const double lr = lr_at(last_epoch_ + 1);
   optimizer_.set_lr(lr);
   ++last_epoch_;

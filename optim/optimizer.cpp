@@ -135,6 +135,8 @@ void Optimizer::load_state_dict(const NamedTensors& dict) {
   state_ = std::move(state);
   step_count_ = step_count;
   lr_ = lr;
+  ++state_epoch_;       // a compiled step holding the old state tensors captures again
+  sync_step_tensors();  // count tensors a compiled step reads follow the loaded counts
 }
 
 Optimizer::ParamState& Optimizer::state_with_zero_buffers(size_t i) {

@@ -15,6 +15,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,8 +55,9 @@ class Optimizer {
     bool initialized = false;
     int64_t step = 0;      // updates this parameter received
     NamedTensors buffers;  // each shaped and typed like the parameter
-    // The step count as a 0-dim float64 tensor, made when a step is captured into a graph
-    // (a host integer would be baked into the graph as a constant); see Adam::step.
+    // The step count as a 0-dim float64 tensor, made when a step that needs it is captured
+    // into a graph (a host integer would be baked into the graph as a constant); kept equal
+    // to `step` from then on (Note [Optimizers under capture]).
     Tensor step_tensor;
 
   };
@@ -66,7 +69,26 @@ class Optimizer {
   const ParamState& state(size_t i) const { return state_[i]; }
   // Parameter i's state, its buffer_names() made as zeros on first use.
   ParamState& state_with_zero_buffers(size_t i);
-  void count_step() { ++step_count_; }
+
+  // Note [Optimizers under capture]: step() is ordinary eager code, captured like any
+  // other, but an optimizer also keeps host state (step counts, its learning rate, state
+  // made on the first step) that a replayed graph cannot see. Every step() starts with
+  // begin_step(), which, while a graph is captured, (a) lets a failed capture restore the
+  // host state, (b) makes the learning rate and the step-count relations the captured
+  // code branched on guards of the compiled step, and (c) asks for an eager call when a
+  // parameter's state does not exist yet. The counts advance through count_step() and
+  // count_param_step(), which register the same advance for every replay and keep each
+  // count's tensor (made on demand for the graph by param_step_tensor() and
+  // step_count_tensor()) equal to the host count in eager steps too.
+  void begin_step();
+  void count_step();
+  int64_t count_param_step(size_t i);                  // ++state(i).step; returns it
+  const Tensor& param_step_tensor(size_t i);           // capture only: state(i).step as a tensor
+  const Tensor& step_count_tensor();                   // capture only: step_count() as a tensor
+  // Registers, while capturing, that the compiled step assumed `holds()` (see begin_step).
+  void guard(const std::string& what, std::function<bool()> holds);
+  // Sets every count tensor to its host count (after load_state_dict).
+  void sync_step_tensors();
 
  private:
   std::vector<Tensor> params_;
@@ -74,6 +96,14 @@ class Optimizer {
   std::string name_;
   int64_t step_count_ = 0;
   std::vector<ParamState> state_;
+  Tensor step_count_tensor_;
+  uint64_t state_epoch_ = 0;  // bumped when load_state_dict replaces the state tensors
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // lets capture hooks outlive this safely
+  struct Counts {
+    int64_t step_count;
+    std::vector<int64_t> steps;
+  };
+  Counts counts_at_begin_;
 };
 
 }  // namespace duet::optim

@@ -24,6 +24,7 @@ std::vector<std::string> RMSprop::buffer_names() const {
 }
 
 void RMSprop::step() {
+  begin_step();
   NoGradGuard no_grad;
   const RMSpropOptions& o = options_;
   for (size_t i = 0; i < params().size(); ++i) {
@@ -31,7 +32,7 @@ void RMSprop::step() {
     Tensor g = p.grad();
     if (!g.defined()) continue;
     ParamState& s = state_with_zero_buffers(i);
-    ++s.step;
+    count_param_step(i);
     if (o.weight_decay != 0) g = g + p * o.weight_decay;
 
     const Tensor& sq = s.buffers.at("square_avg");

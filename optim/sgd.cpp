@@ -24,6 +24,7 @@ std::vector<std::string> SGD::buffer_names() const {
 }
 
 void SGD::step() {
+  begin_step();
   NoGradGuard no_grad;
   const SGDOptions& o = options_;
   for (size_t i = 0; i < params().size(); ++i) {
@@ -41,7 +42,7 @@ void SGD::step() {
         buf.mul_(o.momentum);
         buf.add_(o.dampening == 0 ? g : g * (1 - o.dampening));
       }
-      ++s.step;
+      count_param_step(i);
       const Tensor& buf = s.buffers.at("momentum_buffer");
       g = o.nesterov ? g + buf * o.momentum : buf;
     }

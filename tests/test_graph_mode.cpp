@@ -1,5 +1,5 @@
 // Graph mode: every registered op compiled equals eager; a training step compiled equals
-// eager step by step; compiled runs allocate nothing; signatures recapture; capture
+// eager step by step; compiled runs allocate only their outputs; signatures recapture; capture
 // errors are clear; dumps are written.
 #include <doctest/doctest.h>
 
@@ -10,6 +10,7 @@
 
 #include "autograd/autograd.h"
 #include "graph/graph.h"
+#include "graph/unsupported.h"
 #include "nn/nn.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
@@ -307,7 +308,7 @@ TEST_CASE("short broadcast runs gathered into tiles give eager's results") {
     }
 }
 
-TEST_CASE("compiled runs allocate nothing, keep .grad real, and report their plan") {
+TEST_CASE("compiled runs allocate only their outputs, keep .grad real, and report their plan") {
   manual_seed(1);
   auto model = small_mlp();
   optim::Adam opt(model->parameters(), 1e-3);
@@ -325,10 +326,12 @@ TEST_CASE("compiled runs allocate nothing, keep .grad real, and report their pla
   CHECK(step.captures() == 1);
   int64_t before = memory_stats().allocations;
   for (int i = 0; i < 5; ++i) step({x, y});
-  CHECK(memory_stats().allocations == before);
+  // Each run allocates what it returns: the loss, and each parameter's new .grad (the
+  // function empties the slots first, so eager mode makes new ones too).
+  CHECK(memory_stats().allocations == before + 5 * int64_t(1 + model->parameters().size()));
   Tensor w = model->parameters()[0];
   REQUIRE(w.grad().defined());
-  CHECK(w.grad().storage() != nullptr);  // a real buffer, written back each run
+  CHECK(!w.grad().is_symbolic());  // a real tensor, made by the run
   const graph::CompileReport& r = step.report();
   CHECK(r.kernels > 0);
   CHECK(r.kernels < r.captured_nodes);
@@ -343,7 +346,7 @@ TEST_CASE("compiled runs allocate nothing, keep .grad real, and report their pla
   step({randn({4, 20}), randint(0, 5, {4})});
   step({randn({4, 20}), randint(0, 5, {4})});
   CHECK(step.captures() == 2);
-  CHECK(w.grad().storage() == grad_buffer);  // every signature writes the same .grad buffer
+  CHECK(w.grad().storage() != grad_buffer);  // a new .grad each run, as in eager mode
 }
 
 TEST_CASE("capture errors are clear") {
@@ -353,7 +356,7 @@ TEST_CASE("capture errors are clear") {
         return std::vector<Tensor>{in[0] * v};
       },
       {.warmup_calls = 0});
-  CHECK_THROWS_WITH_AS(reads_value({ones({3})}), doctest::Contains("symbolic"), Error);
+  CHECK_THROWS_WITH_AS(reads_value({ones({3})}), doctest::Contains("read on the host"), graph::Unsupported);
   auto ok = graph::compile([](const std::vector<Tensor>& in) { return std::vector<Tensor>{in[0] * 2.0}; },
                            {.warmup_calls = 0});
   CHECK(ok({ones({3})})[0].to_vector<float>() == std::vector<float>{2, 2, 2});

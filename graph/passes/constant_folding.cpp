@@ -1,8 +1,9 @@
 // Constant folding: evaluates constant subgraphs once, at compile time, on the CPU.
 //
 // A value is constant when it is a State node made by this pass (named "const%<id>"), or
-// an Op node that is not kRandom whose inputs are all constant (so input-less factories
-// full, arange, linspace and eye are constant). Parameters and other State nodes are not:
+// an Op node that is not kRandom or a view whose inputs are all constant or views of
+// constants (so input-less factories full, arange, linspace and eye are constant; a view
+// of a constant stays a view, and the ops on it fold with its layout). Parameters and other State nodes are not:
 // they are updated between runs. Nodes are visited in order, so a folded node's users see
 // it as a constant in the same sweep; each fold rewrites the node in place (same id, same
 // meta), which keeps the node order valid and needs no use rewiring. Inputs that become
@@ -23,21 +24,40 @@ bool is_constant_node(const Node& n) {
   return n.kind == NodeKind::State && n.state != nullptr && n.name.starts_with(kConstPrefix);
 }
 
+namespace {
+
+// A constant, or a view of one (views stay unfolded: folding one would make it dense, and
+// a value must keep eager's layout, Note [Graph values keep eager's layouts]); the ops they
+// feed fold with the views' own layouts.
+bool is_constant_valued(const Graph& g, ValueId v) {
+  const Node& n = g.node(v);
+  if (is_constant_node(n)) return true;
+  return n.kind == NodeKind::Op && op_def(n.op).view && is_constant_valued(g, n.inputs[0]);
+}
+
+Tensor constant_value(const Graph& g, ValueId v) {
+  const Node& n = g.node(v);
+  if (is_constant_node(n)) return Tensor(n.state);
+  Tensor in = constant_value(g, n.inputs[0]);
+  return op_def(n.op).view(std::span<const Tensor>(&in, 1), n.attrs, n.meta);
+}
+
+}  // namespace
+
 void constant_folding(Graph& g) {
   std::vector<Tensor> args;
   for (size_t i = 0; i < g.size(); ++i) {
     Node& node = g.nodes[i];
-    if (node.kind != NodeKind::Op || op_def(node.op).has(kRandom)) continue;
+    if (node.kind != NodeKind::Op || op_def(node.op).has(kRandom) || op_def(node.op).view) continue;
     if (!node.meta.device.is_cpu() || numel_of(node.meta.shape) > kMaxFoldElements) continue;
     bool all_const = true;
-    for (ValueId in : node.inputs) all_const = all_const && is_constant_node(g.node(in));
+    for (ValueId in : node.inputs) all_const = all_const && is_constant_valued(g, in);
     if (!all_const) continue;
     args.clear();
-    for (ValueId in : node.inputs) args.emplace_back(g.node(in).state);
+    for (ValueId in : node.inputs) args.push_back(constant_value(g, in));
     Tensor value;
     try {
-      // contiguous(): a view op's result would alias its input; a constant owns its memory.
-      value = run_kernel(node.op, args, node.attrs, node.meta).contiguous();
+      value = run_kernel(node.op, args, node.attrs, node.meta);
     } catch (const InternalError&) {
       throw;
     } catch (const Error&) {

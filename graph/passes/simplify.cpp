@@ -1,10 +1,11 @@
 // Algebraic simplification: local rewrites that remove work. The rules:
 //
-//   x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1  -> x
+//   x * 1, 1 * x, x + (-0), (-0) + x, x - 0, x / 1  -> x
 //       when the constant is a folded constant (or a `full`) whose values are all exactly
-//       1 (or 0), and the result's meta (shape, dtype, device) equals x's: otherwise the
-//       op broadcasts or promotes and must stay. (x + 0 turns -0.0 into +0.0; dropping it
-//       keeps -0.0, as XLA and others accept.)
+//       1 (or that zero), and the result's meta (shape, dtype, device) equals x's:
+//       otherwise the op broadcasts or promotes and must stay. Each rule gives x's bits
+//       for every x: x + (+0) turns -0.0 into +0.0, so for floats only -0.0 is the
+//       identity of addition (and +0.0 that of subtraction); integers have one zero.
 //   neg(neg(x))                    -> x
 //   permute(permute(x, p), q)      -> permute(x, p∘q), or x when that is the identity
 //   permute(x, identity)           -> x
@@ -14,6 +15,9 @@
 //   slice(x) keeping all of x      -> x
 //   cast(x) to x's dtype           -> x
 //   copy(x) stays: it may be a needed contiguous() or clone().
+// An arithmetic identity, neg(neg(x)) and a cast forward only to a dense x (their results
+// are dense, and values keep eager's layouts: Note [Graph values keep eager's layouts] in
+// graph/capture.cpp); reshape chains merge only through a reshape that is a view.
 //
 // Forwarding a node to x rewires its uses (through a canonical-value map, applied to
 // later nodes' inputs as the sweep reaches them, so the pass is linear) and leaves the
@@ -21,8 +25,10 @@
 // the outer node in place. A value that leaves the step (an output or a write-back value)
 // is never forwarded to a State that is itself written back: the write-backs run after
 // the step and would change what the output, or a later write-back, reads.
+#include <cmath>
 #include <vector>
 
+#include "graph/lowering.h"
 #include "graph/passes/pass.h"
 
 namespace duet::graph {
@@ -32,16 +38,22 @@ bool same_meta(const TensorMeta& a, const TensorMeta& b) {
   return a.shape == b.shape && a.dtype == b.dtype && a.device == b.device;
 }
 
-// Whether every element of value v is exactly c (v a constant of known values).
+// Whether every element of value v is exactly c, zeros by sign (v a constant of known values).
 bool is_all(const Graph& g, ValueId v, double c) {
+  auto same = [c](double x) { return x == c && std::signbit(x) == std::signbit(c); };
   const Node& n = g.node(v);
-  if (n.kind == NodeKind::Op && n.op == OpKind::full) return n.attrs.has("value") && n.attrs.get_number("value") == c;
+  if (n.kind == NodeKind::Op && n.op == OpKind::full) return n.attrs.has("value") && same(n.attrs.get_number("value"));
   if (!is_constant_node(n) || !n.state->device_.is_cpu()) return false;
   Tensor t(n.state);
   if (t.numel() > kMaxFoldElements) return false;
   for (double x : t.to_vector<double>())
-    if (x != c) return false;
+    if (!same(x)) return false;
   return true;
+}
+
+// The zero that leaves every x of the result's dtype unchanged under addition.
+bool is_additive_identity(const Graph& g, ValueId v, DType result) {
+  return is_all(g, v, -0.0) || (!is_floating(result) && is_all(g, v, 0.0));
 }
 
 // The operand that op(in0, in1) passes through unchanged, or kNoValue.
@@ -54,8 +66,8 @@ ValueId identity_operand(const Graph& g, const Node& n) {
       if (is_all(g, a, 1.0) && passes(b) != kNoValue) return b;
       return kNoValue;
     case OpKind::add:
-      if (is_all(g, b, 0.0) && passes(a) != kNoValue) return a;
-      if (is_all(g, a, 0.0) && passes(b) != kNoValue) return b;
+      if (is_additive_identity(g, b, n.meta.dtype) && passes(a) != kNoValue) return a;
+      if (is_additive_identity(g, a, n.meta.dtype) && passes(b) != kNoValue) return b;
       return kNoValue;
     case OpKind::sub: return is_all(g, b, 0.0) ? passes(a) : kNoValue;
     case OpKind::div: return is_all(g, b, 1.0) ? passes(a) : kNoValue;
@@ -80,7 +92,8 @@ bool is_identity(const std::vector<int64_t>& dims) {
 
 class Simplifier {
  public:
-  explicit Simplifier(Graph& g) : g_(g), canon_(g.size()), escapes_(g.size(), false), written_(g.size(), false) {
+  explicit Simplifier(Graph& g)
+      : g_(g), strides_(value_strides(g)), canon_(g.size()), escapes_(g.size(), false), written_(g.size(), false) {
     for (size_t i = 0; i < g.size(); ++i) canon_[i] = ValueId(i);
     for (ValueId v : g.outputs) escapes_[size_t(v)] = true;
     for (const WriteBack& w : g.writebacks) escapes_[size_t(w.value)] = written_[size_t(w.state)] = true;
@@ -106,8 +119,8 @@ class Simplifier {
       case OpKind::add:
       case OpKind::sub:
       case OpKind::mul:
-      case OpKind::div: return identity_operand(g_, n);
-      case OpKind::neg: return is_op(*in0, OpKind::neg) ? in0->inputs[0] : kNoValue;
+      case OpKind::div: return dense(identity_operand(g_, n));
+      case OpKind::neg: return is_op(*in0, OpKind::neg) ? dense(in0->inputs[0]) : kNoValue;
       case OpKind::permute: {
         std::vector<int64_t> q = wrapped_dims(n.attrs.get<std::vector<int64_t>>("dims"));
         if (is_op(*in0, OpKind::permute)) {
@@ -121,7 +134,10 @@ class Simplifier {
         return is_identity(q) ? n.inputs[0] : kNoValue;
       }
       case OpKind::reshape: {
-        if (is_op(*in0, OpKind::reshape)) {
+        // Merged only when the inner reshape is a view: a copying one gives the outer a
+        // dense input, which the merged reshape might not.
+        if (is_op(*in0, OpKind::reshape) &&
+            view_strides(g_.node(in0->inputs[0]).meta.shape, strides_[size_t(in0->inputs[0])], in0->meta.shape)) {
           bool view_only = n.attrs.get_or<bool>("view_only", false) && in0->attrs.get_or<bool>("view_only", false);
           Attrs a;
           a.set("shape", n.meta.shape);
@@ -132,12 +148,19 @@ class Simplifier {
         }
         return in0->meta.shape == n.meta.shape ? n.inputs[0] : kNoValue;
       }
-      case OpKind::expand:
-      case OpKind::cast: return same_meta(in0->meta, n.meta) ? n.inputs[0] : kNoValue;
+      case OpKind::expand: return same_meta(in0->meta, n.meta) ? n.inputs[0] : kNoValue;
+      case OpKind::cast: return same_meta(in0->meta, n.meta) ? dense(n.inputs[0]) : kNoValue;
       case OpKind::slice:
         return n.attrs.get_or<int64_t>("step", 1) == 1 && in0->meta.shape == n.meta.shape ? n.inputs[0] : kNoValue;
       default: return kNoValue;
     }
+  }
+
+  // An op's result is dense; forwarding it to x must keep that layout (Note [Graph values
+  // keep eager's layouts] in graph/capture.cpp).
+  ValueId dense(ValueId x) const {
+    if (x == kNoValue) return x;
+    return is_contiguous(g_.node(x).meta.shape, strides_[size_t(x)]) ? x : kNoValue;
   }
 
   void forward(ValueId from, ValueId to) {
@@ -147,6 +170,7 @@ class Simplifier {
   }
 
   Graph& g_;
+  std::vector<Shape> strides_;  // each value's strides when run (graph/lowering.h)
   std::vector<ValueId> canon_;
   std::vector<bool> escapes_;  // an output or a write-back value
   std::vector<bool> written_;  // a write-back target
