@@ -22,8 +22,24 @@
 #include "core/dispatch.h"
 #include "core/functions.h"
 
+// Note [Stale views]: a view taken with gradient tracking routes its gradient through the
+// history its base had then. When the base is later written in place with gradient
+// tracking it gets a new history, which PyTorch gives the view too (its grad_fn is rebuilt
+// on the base's new one); duet does not rebuild it, so using such a view in a recorded op
+// is an error that says to take the view again, never a silently stale gradient. (A base
+// written under NoGradGuard keeps its history, and its views stay usable.)
 namespace duet {
 namespace {
+
+void check_not_stale(const char* op, std::span<const Tensor> inputs) {
+  for (const Tensor& t : inputs) {
+    const AutogradMeta* m = autograd_meta(t);
+    if (m == nullptr || !m->view_base || m->view_base->grad_fn == m->view_base_fn) continue;
+    DUET_FAIL(op, ": a view (", dtype_name(t.dtype()), shape_str(t.sizes()), ") of a tensor that was written in "
+              "place with gradient tracking after the view was taken is used in a recorded op; its history would "
+              "be the old one: take the view again after the in-place op (PyTorch rebuilds it)");
+  }
+}
 
 bool shares_memory(const Tensor& a, const Tensor& b) { return a.storage() && a.storage() == b.storage(); }
 
@@ -63,6 +79,7 @@ class AutogradLayer final : public DispatchLayer {
               const DispatchNext& next) override {
     const DerivativeDef& def = derivative_for(op);
     bool differentiable = def.fn != nullptr && is_floating(meta.dtype);
+    check_not_stale(op_name(op), inputs);
     if (out) return call_inplace(op, inputs, attrs, meta, *out, def, differentiable, next);
     if (!differentiable) return next(op, inputs, attrs, meta, nullptr);
     auto node = std::make_shared<OpNode>(op, attrs, inputs, def, inputs);
@@ -71,6 +88,11 @@ class AutogradLayer final : public DispatchLayer {
     AutogradMeta& m = ensure_autograd_meta(result);
     m.requires_grad = true;
     m.grad_fn = std::move(node);
+    if (op_def(op).view && result.storage() == inputs[0].storage()) {  // Note [Stale views]
+      const std::shared_ptr<AutogradMeta>& base = inputs[0].unsafe_impl()->autograd_;
+      m.view_base = base->view_base ? base->view_base : base;
+      m.view_base_fn = base->view_base ? base->view_base_fn : base->grad_fn;
+    }
     return result;
   }
 

@@ -15,6 +15,11 @@ struct AutogradMeta {
   std::shared_ptr<Node> grad_fn;           // null for leaves
   std::weak_ptr<Node> grad_accumulator;    // a leaf's AccumulateGrad, made on first use
   std::vector<GradHook> leaf_hooks;        // hooks registered on a leaf
+  // A view made with gradient tracking: the autograd data of the tensor it views (the
+  // root of a chain of views) and that tensor's history when the view was taken (Note
+  // [Stale views] in autograd_layer.cpp).
+  std::shared_ptr<AutogradMeta> view_base;
+  std::shared_ptr<Node> view_base_fn;
 };
 
 // The tensor's meta, or null.
@@ -29,7 +34,7 @@ Edge gradient_edge(const Tensor& t);
 Tensor alias_without_grad(const Tensor& t);
 
 // While a graph capture runs on this thread it watches what autograd does to host state
-// (graph/capture.cpp, Note [Grad slots under capture]): every access to a tensor's .grad
+// (graph/capture_contract.cpp, Note [Grad slots under capture]): every access to a tensor's .grad
 // calls note_grad_slot(owner) first; an in-place op that gives a tensor a new history
 // calls note_rebase(tensor); backward calls note_backward_node(node) before running it.
 class AutogradObserver {

@@ -193,3 +193,25 @@ TEST_CASE("a shared subexpression gets the sum of its gradients") {
   y.sum().backward();
   CHECK(x.grad().item<double>() == doctest::Approx(36));
 }
+
+TEST_CASE("a view of a tensor written in place with gradient tracking must be taken again") {
+  // PyTorch rebuilds such a view's history on its base's new one (x.grad = 6, 6, 0 here);
+  // duet refuses the stale view instead of using its old history (Note [Stale views]).
+  Tensor x = ones({3}, DType::Float64).requires_grad_();
+  Tensor a = x * 2.0;
+  Tensor v = a.slice(0, 0, 2);
+  a.mul_(3.0);
+  CHECK_THROWS_WITH_AS(v.sum(), doctest::Contains("take the view again"), Error);
+  a.slice(0, 0, 2).sum().backward();  // the view taken again has the new history
+  CHECK(vec(x.grad()) == std::vector<double>{6, 6, 0});
+  // A base written without gradient tracking keeps its history, and its views stay usable.
+  Tensor w = ones({3}, DType::Float64).requires_grad_();
+  Tensor b = w * 2.0;
+  Tensor u = b.slice(0, 1, 3);
+  {
+    NoGradGuard no_grad;
+    b.add_(1.0);
+  }
+  u.sum().backward();
+  CHECK(vec(w.grad()) == std::vector<double>{0, 2, 2});
+}
