@@ -118,7 +118,7 @@ struct StepContract {
   std::vector<std::pair<std::string, std::function<bool()>>> guards;
   std::vector<std::function<void()>> replays;
   // Tensors outside the step that it gave an autograd history: they keep a StepHistory
-  // (Note [History of tensors outside the step] in capture.cpp).
+  // (Note [History of tensors outside the step] in capture_contract.cpp).
   std::vector<std::shared_ptr<TensorImpl>> rebased;
   std::vector<int> rebased_inputs;  // caller inputs the same (they keep a StepHistory after each run)
 
@@ -181,7 +181,7 @@ class CaptureSession final : public CaptureHooks {
   }
   [[noreturn]] void refuse(const std::string& why) override;
 
-  // autograd's observer (Note [Grad slots under capture] in capture.cpp).
+  // autograd's observer (Note [Grad slots under capture] in capture_contract.cpp).
   void on_grad_slot(const Tensor& owner);
   void on_rebase(const Tensor& t);
   // Backward is about to run autograd node number `sequence_nr` (named `name`); leaf
@@ -236,7 +236,7 @@ class CaptureSession final : public CaptureHooks {
 
 // Gives `t` the history a compiled step leaves on a tensor outside it that it wrote with
 // gradient tracking: it requires grad, and a later backward that reaches it stops with an
-// error (Note [History of tensors outside the step] in capture.cpp).
+// error (Note [History of tensors outside the step] in capture_contract.cpp).
 void give_step_history(const Tensor& t);
 
 // Thrown when the function reads a caller input's storage directly as state (a parameter

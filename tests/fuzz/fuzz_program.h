@@ -25,6 +25,23 @@
 
 namespace duet::fuzz {
 
+// splitmix64: the stream every random choice of the harness comes from.
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull) {}
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  int64_t uniform(int64_t lo, int64_t hi) { return lo + int64_t(next() % uint64_t(hi - lo + 1)); }  // [lo, hi]
+  double real() { return double(next() >> 11) * 0x1.0p-53; }
+  bool chance(double p) { return real() < p; }
+  template <typename T>
+  const T& pick(const std::vector<T>& v) { return v[size_t(uniform(0, int64_t(v.size()) - 1))]; }
+};
+
 // A tensor made by the harness: values from a seeded stream, then viewed as asked.
 struct TensorSpec {
   Shape shape;
@@ -122,7 +139,9 @@ struct World {
   std::unique_ptr<optim::Optimizer> opt;
 };
 
-Program generate(uint64_t seed);
+Program generate(uint64_t seed);  // fuzz_generate.cpp
+// One instruction of the body: what run_body does for each (the generator tries them too).
+void exec(const Instr& in, std::vector<Tensor>& slots, World& w);
 World make_world(const Program& p);
 // The inputs of call `call`: fresh tensors with the same values in both modes, views of
 // each other, closure tensors, or the previous call's outputs, as the program says.
