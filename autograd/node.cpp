@@ -37,7 +37,9 @@ Tensor SavedTensor::unpack() const {
 }
 
 Tensor AccumulateGrad::run_leaf_hooks(Tensor grad) const {
-  for (auto& hook : leaf_->autograd_->leaf_hooks) {
+  std::shared_ptr<TensorImpl> leaf = leaf_.lock();
+  if (!leaf) return grad;
+  for (auto& hook : leaf->autograd_->leaf_hooks) {
     Tensor replaced = hook(grad);
     if (replaced.defined()) grad = replaced;
   }
@@ -45,8 +47,10 @@ Tensor AccumulateGrad::run_leaf_hooks(Tensor grad) const {
 }
 
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
-  note_grad_slot(Tensor(leaf_));
-  AutogradMeta& meta = *leaf_->autograd_;
+  std::shared_ptr<TensorImpl> leaf = leaf_.lock();
+  if (!leaf) return {};
+  note_grad_slot(Tensor(leaf));
+  AutogradMeta& meta = *leaf->autograd_;
   Tensor grad = run_leaf_hooks(grad_output);
   NoGradGuard no_grad;
   // An existing gradient is accumulated into in place, as PyTorch does: whoever holds

@@ -73,7 +73,10 @@ class AccumulateGrad final : public Node {
   Tensor run_leaf_hooks(Tensor grad) const;
 
  private:
-  std::shared_ptr<TensorImpl> leaf_;
+  // Weak: a leaf's .grad may hold a history that leads back here (p.grad().add_(y) with y
+  // requiring grad), which a strong reference would make a cycle. A leaf that is gone
+  // has no .grad to accumulate into.
+  std::weak_ptr<TensorImpl> leaf_;
 };
 
 }  // namespace duet
