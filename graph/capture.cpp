@@ -319,6 +319,23 @@ void CaptureSession::set_user_input(int i, Tensor p, const Tensor& t) {
   user_placeholders_[i] = std::move(p);
 }
 
+void CaptureSession::link_input_views(const std::vector<Tensor>& callers, const std::vector<Tensor>& placeholders) {
+  for (size_t i = 0; i < callers.size(); ++i) {
+    const AutogradMeta* m = autograd_meta(callers[i]);
+    if (m == nullptr || !m->view_base || !placeholders[i].is_symbolic()) continue;
+    AutogradMeta& pm = ensure_autograd_meta(placeholders[i]);
+    pm.view_base = m->view_base;  // a base outside the inputs: the same autograd data
+    pm.view_base_fn = m->view_base_fn;
+    for (size_t j = 0; j < callers.size(); ++j) {
+      if (callers[j].unsafe_impl()->autograd_ != m->view_base || !placeholders[j].is_symbolic()) continue;
+      // The base is an input: inside, it is its placeholder (already stale stays stale).
+      const bool stale = m->view_base->grad_fn != m->view_base_fn;
+      pm.view_base = placeholders[j].unsafe_impl()->autograd_;
+      pm.view_base_fn = stale ? std::make_shared<OutsideHistory>() : pm.view_base->grad_fn;
+    }
+  }
+}
+
 void CaptureSession::add_input_grad(int input, const Tensor& grad) {
   contract_.input_nodes.push_back({-1, input, StepContract::kNone});
   Tensor g = add_input_like(grad);

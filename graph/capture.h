@@ -143,6 +143,10 @@ class CaptureSession final : public CaptureHooks {
   // the caller's tensor itself). It is made to look as `caller` does to the code: whether
   // it is a view, whether it requires grad and is a leaf.
   void set_user_input(int i, Tensor placeholder, const Tensor& caller);
+  // After set_user_input for every input: a caller's input that is a view taken with
+  // gradient tracking keeps its link to its base (Note [Stale views] in
+  // autograd/autograd_layer.cpp), to the base's placeholder when the base is an input too.
+  void link_input_views(const std::vector<Tensor>& callers, const std::vector<Tensor>& placeholders);
   // Caller input `input` (which requires grad) arrives with a .grad: it is passed as the
   // next input, and the placeholder's .grad starts as its placeholder.
   void add_input_grad(int input, const Tensor& grad);

@@ -34,9 +34,9 @@ namespace {
 class StepHistory final : public duet::Node {
  public:
   std::vector<Tensor> apply(const Tensor&) override {
-    DUET_FAIL("backward reached the autograd history a compiled step gave a tensor that lives outside it (an "
-              "in-place op with gradient tracking); gradients do not flow out of a compiled step: call backward() "
-              "inside the compiled function");
+    DUET_REFUSE("backward reached the autograd history a compiled step gave a tensor that lives outside it (an "
+                "in-place op with gradient tracking); gradients do not flow out of a compiled step: call backward() "
+                "inside the compiled function");
   }
   std::string name() const override { return "CompiledStepHistory"; }
 };

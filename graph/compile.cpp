@@ -112,6 +112,7 @@ CompiledFunction::Variant* CompiledFunction::capture_with(Entry& e, const std::v
         session.set_user_input(int(i), placeholders[i], inputs[i]);
       }
     }
+    session.link_input_views(inputs, placeholders);
     for (size_t i = 0; i < inputs.size(); ++i)
       if (inputs[i].requires_grad() && inputs[i].is_leaf() && plan.same_as[i] < 0 &&
           !plan.groups[size_t(plan.group_of[i])].bound && autograd_meta(inputs[i])->grad.defined())

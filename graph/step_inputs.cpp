@@ -74,6 +74,13 @@ InputPlan InputPlan::of(const std::vector<Tensor>& inputs, const std::set<const 
     if (p.same_as[i] >= 0) s += " is input " + std::to_string(p.same_as[i]);
     if (t.requires_grad() && !t.is_leaf()) {
       s += " requires_grad (not a leaf)";
+      // A view taken with gradient tracking: stale already, or which input is its base
+      // (Note [Stale views] in autograd/autograd_layer.cpp).
+      if (const AutogradMeta* m = autograd_meta(t); m && m->view_base) {
+        if (m->view_base->grad_fn != m->view_base_fn) s += " stale view";
+        for (size_t j = 0; j < n; ++j)
+          if (inputs[j].unsafe_impl()->autograd_ == m->view_base) s += " view of input " + std::to_string(j);
+      }
     } else if (t.requires_grad()) {
       const Tensor& grad = autograd_meta(t)->grad;
       s += grad.defined() ? " grad " + layout_key(grad) : " requires_grad";
