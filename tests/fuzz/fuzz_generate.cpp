@@ -117,7 +117,7 @@ class Generator {
       if (!r_.chance(0.3)) continue;
       HostAction a;
       a.call = c;
-      a.kind = HostAction::Kind(r_.uniform(0, 4));
+      a.kind = HostAction::Kind(r_.uniform(0, 5));
       a.index = int(r_.uniform(0, 2));
       a.value = r_.pick(std::vector<double>{0.05, 0.2, 3.0});
       p_.actions.push_back(a);
@@ -355,6 +355,7 @@ class Generator {
       in.code = Code::Dropout;
       in.x = r_.pick(std::vector<double>{0.0, 0.25, 0.5});
       in.flag = r_.chance(0.8);
+      in.sub = r_.chance(0.5) ? 1 : 0;
     } else {
       in.code = Code::Item;
     }

@@ -187,7 +187,9 @@ void exec(const Instr& in, std::vector<Tensor>& v, World& w) {
       v.push_back(in.flag ? relu(y) : y);
       return;
     }
-    case Code::Dropout: v.push_back(nn::functional::dropout(A(), in.x, in.flag)); return;
+    case Code::Dropout:
+      v.push_back(in.sub == 1 ? w.dropout->forward(A()) : nn::functional::dropout(A(), in.x, in.flag));
+      return;
   }
 }
 
@@ -261,6 +263,7 @@ void run_host_actions(const Program& p, World& w, int call) {
       case HostAction::ZeroGradOutside:
         if (w.opt) w.opt->zero_grad(a.value > 1);
         break;
+      case HostAction::ToggleTraining: w.dropout->train(!w.dropout->is_training()); break;
       case HostAction::SetData:  // new memory for a parameter, as Module::to and loading do
         if (!w.params.empty()) {
           const Tensor& t = w.params[size_t(a.index) % w.params.size()];
@@ -285,7 +288,8 @@ std::vector<Tensor> run_body(const Program& p, World& w, const std::vector<Tenso
 std::string describe(const Program& p) {
   std::ostringstream os;
   auto spec = [&](const char* what, size_t i, const TensorSpec& s) {
-    os << "  " << what << i << ": " << dtype_name(s.dtype) << shape_str(s.shape);
+    os << "  " << what << i << ":";
+    if (s.alias_input < 0 && s.from_closure < 0 && s.view_of < 0) os << " " << dtype_name(s.dtype) << shape_str(s.shape);
     if (s.view_of >= 0) os << " view kind " << s.view_kind << " of closure" << s.view_of;
     if (s.transposed) os << " (passed transposed)";
     if (s.alias_input >= 0) os << " view kind " << s.view_kind << " of input" << s.alias_input;

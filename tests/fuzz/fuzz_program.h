@@ -21,6 +21,7 @@
 
 #include "core/tensor.h"
 #include "graph/compile.h"
+#include "nn/layers/shape_layers.h"
 #include "optim/optimizer.h"
 
 namespace duet::fuzz {
@@ -87,7 +88,8 @@ enum class Code : uint8_t {
   SetGrad,        // params[ints[0]].set_grad(a) (a detached copy)
   Item,           // full({}, sum(a).item())
   LinearRelu,     // relu(matmul(a, b) + c), or without the relu when flag is false
-  Dropout,        // nn::functional::dropout(a, x, training = flag)
+  Dropout,        // nn::functional::dropout(a, x, training = flag); with sub 1, the world's
+                  // Dropout module (its training mode a host action may flip)
 };
 
 enum ViewSub : int {
@@ -111,7 +113,7 @@ struct Instr {
 // Done on the host before call `call` (> 0), in both modes, outside the compiled function.
 struct HostAction {
   int call = 1;
-  enum Kind : uint8_t { ManualSeed, SetLr, MutateClosure, ZeroGradOutside, SetData } kind = ManualSeed;
+  enum Kind : uint8_t { ManualSeed, SetLr, MutateClosure, ZeroGradOutside, SetData, ToggleTraining } kind = ManualSeed;
   int index = 0;
   double value = 0;
 };
@@ -137,6 +139,7 @@ struct World {
   std::vector<Tensor> closure;
   std::vector<Tensor> params;
   std::unique_ptr<optim::Optimizer> opt;
+  std::shared_ptr<nn::Dropout> dropout = std::make_shared<nn::Dropout>(0.5);
 };
 
 Program generate(uint64_t seed);  // fuzz_generate.cpp
