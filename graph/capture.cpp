@@ -30,6 +30,7 @@
 // to a dense x, constant folding leaves views unfolded.
 //
 #include "graph/capture.h"
+#include "graph/boundary_history.h"
 #include "graph/capture_alias.h"
 
 #include <algorithm>
@@ -277,22 +278,6 @@ Tensor CaptureSession::add_input(const TensorMeta& meta, bool requires_grad) {
   return t;
 }
 
-namespace {
-
-// The history of an input that is not a leaf: it was recorded outside the step, so a
-// backward inside the step that reaches it is refused (as on_backward_node does).
-class OutsideHistory final : public duet::Node {
- public:
-  std::vector<Tensor> apply(const Tensor&) override {
-    DUET_REFUSE("backward inside the compiled function reached the autograd history of an input (recorded before "
-                "the call); a compiled step can only differentiate what it computes: pass the input detach()ed, "
-                "or a leaf");
-  }
-  std::string name() const override { return "OutsideHistory"; }
-};
-
-}  // namespace
-
 Tensor CaptureSession::add_input_like(const Tensor& t) {
   Tensor window = input_window(t);
   Tensor base = add_input({window.sizes(), t.dtype(), t.device()});
@@ -313,7 +298,7 @@ void CaptureSession::set_user_input(int i, Tensor p, const Tensor& t) {
     } else if (t.requires_grad()) {  // not a leaf: in-place writes rebase it, as in eager mode
       AutogradMeta& m = ensure_autograd_meta(p);
       m.requires_grad = true;
-      m.grad_fn = std::make_shared<OutsideHistory>();
+      m.grad_fn = outside_history();
     }
   }
   user_placeholders_[i] = std::move(p);
@@ -331,7 +316,7 @@ void CaptureSession::link_input_views(const std::vector<Tensor>& callers, const 
       // The base is an input: inside, it is its placeholder (already stale stays stale).
       const bool stale = m->view_base->grad_fn != m->view_base_fn;
       pm.view_base = placeholders[j].unsafe_impl()->autograd_;
-      pm.view_base_fn = stale ? std::make_shared<OutsideHistory>() : pm.view_base->grad_fn;
+      pm.view_base_fn = stale ? outside_history() : pm.view_base->grad_fn;
     }
   }
 }

@@ -22,31 +22,16 @@
 #include "core/dispatch.h"
 #include "core/generator.h"
 #include "graph/capture.h"
+#include "graph/boundary_history.h"
 #include "graph/capture_alias.h"
 #include "graph/unsupported.h"
 
 namespace duet::graph {
 
-namespace {
-
-// The history a compiled step leaves on a tensor outside it that it wrote with gradient
-// tracking (Note [History of tensors outside the step]).
-class StepHistory final : public duet::Node {
- public:
-  std::vector<Tensor> apply(const Tensor&) override {
-    DUET_REFUSE("backward reached the autograd history a compiled step gave a tensor that lives outside it (an "
-                "in-place op with gradient tracking); gradients do not flow out of a compiled step: call backward() "
-                "inside the compiled function");
-  }
-  std::string name() const override { return "CompiledStepHistory"; }
-};
-
-}  // namespace
-
 void give_step_history(const Tensor& t) {
   AutogradMeta& m = ensure_autograd_meta(t);
   m.requires_grad = true;
-  m.grad_fn = std::make_shared<StepHistory>();
+  m.grad_fn = step_history_node();
 }
 
 // ---- host state
@@ -75,7 +60,7 @@ void CaptureSession::on_grad_slot(const Tensor& owner) {
 // mode frees it after one backward: refused. An in-place op with gradient tracking gives a
 // tensor that outlives the step (a closure tensor) a history; within the call it is
 // captured like any other, and afterwards the tensor keeps a history that refuses a later
-// backward (StepHistory) instead of one that would describe the capture, not the runs.
+// backward (graph/boundary_history.h) instead of one that would describe the capture, not the runs.
 void CaptureSession::on_rebase(const Tensor& t) {
   if (!recording_ || !is_capturing()) return;
   if (t.is_symbolic()) {  // the caller's input itself gets that history in eager mode

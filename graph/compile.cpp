@@ -10,6 +10,7 @@
 
 #include "autograd/autograd_meta.h"
 #include "autograd/grad_mode.h"
+#include "graph/boundary_history.h"
 #include "graph/capture.h"
 #include "graph/executable.h"
 #include "graph/fusion.h"
@@ -192,18 +193,6 @@ CompiledFunction::Variant* CompiledFunction::capture_with(Entry& e, const std::v
 
 namespace {
 
-// The autograd history of a compiled step's outputs: a backward that reaches one stops
-// with an error, instead of silently giving the inputs and parameters no gradient.
-class CompiledOutputNode final : public duet::Node {
- public:
-  std::vector<Tensor> apply(const Tensor&) override {
-    DUET_FAIL("backward reached a tensor returned by a compiled function; gradients do not flow out of a "
-              "compiled step: call backward() inside the compiled function (graph::compile compiles whole "
-              "training steps), or use eager mode for this part");
-  }
-  std::string name() const override { return "CompiledStepOutput"; }
-};
-
 // Refuses Input nodes whose memory the step would see differently from eager mode: two
 // sharing a storage where the step writes one (a .grad passed in, and a caller's input
 // that is that .grad), or one sharing a state's storage where the step writes either
@@ -291,7 +280,7 @@ std::vector<Tensor> CompiledFunction::run(Variant& v, const std::vector<Tensor>&
     if (o.requires_grad) {
       AutogradMeta& m = ensure_autograd_meta(t);
       m.requires_grad = true;
-      m.grad_fn = std::make_shared<CompiledOutputNode>();
+      m.grad_fn = output_history();
     }
     result.push_back(std::move(t));
   }
