@@ -7,13 +7,13 @@
 //
 // Note [Fused CUDA ops are eager's formulas]: on a GPU a fused group must give the bits
 // of its ops run one by one by the eager CUDA kernels (kernels/cuda/elementwise_*.cu, not
-// the CPU's: exp, log and tanh are CUDA's libdevice functions there, and neg is 0 - x).
-// So each expression is the eager functor's own: neg as 0 - x (+0 stays +0), sigmoid as
+// the CPU's: exp, log and tanh are CUDA's libdevice functions there). So each expression
+// is the eager functor's own: neg as -x (a sign flip, as PyTorch: -0 for +0), sigmoid as
 // t = e^-|x|, r = 1/(1 + t), x >= 0 ? r : t r, silu as x times that, maximum/minimum
 // returning the NaN operand and, of equal values (0 and -0), the second, clamp as
 // x < lo ? lo : x > hi ? hi : x. (Checked by reading only, without a GPU: the codegen had
 // sigmoid, and so silu, as e^x / (1 + e^x) for x < 0, maximum/minimum keeping the first
-// of equal values and neg as -x, which gives -0 for +0.)
+// of equal values.)
 // NVRTC runs with --fmad=false, so no a*b + c is contracted across instructions (eager
 // rounds each op's result to memory). The eager kernels are built by nvcc with its
 // default --fmad=true, which could contract inside an op's own formula; the PTX of
@@ -127,7 +127,7 @@ std::string float_literal(float v) {
 // elementwise_binary.cu) written out with the same operations in the same order, so a
 // fused op gives the eager kernel's bits (Note [Fused CUDA ops are eager's formulas]).
 constexpr const char* kPrelude = R"(typedef long long i64;
-__device__ __forceinline__ float duet_neg(float x) { return 0.0f - x; }
+__device__ __forceinline__ float duet_neg(float x) { return -x; }
 __device__ __forceinline__ float duet_relu(float x) { return (x > 0.0f || x != x) ? x : 0.0f; }
 __device__ __forceinline__ float duet_sigmoid(float x) {
   const float t = expf(-fabsf(x));

@@ -638,3 +638,13 @@ TEST_CASE("throughput (prints GB/s)" * doctest::skip()) {
   time(OpKind::gelu, {a}, 8);
   set_num_threads(saved);
 }
+
+TEST_CASE("neg flips the sign bit of every float dtype, zeros too, as PyTorch") {
+  for (DType dt : {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16}) {
+    for (int64_t n : {1, 5, 9, 40}) {  // scalar tails and vector bodies
+      Tensor z = zeros({n}, dt);
+      for (double v : neg(z).to_vector<double>()) CHECK_MESSAGE(std::signbit(v), dtype_name(dt), " n ", n);
+      for (double v : neg(neg(z)).to_vector<double>()) CHECK_MESSAGE(!std::signbit(v), dtype_name(dt), " n ", n);
+    }
+  }
+}

@@ -19,8 +19,11 @@
 namespace duet::cpu::ew {
 
 // ---- unary ops on every numeric dtype
-struct NegOp {
-  template <typename C> C operator()(C x) const { return wrap_sub(C(0), x); }
+struct NegOp {  // a sign flip for floats, as PyTorch (-0 for +0, so neg(neg(x)) is x); integers wrap
+  template <typename C> C operator()(C x) const {
+    if constexpr (std::is_integral_v<C>) return wrap_sub(C(0), x);
+    else return -x;
+  }
   static constexpr bool kVec = true;
   DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return _mm256_xor_ps(x, set1(-0.0f)); }
 };

@@ -59,8 +59,11 @@ __device__ inline float m_rint(float x) { return rintf(x); }
 __device__ inline double m_rint(double x) { return rint(x); }
 
 // ---- ops on every numeric dtype
-struct NegOp {
-  template <typename C> __device__ C operator()(C x) const { return wrap_sub(C(0), x); }
+struct NegOp {  // a sign flip for floats, as PyTorch and the CPU; integers wrap
+  template <typename C> __device__ C operator()(C x) const {
+    if constexpr (std::is_integral_v<C>) return wrap_sub(C(0), x);
+    else return -x;
+  }
 };
 struct AbsOp {
   template <typename C> __device__ C operator()(C x) const {
