@@ -4,6 +4,7 @@
 //                                            refusals by reason and the failing seeds
 //   duet_fuzz --seed 1234                    run one program; print it and what differed
 //   duet_fuzz ... --refused 1                also list the seeds of refused programs
+//   duet_fuzz --seed 1234 --reduce 1         also shrink a failing program and print that
 //
 // Exits 1 when any program gave a silent mismatch or an error in one mode only.
 // scripts/fuzz.sh runs long campaigns in parallel batches.
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "tests/fuzz/fuzz_diff.h"
+#include "tests/fuzz/fuzz_reduce.h"
 
 using namespace duet;
 
@@ -34,7 +36,7 @@ int main(int argc, char** argv) {
   uint64_t start = 0, count = 1000;
   int64_t single = -1;
   int show = 20;
-  bool list_refused = false;
+  bool list_refused = false, shrink = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     uint64_t v = std::strtoull(argv[i + 1], nullptr, 10);
@@ -43,8 +45,9 @@ int main(int argc, char** argv) {
     else if (f == "--seed") single = int64_t(v);
     else if (f == "--show") show = int(v);
     else if (f == "--refused") list_refused = v != 0;
+    else if (f == "--reduce") shrink = v != 0;
     else {
-      std::fprintf(stderr, "usage: duet_fuzz [--start S --count N --show K] | [--seed S]\n");
+      std::fprintf(stderr, "usage: duet_fuzz [--start S --count N --show K --refused 0|1] | [--seed S --reduce 0|1]\n");
       return 2;
     }
   }
@@ -55,6 +58,13 @@ int main(int argc, char** argv) {
     std::cout << "result: " << fuzz::outcome_name(r.outcome);
     if (r.call >= 0) std::cout << " at call " << r.call << ": " << r.detail;
     std::cout << "\n";
+    if (shrink && r.outcome != fuzz::Outcome::Equal) {
+      fuzz::Program small = fuzz::reduce(p, r);
+      fuzz::Result rs = fuzz::run_differential(small);
+      std::cout << "reduced:\n" << fuzz::describe(small) << "result: " << fuzz::outcome_name(rs.outcome);
+      if (rs.call >= 0) std::cout << " at call " << rs.call << ": " << rs.detail;
+      std::cout << "\n";
+    }
     return r.outcome == fuzz::Outcome::Equal || r.outcome == fuzz::Outcome::Refused ? 0 : 1;
   }
   auto t0 = std::chrono::steady_clock::now();
