@@ -10,6 +10,7 @@
 #include "autograd/autograd_meta.h"
 #include "autograd/grad_mode.h"
 #include "autograd/op_node.h"
+#include "core/capture_hooks.h"
 #include "core/functions.h"
 
 namespace duet::autograd {
@@ -136,6 +137,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   captures.values.resize(inputs.size());
   std::vector<std::shared_ptr<Node>> keep_alive;
   for (size_t i = 0; i < inputs.size(); ++i) {
+    if (CaptureHooks* h = capture_hooks(); h && inputs[i].defined()) h->on_identity_use(inputs[i]);
     Edge e = inputs[i].defined() ? gradient_edge(inputs[i]) : Edge{};
     DUET_CHECK(e.valid(), "autograd::grad: input ", i, " does not require grad");
     captures.slots[e.fn.get()].push_back(i);

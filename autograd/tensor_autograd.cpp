@@ -53,8 +53,9 @@ std::string Tensor::grad_fn_name() const {
 void Tensor::backward(const Tensor& grad, bool retain_graph) const { autograd::backward({*this}, {grad}, retain_graph); }
 
 Tensor Tensor::detach() const {
-  if (CaptureHooks* h = capture_hooks()) h->on_alias(*this);
-  return alias_without_grad(*this);
+  Tensor alias = alias_without_grad(*this);
+  if (CaptureHooks* h = capture_hooks()) h->on_alias(*this, alias);
+  return alias;
 }
 
 void Tensor::register_hook(std::function<Tensor(const Tensor&)> fn) const {

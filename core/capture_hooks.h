@@ -39,9 +39,12 @@ class CaptureHooks {
   [[noreturn]] virtual void needs_eager_call(const std::string& why) = 0;
   // The values of `t` are being read on the host (item(), to_vector()).
   virtual void on_host_read(const Tensor& t) = 0;
-  // `t` is being aliased without an op (detach()): the capture notes t's layout, since the
-  // alias will not show whose memory it is.
-  virtual void on_alias(const Tensor& t) = 0;
+  // `alias` aliases `t` without an op (detach()): the capture notes t's layout, since the
+  // alias will not show whose memory it is, and that `alias` is a tensor made by the call.
+  virtual void on_alias(const Tensor& t, const Tensor& alias) = 0;
+  // The code refers to `t` itself without an op (an input of autograd::grad): the capture
+  // treats it as read, so a caller's input sharing its memory is bound to it.
+  virtual void on_identity_use(const Tensor& t) = 0;
   // Throws the capture's refusal error (graph::Unsupported) with this message.
   [[noreturn]] virtual void refuse(const std::string& why) = 0;
   // A real storage was made while the captured code ran (not suspended), or freed.

@@ -79,7 +79,12 @@ void install_capture_layer() {
 }
 
 std::string state_name(const Tensor& t, size_t index) {
-  return "s" + std::to_string(index) + ":" + dtype_name(t.dtype()) + shape_str(t.sizes());
+  std::string name = "s";  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on "s" + ...
+  name += std::to_string(index);
+  name += ':';
+  name += dtype_name(t.dtype());
+  name += shape_str(t.sizes());
+  return name;
 }
 
 }  // namespace
@@ -120,7 +125,10 @@ void CaptureSession::stop_recording() {
 void CaptureSession::abort() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
   undo_.clear();
-  for (const auto& [impl, before] : rebased_) impl->autograd_ = before;
+  for (Rebased& r : rebased_) {
+    if (r.meta) *r.meta = *r.before;
+    r.impl->autograd_ = r.meta;
+  }
   for (const StepContract::GradSlot& s : contract_.grad_slots)
     if (auto owner = s.owner.lock()) {
       if (s.start.defined() || owner->autograd_) ensure_autograd_meta(Tensor(owner)).grad = s.start;
@@ -280,9 +288,11 @@ Tensor CaptureSession::add_input(const TensorMeta& meta, bool requires_grad) {
 
 Tensor CaptureSession::add_input_like(const Tensor& t) {
   Tensor window = input_window(t);
-  Tensor base = add_input({window.sizes(), t.dtype(), t.device()});
-  if (t.is_contiguous()) return base;
-  return Tensor(std::make_shared<TensorImpl>(base.storage(), t.sizes(), t.strides(), 0, t.dtype(), t.device()));
+  Tensor p = add_input({window.sizes(), t.dtype(), t.device()});
+  if (!t.is_contiguous())
+    p = Tensor(std::make_shared<TensorImpl>(p.storage(), t.sizes(), t.strides(), 0, t.dtype(), t.device()));
+  dress_like(p, t);
+  return p;
 }
 
 Tensor CaptureSession::add_group_input(int group, const TensorMeta& span) {
@@ -290,17 +300,22 @@ Tensor CaptureSession::add_group_input(int group, const TensorMeta& span) {
   return add_input(span);
 }
 
-void CaptureSession::set_user_input(int i, Tensor p, const Tensor& t) {
-  if (p.is_symbolic()) {
-    p.unsafe_impl()->is_view_ = t.unsafe_impl()->is_view_;
-    if (t.requires_grad() && t.is_leaf()) {
-      p.requires_grad_();
-    } else if (t.requires_grad()) {  // not a leaf: in-place writes rebase it, as in eager mode
-      AutogradMeta& m = ensure_autograd_meta(p);
-      m.requires_grad = true;
-      m.grad_fn = outside_history();
-    }
+// A placeholder looks to the code as the real tensor `t` does: a view or not, requiring
+// grad as a leaf, or not a leaf (a history from before the call: in-place writes rebase
+// it, as in eager mode, and a backward into it is refused).
+void CaptureSession::dress_like(const Tensor& p, const Tensor& t) {
+  p.unsafe_impl()->is_view_ = t.unsafe_impl()->is_view_;
+  if (t.requires_grad() && t.is_leaf()) {
+    p.requires_grad_();
+  } else if (t.requires_grad()) {
+    AutogradMeta& m = ensure_autograd_meta(p);
+    m.requires_grad = true;
+    m.grad_fn = outside_history();
   }
+}
+
+void CaptureSession::set_user_input(int i, Tensor p, const Tensor& t) {
+  if (p.is_symbolic()) dress_like(p, t);
   user_placeholders_[i] = std::move(p);
 }
 
@@ -359,6 +374,7 @@ Tensor CaptureSession::record(OpKind op, std::span<const Tensor> inputs, const A
   if (def.view && !copies) {
     Tensor r = def.view(inputs, attrs, meta);
     alias_of(inputs[0]).views[ViewKey{r.storage_offset(), r.sizes(), r.strides()}] = v;
+    if (!r.is_symbolic()) views_made_.push_back(r.impl_ptr());
     return r;
   }
   Tensor r = new_value(v, meta);

@@ -56,6 +56,15 @@ struct StepContract {
     int64_t offset = 0;       // from the start of its storage's base
     bool is_view = false;
     bool requires_grad = false;
+    bool fresh = false;       // State: a view the function took of it: a new tensor each run
+    // Note [Views among outputs]: a returned view taken with gradient tracking keeps eager
+    // mode's link to its base (Note [Stale views] in autograd/autograd_layer.cpp), so a
+    // later in-place write into the base makes using it an error in both modes: stale
+    // already when returned; or its base is output `link_index`, caller input
+    // `link_index`, or the real tensor whose autograd data is `link_meta`.
+    enum class Link : uint8_t { None, Stale, Output, Input, Real } link = Link::None;
+    int link_index = -1;
+    std::shared_ptr<AutogradMeta> link_meta;
   };
   std::vector<Output> outputs;
   // The function wrote into Input node `input`: output `output` is copied into it after a run.
@@ -81,11 +90,16 @@ struct StepContract {
   struct GradSlot {
     std::weak_ptr<TensorImpl> owner;
     Tensor start, end;
+    bool start_requires_grad = false, start_has_history = false;  // the start's autograd state
     int input = -1;         // the .grad at the start, passed as this input (it was defined)
     bool keep = false;      // the run leaves that same tensor there (its values written back)
     size_t output = kNone;
     Shape sizes, strides;  // the new gradient's layout over the output's memory
     int64_t offset = 0;
+    // The step wrote the gradient (the one it kept, or the one it made) with gradient
+    // tracking: eager mode leaves it with that history; a run gives it the step's
+    // boundary history instead (graph/boundary_history.h).
+    bool end_history = false;
   };
   std::vector<GradSlot> grad_slots;
   // What each Input node takes, in order: a group of the caller's inputs (InputPlan in
@@ -180,10 +194,17 @@ class CaptureSession final : public CaptureHooks {
   }
   [[noreturn]] void needs_eager_call(const std::string& why) override;
   void on_host_read(const Tensor& t) override;
-  void on_alias(const Tensor& t) override {
-    if (recording_ && !t.is_symbolic() && t.storage()) note_layout(t);
+  void on_alias(const Tensor& t, const Tensor& alias) override {
+    if (!recording_ || t.is_symbolic() || !t.storage()) return;
+    note_layout(t);
+    views_made_.push_back(alias.impl_ptr());
   }
   [[noreturn]] void refuse(const std::string& why) override;
+  void on_identity_use(const Tensor& t) override {
+    if (!recording_ || t.is_symbolic() || !t.storage()) return;
+    note_layout(t);
+    alias_of(t);
+  }
 
   // autograd's observer (Note [Grad slots under capture] in capture_contract.cpp).
   void on_grad_slot(const Tensor& owner);
@@ -218,6 +239,8 @@ class CaptureSession final : public CaptureHooks {
   std::vector<const Storage*> state_order_;
   // A placeholder over the memory `t` spans, laid out as `t` is (a .grad passed as input).
   Tensor add_input_like(const Tensor& t);
+  void link_output_view(StepContract::Output& o, const Tensor& t, const std::vector<Tensor>& outputs);
+  void dress_like(const Tensor& placeholder, const Tensor& t);
 
   std::vector<Tensor> placeholders_;       // per Input node: the placeholder of its whole memory
   std::map<int, Tensor> user_placeholders_;  // per caller input
@@ -230,7 +253,18 @@ class CaptureSession final : public CaptureHooks {
   std::vector<std::weak_ptr<Storage>> constants_;  // of those, the ones the graph reads
   StepContract contract_;
   std::vector<std::function<void()>> undo_;
-  std::vector<std::pair<std::shared_ptr<TensorImpl>, std::shared_ptr<AutogradMeta>>> rebased_;  // and their meta before
+  // Real tensors the function rebased: the tensor, its autograd meta (null if none), and a
+  // copy of that meta as it was, which abort() puts back into the same object (views keep
+  // pointing at it: Note [Stale views]).
+  struct Rebased {
+    std::shared_ptr<TensorImpl> impl;
+    std::shared_ptr<AutogradMeta> meta;
+    std::shared_ptr<AutogradMeta> before;  // the copy
+  };
+  std::vector<Rebased> rebased_;
+  // Tensors over real storage that the function made (views, detach()): eager mode makes
+  // them anew each call (Note [Views among outputs]).
+  std::vector<std::weak_ptr<TensorImpl>> views_made_;
   uint64_t generator_seed_ = 0, generator_offset_ = 0;
   uint64_t first_node_ = 0;  // autograd nodes numbered below were made before the capture
   bool prev_capturing_ = false;

@@ -17,6 +17,7 @@
 // mode). A run needs the slot to hold what the capture saw (the contract checks it) and
 // leaves it as eager mode would; a failed capture puts it back.
 #include <algorithm>
+#include <unordered_map>
 
 #include "autograd/autograd_meta.h"
 #include "core/dispatch.h"
@@ -45,6 +46,10 @@ void CaptureSession::on_grad_slot(const Tensor& owner) {
   StepContract::GradSlot slot;
   slot.owner = owner.impl_ptr();
   slot.start = am ? am->grad : Tensor();
+  if (slot.start.defined()) {
+    slot.start_requires_grad = slot.start.requires_grad();
+    slot.start_has_history = !slot.start.is_leaf();
+  }
   if (slot.start.defined() && !slot.start.is_symbolic()) {
     // A .grad that exists is an input of the step, read from the slot at each run: its
     // identity changes from call to call (each run may put a new tensor there).
@@ -71,10 +76,10 @@ void CaptureSession::on_rebase(const Tensor& t) {
     return;
   }
   note_layout(t);  // its autograd state before this write
-  for (const auto& r : rebased_)
-    if (r.first.get() == t.unsafe_impl()) return;
+  for (const Rebased& r : rebased_)
+    if (r.impl.get() == t.unsafe_impl()) return;
   const std::shared_ptr<AutogradMeta>& m = t.unsafe_impl()->autograd_;
-  rebased_.emplace_back(t.impl_ptr(), m ? std::make_shared<AutogradMeta>(*m) : nullptr);
+  rebased_.push_back({t.impl_ptr(), m, m ? std::make_shared<AutogradMeta>(*m) : nullptr});
 }
 
 void CaptureSession::on_backward_node(uint64_t sequence_nr, const std::string& name) {
@@ -95,9 +100,43 @@ void CaptureSession::on_host_read(const Tensor& t) {
 
 // ---- finishing
 
+// Note [Views among outputs] in capture.h. Called before finish() gives rebased real
+// tensors their step history, so a view taken after a rebase inside the step is not stale.
+void CaptureSession::link_output_view(StepContract::Output& o, const Tensor& t, const std::vector<Tensor>& outputs) {
+  using Link = StepContract::Output::Link;
+  const AutogradMeta* m = autograd_meta(t);
+  if (m == nullptr || !m->view_base) return;
+  const bool made_here = o.kind != StepContract::Output::Kind::State || o.fresh;
+  if (!made_here) return;  // a real tensor returned as itself keeps its own autograd data
+  if (m->view_base->grad_fn != m->view_base_fn) {
+    o.link = Link::Stale;
+    return;
+  }
+  for (size_t j = 0; j < outputs.size(); ++j)
+    if (outputs[j].unsafe_impl()->autograd_ == m->view_base) {
+      o.link = Link::Output, o.link_index = int(j);
+      return;
+    }
+  for (const auto& [i, p] : user_placeholders_)
+    if (p.unsafe_impl()->autograd_ == m->view_base) {
+      o.link = Link::Input, o.link_index = i;
+      return;
+    }
+  if (o.kind == StepContract::Output::Kind::State) o.link = Link::Real, o.link_meta = m->view_base;
+  // Otherwise its base is a tensor of the step nobody can reach after the call: never stale.
+}
+
 Graph CaptureSession::finish(const std::vector<Tensor>& outputs) {
   DUET_ASSERT(recording_, "graph capture: finish() called twice");
-  // Outputs as eager returns them (Note [Outputs as eager returns them] in capture.h).
+  // Outputs as eager returns them (Note [Outputs as eager returns them] in capture.h):
+  // one graph output per storage, whatever returns or keeps it, so tensors sharing memory
+  // in eager mode share it in the step, and no others do (Note [Outputs of their own]).
+  std::unordered_map<const Alias*, size_t> output_of_storage;
+  auto storage_output = [&](const Alias& a) {
+    auto [it, fresh] = output_of_storage.emplace(&a, g_.outputs.size());
+    if (fresh) g_.outputs.push_back(a.current);
+    return it->second;
+  };
   for (const Tensor& t : outputs) {
     DUET_CHECK(t.defined(), "graph capture: the compiled function returned an undefined tensor");
     Alias& a = alias_of(t);
@@ -112,6 +151,7 @@ Graph CaptureSession::finish(const std::vector<Tensor>& outputs) {
     if (origin == NodeKind::State && !a.constant) {
       o.kind = StepContract::Output::Kind::State;
       o.tensor = t;
+      for (const auto& w : views_made_) o.fresh = o.fresh || w.lock().get() == t.unsafe_impl();
     } else if (origin == NodeKind::Input) {
       o.kind = StepContract::Output::Kind::Input;
       o.input = g_.node(a.initial).input_index;
@@ -119,9 +159,9 @@ Graph CaptureSession::finish(const std::vector<Tensor>& outputs) {
         if (t.is_same(p)) o.caller_input = i;
     } else {
       o.kind = StepContract::Output::Kind::Value;
-      o.graph_output = g_.outputs.size();
-      g_.outputs.push_back(a.current);
+      o.graph_output = storage_output(a);
     }
+    link_output_view(o, t, outputs);
     contract_.outputs.push_back(std::move(o));
   }
   // Inputs written in place are copied back; inputs that require grad get their .grad.
@@ -157,14 +197,15 @@ Graph CaptureSession::finish(const std::vector<Tensor>& outputs) {
     if (!owner) continue;
     AutogradMeta* am = owner->autograd_.get();
     Tensor end = am ? am->grad : Tensor();
+    const AutogradMeta* em = end.defined() ? autograd_meta(end) : nullptr;
+    s.end_history = em && em->grad_fn && em->grad_fn->sequence_nr >= first_node_;
     if (s.input >= 0 && end.is_same(placeholders_.at(size_t(s.input)))) {
       s.keep = true;  // the same tensor as at the start; what the step wrote is an input write
       s.end = Tensor();
     } else if (end.defined() && (end.is_symbolic() || born_.count(end.storage().get()))) {
       // A gradient made in the step: eager mode makes a new tensor each call.
       Alias& a = alias_of(end);
-      s.output = g_.outputs.size();
-      g_.outputs.push_back(a.current);
+      s.output = storage_output(a);
       s.sizes = end.sizes();
       s.strides = end.strides();
       s.offset = end.storage_offset() - a.base_offset;
@@ -187,9 +228,9 @@ Graph CaptureSession::finish(const std::vector<Tensor>& outputs) {
              "function");
   }
   // Tensors outside the step that it gave a history (Note [History of tensors outside the step]).
-  for (const auto& r : rebased_) {
-    give_step_history(Tensor(r.first));
-    contract_.rebased.push_back(r.first);
+  for (const Rebased& r : rebased_) {
+    give_step_history(Tensor(r.impl));
+    contract_.rebased.push_back(r.impl);
   }
   // Random draws by their position in the run (Note [Random draws in a graph]).
   const Generator& gen = default_generator();
@@ -254,7 +295,8 @@ std::string StepContract::broken_assumption() const {
       return "a .grad the step reads or writes was set or replaced";
     if (s.input >= 0 && (!now.defined() || now.sizes() != s.start.sizes() || now.strides() != s.start.strides() ||
                          now.dtype() != s.start.dtype() || now.device() != s.start.device() ||
-                         now.unsafe_impl()->is_view_ != s.start.unsafe_impl()->is_view_))
+                         now.unsafe_impl()->is_view_ != s.start.unsafe_impl()->is_view_ ||
+                         now.requires_grad() != s.start_requires_grad || now.is_leaf() == s.start_has_history))
       return "a .grad the step reads or writes was cleared, or replaced by one of another shape or layout";
   }
   for (const HostRead& r : host_reads) {

@@ -217,6 +217,29 @@ void check_input_aliasing(const std::vector<Tensor>& inputs, const StepContract&
   }
 }
 
+// Note [Views among outputs] in capture.h: the links eager mode's returned views have.
+void link_output_views(const StepContract& c, const std::vector<Tensor>& inputs, std::vector<Tensor>& result) {
+  using Link = StepContract::Output::Link;
+  for (size_t i = 0; i < c.outputs.size(); ++i) {
+    const StepContract::Output& o = c.outputs[i];
+    if (o.link == Link::None || !o.requires_grad) continue;
+    std::shared_ptr<AutogradMeta> base;
+    if (o.link == Link::Stale) {
+      base = std::make_shared<AutogradMeta>();  // a base whose history is no longer the view's
+      base->grad_fn = output_history();
+    } else if (o.link == Link::Real) {
+      base = o.link_meta;
+    } else {
+      const Tensor& b = o.link == Link::Output ? result[size_t(o.link_index)] : inputs[size_t(o.link_index)];
+      ensure_autograd_meta(b);
+      base = b.unsafe_impl()->autograd_;
+    }
+    AutogradMeta& m = ensure_autograd_meta(result[i]);
+    m.view_base = base;
+    m.view_base_fn = o.link == Link::Stale ? nullptr : base->grad_fn;
+  }
+}
+
 }  // namespace
 
 std::vector<Tensor> CompiledFunction::run(Variant& v, const std::vector<Tensor>& inputs) {
@@ -246,8 +269,9 @@ std::vector<Tensor> CompiledFunction::run(Variant& v, const std::vector<Tensor>&
     if (g.output == StepContract::kClear) inputs[size_t(g.input)].set_grad({});
     else if (g.output != StepContract::kKeep) inputs[size_t(g.input)].set_grad(outs[g.output].clone());
   }
-  for (const StepContract::GradSlot& s : c.grad_slots)
-    if (auto owner = s.owner.lock(); owner && !s.keep) {
+  for (const StepContract::GradSlot& s : c.grad_slots) {
+    std::shared_ptr<TensorImpl> owner = s.owner.lock();
+    if (owner && !s.keep) {
       Tensor end = s.end;
       if (s.output != StepContract::kNone) {
         const Tensor& base = outs[s.output];
@@ -256,6 +280,11 @@ std::vector<Tensor> CompiledFunction::run(Variant& v, const std::vector<Tensor>&
       }
       if (end.defined() || owner->autograd_) ensure_autograd_meta(Tensor(owner)).grad = end;
     }
+    if (owner && s.end_history) give_step_history(owner->autograd_->grad);
+  }
+  // Each run is a new in-place write with gradient tracking, as each eager call is: views
+  // taken before it go stale (Note [Stale views] in autograd/autograd_layer.cpp).
+  for (const auto& impl : c.rebased) give_step_history(Tensor(impl));
   for (int i : c.rebased_inputs) give_step_history(inputs[size_t(i)]);
   if (v.ran)
     for (const auto& redo : c.replays) redo();
@@ -264,7 +293,7 @@ std::vector<Tensor> CompiledFunction::run(Variant& v, const std::vector<Tensor>&
   std::vector<Tensor> result;
   for (const StepContract::Output& o : c.outputs) {
     using Kind = StepContract::Output::Kind;
-    if (o.kind == Kind::State) {
+    if (o.kind == Kind::State && !o.fresh) {
       result.push_back(o.tensor);
       continue;
     }
@@ -272,9 +301,15 @@ std::vector<Tensor> CompiledFunction::run(Variant& v, const std::vector<Tensor>&
       result.push_back(inputs[size_t(o.caller_input)]);
       continue;
     }
-    const Tensor& base = o.kind == Kind::Input ? all[size_t(o.input)] : outs[o.graph_output];
-    auto impl = std::make_shared<TensorImpl>(base.storage(), o.sizes, o.strides, base.storage_offset() + o.offset,
-                                             base.dtype(), base.device());
+    std::shared_ptr<TensorImpl> impl;
+    if (o.kind == Kind::State) {  // a view the function took of a real tensor
+      const Tensor& v = o.tensor;
+      impl = std::make_shared<TensorImpl>(v.storage(), v.sizes(), v.strides(), v.storage_offset(), v.dtype(), v.device());
+    } else {
+      const Tensor& base = o.kind == Kind::Input ? all[size_t(o.input)] : outs[o.graph_output];
+      impl = std::make_shared<TensorImpl>(base.storage(), o.sizes, o.strides, base.storage_offset() + o.offset,
+                                          base.dtype(), base.device());
+    }
     impl->is_view_ = o.is_view;
     Tensor t(std::move(impl));
     if (o.requires_grad) {
@@ -284,6 +319,7 @@ std::vector<Tensor> CompiledFunction::run(Variant& v, const std::vector<Tensor>&
     }
     result.push_back(std::move(t));
   }
+  link_output_views(c, inputs, result);
   return result;
 }
 

@@ -155,6 +155,7 @@ void copy_escaping_aliases(Graph& g) {
   const std::vector<Shape> strides = value_strides(g);
   const size_t before = g.size();
   std::vector<ValueId> copy_of(before, kNoValue);
+  std::vector<std::pair<ValueId, ValueId>> extra_copies;  // (value, a further copy of it)
   auto copied = [&](ValueId v) {
     if (copy_of[size_t(v)] == kNoValue) {
       Node c;
@@ -165,11 +166,28 @@ void copy_escaping_aliases(Graph& g) {
     }
     return copy_of[size_t(v)];
   };
+  // Each output is one storage of eager mode; two that passes merged (CSE of two clones,
+  // x + 0 forwarded to x) must not come back sharing memory, so a root already taken by
+  // an earlier output gets a copy of its own (not the shared `copied`).
+  std::vector<bool> taken(before, false);
   for (ValueId& o : g.outputs) {
-    const Node& r = g.node(root[size_t(o)]);
-    const bool own = r.kind != NodeKind::State && r.kind != NodeKind::Input && root[size_t(o)] == o &&
+    const ValueId r = root[size_t(o)];
+    const Node& rn = g.node(r);
+    const bool own = rn.kind != NodeKind::State && rn.kind != NodeKind::Input && r == o &&
                      is_contiguous(g.node(o).meta.shape, strides[size_t(o)]);
-    if (!own) o = copied(o);
+    if (own && !taken[size_t(r)]) {
+      taken[size_t(r)] = true;
+    } else if (!own && copy_of[size_t(o)] == kNoValue) {
+      o = copied(o);
+    } else {
+      Node c;
+      c.op = OpKind::copy;
+      c.inputs = {o};
+      c.meta = g.node(o).meta;
+      const ValueId source = o;
+      o = g.add(std::move(c));
+      extra_copies.emplace_back(source, o);
+    }
   }
   for (WriteBack& w : g.writebacks)
     if (overwritten[size_t(root[size_t(w.value)])]) w.value = copied(w.value);
@@ -179,6 +197,8 @@ void copy_escaping_aliases(Graph& g) {
   for (size_t v = 0; v < before; ++v) {
     order.push_back(ValueId(v));
     if (copy_of[v] != kNoValue) order.push_back(copy_of[v]);
+    for (auto [source, c] : extra_copies)
+      if (size_t(source) == v) order.push_back(c);
   }
   reorder(g, order);
 }

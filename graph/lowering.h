@@ -21,7 +21,9 @@ void lower_for_cpu(Graph& g);
 // dropped (it changes nothing). Outputs are the contents of storages the step computed
 // (Note [Outputs as eager returns them] in capture.h): each must be a dense buffer of its
 // own, so one that is a view, or lives in a state or an input (a parameter returned as
-// `w * 1.0` once simplification dropped the multiply), gets a copy too.
+// `w * 1.0` once simplification dropped the multiply), gets a copy too, and so does one
+// whose buffer an earlier output already has: each output is a different storage of
+// eager mode (two clones that CSE merged must not come back as one tensor).
 void copy_escaping_aliases(Graph& g);
 
 // Strides each value has when run (compute values are contiguous; views follow their

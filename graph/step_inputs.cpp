@@ -84,6 +84,7 @@ InputPlan InputPlan::of(const std::vector<Tensor>& inputs, const std::set<const 
     } else if (t.requires_grad()) {
       const Tensor& grad = autograd_meta(t)->grad;
       s += grad.defined() ? " grad " + layout_key(grad) : " requires_grad";
+      if (grad.defined() && grad.requires_grad()) s += grad.is_leaf() ? " (requires grad)" : " (with a history)";
     }
     s += ";";
   }
