@@ -57,6 +57,7 @@ struct StepContract {
     bool is_view = false;
     bool requires_grad = false;
     bool fresh = false;       // State: a view the function took of it: a new tensor each run
+    int same_as = -1;         // the same tensor object as this earlier output
     // Note [Views among outputs]: a returned view taken with gradient tracking keeps eager
     // mode's link to its base (Note [Stale views] in autograd/autograd_layer.cpp), so a
     // later in-place write into the base makes using it an error in both modes: stale
@@ -111,6 +112,15 @@ struct StepContract {
     size_t grad_slot = kNone;
   };
   std::vector<InputNode> input_nodes;
+  // Every real storage the function named (read, wrote, or took the .grad or the autograd
+  // identity of a tensor over it): a caller's input over one of them must be passed as
+  // itself (a bound group), so a step captured without binding it cannot run such a call.
+  std::vector<std::weak_ptr<Storage>> states;
+  bool names_state(const Storage* s) const {
+    for (const auto& w : states)
+      if (auto st = w.lock(); st && st.get() == s) return true;
+    return false;
+  }
   // A real tensor the function touched, and its layout and autograd state then (whether
   // it requires grad, and has a history, decides what autograd records and refuses).
   struct Layout {

@@ -41,6 +41,10 @@ void CaptureSession::on_grad_slot(const Tensor& owner) {
   if (!recording_ || owner.is_symbolic()) return;  // inputs' and values' .grad are part of the graph
   const TensorImpl* key = owner.unsafe_impl();
   if (grad_slot_index_.count(key)) return;
+  // The caller may pass this very tensor as an input too: its group is passed as itself,
+  // so the input and the tensor the code names have one .grad, as in eager mode.
+  if (auto w = watched_.find(owner.storage().get()); w != watched_.end()) throw BindInputs(w->second);
+  contract_.states.push_back(owner.storage());
   grad_slot_index_[key] = contract_.grad_slots.size();
   AutogradMeta* am = autograd_meta(owner);
   StepContract::GradSlot slot;
@@ -142,6 +146,8 @@ Graph CaptureSession::finish(const std::vector<Tensor>& outputs) {
     Alias& a = alias_of(t);
     if (!t.is_symbolic()) note_layout(t);
     StepContract::Output o;
+    for (size_t j = 0; j < contract_.outputs.size() && o.same_as < 0; ++j)
+      if (outputs[j].is_same(t)) o.same_as = int(j);
     o.sizes = t.sizes();
     o.strides = t.strides();
     o.offset = t.storage_offset() - a.base_offset;
@@ -217,6 +223,7 @@ Graph CaptureSession::finish(const std::vector<Tensor>& outputs) {
   }
   for (const Storage* key : state_order_) {
     const Alias& a = *aliases_.at(key);
+    if (!a.constant) contract_.states.push_back(a.storage);
     if (a.current != a.initial && !a.constant) g_.writebacks.push_back({a.current, a.initial});
   }
   for (const StepContract::HostRead& r : contract_.host_reads) {

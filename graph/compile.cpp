@@ -217,12 +217,27 @@ void check_input_aliasing(const std::vector<Tensor>& inputs, const StepContract&
   }
 }
 
+}  // namespace
+
+bool CompiledFunction::Variant::accepts(const std::vector<Tensor>& inputs) const {
+  std::vector<bool> is_bound(inputs.size(), false);
+  for (const auto& [i, s] : bound) {
+    if (inputs[size_t(i)].storage().get() != s) return false;
+    is_bound[size_t(i)] = true;
+  }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!is_bound[i] && contract.names_state(inputs[i].storage().get())) return false;
+  return true;
+}
+
+namespace {
+
 // Note [Views among outputs] in capture.h: the links eager mode's returned views have.
 void link_output_views(const StepContract& c, const std::vector<Tensor>& inputs, std::vector<Tensor>& result) {
   using Link = StepContract::Output::Link;
   for (size_t i = 0; i < c.outputs.size(); ++i) {
     const StepContract::Output& o = c.outputs[i];
-    if (o.link == Link::None || !o.requires_grad) continue;
+    if (o.link == Link::None || !o.requires_grad || o.same_as >= 0) continue;
     std::shared_ptr<AutogradMeta> base;
     if (o.link == Link::Stale) {
       base = std::make_shared<AutogradMeta>();  // a base whose history is no longer the view's
@@ -293,6 +308,10 @@ std::vector<Tensor> CompiledFunction::run(Variant& v, const std::vector<Tensor>&
   std::vector<Tensor> result;
   for (const StepContract::Output& o : c.outputs) {
     using Kind = StepContract::Output::Kind;
+    if (o.same_as >= 0) {  // the function returned one tensor twice
+      result.push_back(result[size_t(o.same_as)]);
+      continue;
+    }
     if (o.kind == Kind::State && !o.fresh) {
       result.push_back(o.tensor);
       continue;

@@ -110,12 +110,9 @@ class CompiledFunction {
     StepContract contract;
     InputPlan plan;                                  // how the caller's inputs were taken
     std::vector<std::pair<int, const Storage*>> bound;  // inputs passed as themselves, and their storage
-    // A run's inputs fit: the bound ones are the same storages (as state, they are the step's).
-    bool accepts(const std::vector<Tensor>& inputs) const {
-      for (const auto& [i, s] : bound)
-        if (inputs[size_t(i)].storage().get() != s) return false;
-      return true;
-    }
+    // A run's inputs fit: the bound ones are the same storages (as state, they are the
+    // step's), and no other is a storage the step names as state.
+    bool accepts(const std::vector<Tensor>& inputs) const;
     bool ran = false;              // the capturing call's run has happened
   };
   struct Entry {

@@ -10,6 +10,7 @@
 #include "autograd/autograd.h"
 #include "graph/graph.h"
 #include "graph/unsupported.h"
+#include "optim/optim.h"
 #include "tests/test_support.h"
 
 using namespace duet;
@@ -181,4 +182,48 @@ TEST_CASE("an input view taken with tracking goes stale when the step writes its
     Tensor w = full({3}, 2.0).requires_grad_();
     CHECK_THROWS_WITH_AS(f({base, base.slice(0, 0, 2), w}), doctest::Contains("take the view again"), Error);
   }
+}
+
+TEST_CASE("a tensor returned twice comes back as one tensor") {  // seed 1290832
+  for (int mode = 0; mode < 2; ++mode) {
+    CAPTURE(mode_name(mode));
+    Runner f([](const V& in) {
+      Tensor y = in[0] * 2.0;
+      return V{y, y};
+    }, mode);
+    for (int call = 0; call < 2; ++call) {
+      V out = f({ones({2})});
+      CHECK(out[0].is_same(out[1]));
+    }
+  }
+}
+
+TEST_CASE("a parameter passed as an input in a later call is that parameter") {  // seed 1228130
+  std::vector<double> grads[2];
+  for (int mode = 0; mode < 2; ++mode) {
+    CAPTURE(mode_name(mode));
+    Tensor p = full({2}, 3.0).requires_grad_();
+    Runner f([&](const V& in) {
+      (in[0] * p).sum().backward();  // with in[0] = p: d/dp of p * p
+      return V{};
+    }, mode);
+    Tensor x = full({2}, 1.0).requires_grad_();
+    f({x});  // captured with an input that is not p
+    p.set_grad({});
+    f({p});  // the same signature, but now the input is p itself
+    grads[mode] = vals(p.grad());
+    // The .grad slot alone names it too (an optimizer looking for q's gradient).
+    Tensor q = full({2}, 1.0).requires_grad_();
+    optim::SGD opt({q}, 0.1);
+    Runner g([&](const V& in) {
+      opt.step();  // no gradient yet: nothing to do
+      in[0].sum().backward();
+      return V{};
+    }, mode);
+    g({full({2}, 1.0).requires_grad_()});  // no .grad yet, as q
+    g({q});
+    CHECK(vals(q.grad()) == std::vector<double>{1, 1});
+  }
+  CHECK(grads[0] == std::vector<double>{6, 6});
+  CHECK(grads[1] == grads[0]);
 }
