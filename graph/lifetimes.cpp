@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "graph/fusion.h"
 
 namespace duet::graph {
 
@@ -79,10 +80,13 @@ std::vector<BufferRequest> compute_lifetimes(const Graph& g, const InplacePredic
       if (src_node.meta.dtype != node.meta.dtype || reqs[size_t(src)].bytes != r.bytes) continue;
       // Another input reading the source's memory through a view (a transpose, a slice, a
       // broadcast) would see elements already overwritten. The source itself repeated is
-      // fine: it is read at the same element as it is written.
+      // fine for an elementwise op: it is read at the same element as it is written. Not
+      // for as_strided_scatter(x, x), which reads x's elements into other places.
       bool aliased = false;
+      const bool elementwise = (node.kind == NodeKind::Op && op_def(node.op).has(kElementwise)) ||
+                               (node.kind == NodeKind::Fused && node.fused && node.fused->kind == FusedProgram::Kind::Elementwise);
       for (size_t j = 0; j < node.inputs.size(); ++j)
-        if (node.inputs[j] != src && root[size_t(node.inputs[j])] == src) aliased = true;
+        if (j != k && root[size_t(node.inputs[j])] == src && !(elementwise && node.inputs[j] == src)) aliased = true;
       if (!aliased) r.inplace_source = src;
     }
   }

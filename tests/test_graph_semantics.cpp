@@ -313,6 +313,24 @@ TEST_CASE("outputs are the caller's to keep, and may be fed back") {
   CHECK(vals(c) == std::vector<double>{8, 8, 8});
 }
 
+TEST_CASE("a tensor copied into a transposed view of itself, through a cast") {
+  // b.t().copy_(a) with b = a cast to int64 captures as scatter(b, b) at b's transpose
+  // (the copy's cast is b's own): it must not be run in b's buffer (fuzz seed 2996189).
+  Fn fn = [](const V& in) {
+    Tensor a = in[0] * in[0];
+    Tensor b = a.to(DType::Int64);
+    Tensor v = b.t();
+    v.copy_(a);
+    Tensor c = b.contiguous();  // b itself
+    v.add_(1.0);
+    return V{c};
+  };
+  auto f = compile_now(fn);
+  Tensor x = arange(0, 4, 1, DType::Float32).reshape({2, 2});
+  CHECK(vals(fn({x})[0]) == std::vector<double>{1, 5, 2, 10});
+  CHECK(vals(f({x})[0]) == std::vector<double>{1, 5, 2, 10});
+}
+
 TEST_CASE("a changed learning rate or training mode captures again") {
   std::vector<double> results[2];
   for (int mode = 0; mode < 2; ++mode) {

@@ -422,6 +422,24 @@ TEST_CASE("lifetimes: no in-place through an aliasing view, dtype change or size
   plan_checked(r, PlanStrategy::GreedyBySize);
 }
 
+TEST_CASE("lifetimes: as_strided_scatter(x, x) is not done in place") {
+  // x scattered into a transposed window of itself reads x's elements into other places:
+  // writing into x's buffer would overwrite elements before they are read (fuzz seed 2996189).
+  Graph g;
+  g.add(input_node(0, {2, 2}));                    // %0
+  g.add(op_node(OpKind::exp, {0}, {2, 2}));        // %1
+  Attrs window = Attrs().set("size", std::vector<int64_t>{2, 2}).set("stride", std::vector<int64_t>{1, 2}).set("offset", int64_t(0));
+  g.add(op_node(OpKind::as_strided_scatter, {1, 1}, {2, 2}, window));  // %2
+  g.add(op_node(OpKind::exp, {0}, {2, 2}));        // %3
+  g.add(op_node(OpKind::as_strided_scatter, {3, 0}, {2, 2}, window));  // %4: src is another value
+  g.outputs = {2, 4};
+  g.verify();
+  std::vector<BufferRequest> r = compute_lifetimes(g);
+  CHECK(r[2].inplace_source == -1);
+  CHECK(r[4].inplace_source == 3);
+  plan_checked(r, PlanStrategy::GreedyBySize);
+}
+
 TEST_CASE("lifetimes: fused nodes use the caller's predicate") {
   Graph g;
   g.add(input_node(0, {32}));
