@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "core/attrs.h"
+#include "kernels/clamp_bounds.h"
 #include "kernels/cpu/elementwise_common.h"
 #include "kernels/cpu/elementwise_simd.h"
 
@@ -62,14 +63,9 @@ struct ClampOp {
 // Clamp bounds in T's compute type; integer tensors clamp to the integers inside [min, max].
 template <typename C>
 C clamp_bound(const Attrs& attrs, const char* key, bool upper) {
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  double v = attrs.has(key) ? attrs.get_number(key) : (upper ? kInf : -kInf);
-  if constexpr (std::is_integral_v<C>) {
-    if (!std::isnan(v)) v = upper ? std::floor(v) : std::ceil(v);
-    return convert<C>(v);
-  } else {
-    return C(v);
-  }
+  const double v = clamp_bound_value(attrs, key, upper, std::is_integral_v<C>);
+  if constexpr (std::is_integral_v<C>) return convert<C>(v);
+  else return C(v);
 }
 struct LogicalNotOp {
   template <typename C> bool operator()(C x) const { return !(x != C(0)); }

@@ -13,6 +13,7 @@
 // without one; scripts/gpu_check.sh runs the tests and benchmarks where a GPU exists).
 #include <cmath>
 
+#include "kernels/clamp_bounds.h"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/registration.h"
 
@@ -202,17 +203,12 @@ void float_unary(std::span<const Tensor> in, const Tensor& out, const Op& op) {
   ew::visit_float_compute(out.dtype(), [&]<typename C>() { launch_unary<Op, C>(a, op); });
 }
 
-// The CPU's clamp_bound: integer tensors clamp to the integers inside [min, max].
+// Clamp bounds in the compute type C (kernels/clamp_bounds.h), as on the CPU.
 template <typename C>
 C clamp_bound(const Attrs& attrs, const char* key, bool upper) {
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  double v = attrs.has(key) ? attrs.get_number(key) : (upper ? kInf : -kInf);
-  if constexpr (std::is_integral_v<C>) {
-    if (!std::isnan(v)) v = upper ? std::floor(v) : std::ceil(v);
-    return dev::convert<C>(v);
-  } else {
-    return C(v);
-  }
+  const double v = clamp_bound_value(attrs, key, upper, std::is_integral_v<C>);
+  if constexpr (std::is_integral_v<C>) return dev::convert<C>(v);
+  else return C(v);
 }
 
 #define DUET_CUDA_UNARY(name, family, op)                                                   \
