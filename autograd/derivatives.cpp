@@ -14,6 +14,7 @@ const DerivativeDef& derivative_for(OpKind op) {
     register_linalg_derivatives(t);
     register_indexing_derivatives(t);
     register_view_derivatives(t);
+    register_conv_derivatives(t);
     return t;
   }();
   return table.get(op);

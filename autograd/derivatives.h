@@ -72,5 +72,6 @@ void register_reduction_derivatives(DerivativeTable& table);
 void register_linalg_derivatives(DerivativeTable& table);
 void register_indexing_derivatives(DerivativeTable& table);
 void register_view_derivatives(DerivativeTable& table);
+void register_conv_derivatives(DerivativeTable& table);
 
 }  // namespace duet

@@ -116,6 +116,22 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // ---- linear algebra
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// ---- convolution and pooling, NCHW (PyTorch's torch.nn.functional forms). A size, stride,
+// padding or dilation is {h, w}, or {v} for both; an empty pooling stride is the kernel.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
+              const Shape& padding = {0}, const Shape& dilation = {1}, int64_t groups = 1);
+// padding="valid" (none) or "same" (stride 1; the output keeps the input's H and W; an
+// even dilated kernel pads one more at the bottom and right, as PyTorch does), as
+// libtorch's torch::kValid / torch::kSame.
+enum class PaddingMode { Valid, Same };
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Shape& stride, PaddingMode padding,
+              const Shape& dilation = {1}, int64_t groups = 1);
+Tensor max_pool2d(const Tensor& x, const Shape& kernel, const Shape& stride = {}, const Shape& padding = {0},
+                  const Shape& dilation = {1}, bool ceil_mode = false);
+Tensor avg_pool2d(const Tensor& x, const Shape& kernel, const Shape& stride = {}, const Shape& padding = {0},
+                  bool ceil_mode = false, bool count_include_pad = true);
+Tensor adaptive_avg_pool2d(const Tensor& x, const Shape& output_size);
+
 // ---- indexing and joining
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);

@@ -276,3 +276,26 @@ TEST_CASE("in place: a destination with several elements at one address is refus
   EXPECT_ERROR(e.fill_(2.0), "copy", "more than one element", "[4]");
   EXPECT_ERROR(f32({3, 1}).expand({3, 2}).copy_(f32({3, 2})), "copy", "shape [3, 2], strides [1, 0]");
 }
+
+TEST_CASE("convolution and pooling: dims, channels, groups and windows") {
+  EXPECT_ERROR(conv2d(f32({3, 8, 8}), f32({4, 3, 3, 3})), "conv2d", "4-D (N, C, H, W) input", "float32[3, 8, 8]");
+  EXPECT_ERROR(conv2d(f32({1, 3, 8, 8}), f32({4, 2, 3, 3})), "conv2d", "weight [4, 2, 3, 3]", "expects 2 input channels",
+               "has 3");
+  EXPECT_ERROR(conv2d(f32({1, 6, 8, 8}), f32({4, 3, 3, 3}), {}, {1}, Shape{0}, {1}, 4), "conv2d",
+               "divisible by groups (4)");
+  EXPECT_ERROR(conv2d(f32({1, 3, 2, 2}), f32({4, 3, 5, 5})), "conv2d", "kernel of size [5, 5]",
+               "larger than the padded input [2, 2]");
+  EXPECT_ERROR(conv2d(f32({1, 3, 8, 8}), f32({4, 3, 3, 3}), f32({3})), "conv2d", "bias", "4 values", "float32[3]");
+  EXPECT_ERROR(conv2d(f32({1, 3, 8, 8}), zeros({4, 3, 3, 3}, DType::Float64)), "conv2d", "one dtype", "float64");
+  EXPECT_ERROR(conv2d(zeros({1, 3, 8, 8}, DType::Int32), zeros({4, 3, 3, 3}, DType::Int32)), "conv2d",
+               "float32 or float64", "int32");
+  EXPECT_ERROR(conv2d(f32({1, 3, 8, 8}), f32({4, 3, 3, 3}), {}, {0}), "conv2d", "stride must be positive");
+  EXPECT_ERROR(conv2d(f32({1, 3, 8, 8}), f32({4, 3, 3, 3}), {}, {2}, PaddingMode::Same), "conv2d", "same",
+               "stride 1");
+  EXPECT_ERROR(conv2d(f32({1, 3, 8, 8}), f32({4, 3, 3, 3}), {}, {1, 2, 3}), "conv2d", "stride takes 1 or 2 values");
+  EXPECT_ERROR(max_pool2d(f32({1, 3, 8, 8}), {2}, {2}, {2}), "max_pool2d", "padding [2, 2]", "at most half");
+  EXPECT_ERROR(max_pool2d(f32({1, 3, 1, 8}), {2}), "max_pool2d", "larger than the padded input [1, 8]");
+  EXPECT_ERROR(avg_pool2d(f32({8, 8}), {2}), "avg_pool2d", "4-D", "float32[8, 8]");
+  EXPECT_ERROR(adaptive_avg_pool2d(f32({1, 3, 8, 8}), {0}), "adaptive_avg_pool2d", "output_size must be positive");
+  EXPECT_ERROR(adaptive_avg_pool2d(f32({1, 3, 0, 8}), {2}), "adaptive_avg_pool2d", "non-empty H and W");
+}

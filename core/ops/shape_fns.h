@@ -25,6 +25,12 @@ DUET_SHAPE_FN(arg_reduce_shape)
 DUET_SHAPE_FN(softmax_shape)
 // linalg.cpp
 DUET_SHAPE_FN(matmul_shape)
+// conv.cpp
+DUET_SHAPE_FN(conv2d_shape)
+DUET_SHAPE_FN(conv2d_input_grad_shape)
+DUET_SHAPE_FN(conv2d_weight_grad_shape)
+DUET_SHAPE_FN(pool2d_shape)
+DUET_SHAPE_FN(adaptive_pool2d_shape)
 // indexing.cpp
 DUET_SHAPE_FN(index_select_shape)
 DUET_SHAPE_FN(gather_shape)

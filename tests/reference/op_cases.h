@@ -95,6 +95,9 @@ void arange_cases(OpKind op, const CaseSink& sink);
 void linspace_cases(OpKind op, const CaseSink& sink);
 void eye_cases(OpKind op, const CaseSink& sink);
 void random_cases(OpKind op, const CaseSink& sink);  // rand_uniform, rand_normal, randint
+void conv_cases(OpKind op, const CaseSink& sink);    // conv2d and its two gradients
+void pool_cases(OpKind op, const CaseSink& sink);    // max_pool2d, avg_pool2d and their gradients
+void adaptive_pool_cases(OpKind op, const CaseSink& sink);
 void view_cases(OpKind op, const CaseSink& sink);    // reshape, permute, expand, slice
 void strided_cases(OpKind op, const CaseSink& sink);  // as_strided, as_strided_scatter
 

@@ -28,6 +28,11 @@ const std::map<std::string, Generator>& op_case_table() {
       {"matmul", matmul_cases}, {"index_select", index_select_cases}, {"gather", gather_cases},
       {"scatter_add", scatter_add_cases}, {"cat", cat_cases}, {"one_hot", one_hot_cases},
       {"as_strided_scatter", strided_cases},
+      // convolution and pooling
+      {"conv2d", conv_cases}, {"conv2d_input_grad", conv_cases}, {"conv2d_weight_grad", conv_cases},
+      {"max_pool2d", pool_cases}, {"max_pool2d_backward", pool_cases}, {"avg_pool2d", pool_cases},
+      {"avg_pool2d_backward", pool_cases}, {"adaptive_avg_pool2d", adaptive_pool_cases},
+      {"adaptive_avg_pool2d_backward", adaptive_pool_cases},
       // factories
       {"full", full_cases}, {"arange", arange_cases}, {"linspace", linspace_cases}, {"eye", eye_cases},
       {"rand_uniform", random_cases}, {"rand_normal", random_cases}, {"randint", random_cases},
