@@ -23,6 +23,14 @@ Tensor silu(const Tensor& x);
 Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
 Tensor flatten(const Tensor& x, int64_t start_dim = 1, int64_t end_dim = -1);
 
+// Batch normalisation over dim 1 of (N, C, ...), as torch.nn.functional.batch_norm. In
+// training, normalises with the batch's statistics and, when running_mean/var are given,
+// updates them in place: running = (1 - momentum) running + momentum batch, the variance
+// unbiased (times M / (M - 1), M values per channel). In eval, normalises with the running
+// statistics. weight and bias may be undefined (1 and 0).
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+
 struct CrossEntropyOptions {
   Reduction reduction = Reduction::Mean;
   int64_t ignore_index = -100;

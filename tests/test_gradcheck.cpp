@@ -8,6 +8,7 @@
 
 #include "autograd/autograd.h"
 #include "autograd/derivatives.h"
+#include "nn/functional.h"
 
 using namespace duet;
 
@@ -117,6 +118,38 @@ void add_conv_rows(std::map<std::string, CaseMaker>& t) {
                               op_fn(OpKind::adaptive_avg_pool2d_backward,
                                     Attrs().set("output_size", S{3, 2}).set("input_shape", S{2, 2, 7, 5}))}};
   };
+}
+
+// Batch normalisation. In training mode mean and var are the input's own statistics, so
+// that form is checked through nn::functional::batch_norm, which computes them.
+void add_batch_norm_rows(std::map<std::string, CaseMaker>& t) {
+  const Attrs eps = Attrs().set("eps", 1e-5);
+  t["batch_norm_stats"] = [] {
+    return std::vector<Case>{{"4-D", {leaf({3, 2, 2, 3})}, op_fn(OpKind::batch_norm_stats)},
+                             {"2-D, transposed", {transposed_leaf({5, 3})}, op_fn(OpKind::batch_norm_stats)}};
+  };
+  t["batch_norm"] = [=] {
+    Fn train = [](const std::vector<Tensor>& in) {
+      return nn::functional::batch_norm(in[0], {}, {}, in[1], in[2], /*training=*/true);
+    };
+    return std::vector<Case>{
+        {"training (batch statistics)", {leaf({3, 2, 2, 3}), leaf({2}), leaf({2})}, train},
+        {"training, 2-D", {transposed_leaf({4, 3}), leaf({3}), leaf({3})}, train},
+        {"eval (running statistics take gradients too)",
+         {leaf({3, 2, 2, 3}), leaf({2}), leaf({2}, 0.5, 2), leaf({2}), leaf({2})},
+         op_fn(OpKind::batch_norm, Attrs(eps).set("training", false))}};
+  };
+  for (const char* name : {"batch_norm_backward_reduce", "batch_norm_backward"})  // refuse: see below
+    t[name] = [=] {
+      Fn f = [name, eps](const std::vector<Tensor>& in) {
+        std::vector<Tensor> args(in);
+        if (std::string(name) == "batch_norm_backward") args.push_back(zeros({2, 2}, DType::Float64));
+        return apply(op_by_name(name), std::span<const Tensor>(args), Attrs(eps).set("training", true));
+      };
+      std::vector<Tensor> in = {leaf({2, 2, 2}), leaf({2, 2, 2}), leaf({2}), leaf({2}, 0.5, 2)};
+      if (std::string(name) == "batch_norm_backward") in.push_back(leaf({2}));
+      return std::vector<Case>{{"3-D", in, f}};
+    };
 }
 
 std::map<std::string, CaseMaker> make_table() {
@@ -230,6 +263,7 @@ std::map<std::string, CaseMaker> make_table() {
                               op_fn(OpKind::as_strided_scatter, window({4, 3}, {1, 4}, 0))}};
   };
   add_conv_rows(t);
+  add_batch_norm_rows(t);
   return t;
 }
 
@@ -251,7 +285,9 @@ TEST_CASE("gradcheck: every differentiable op") {
     REQUIRE_MESSAGE(it != table.end(), name, " has a derivative rule but no gradcheck row in tests/test_gradcheck.cpp");
     for (const Case& c : it->second()) {
       INFO(name, " / ", c.label);
-      if (op == OpKind::max_pool2d_backward) {  // its rule refuses rather than drop the gradient
+      // Their rules refuse (double backward is not implemented) rather than drop the gradient.
+      if (op == OpKind::max_pool2d_backward || op == OpKind::batch_norm_backward_reduce ||
+          op == OpKind::batch_norm_backward) {
         CHECK_THROWS_WITH_AS(gradcheck(c.fn, c.inputs), doctest::Contains("not implemented"), Error);
         continue;
       }

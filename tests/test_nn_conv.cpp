@@ -89,3 +89,67 @@ TEST_CASE("a small convolutional network trains, eagerly and compiled, to the sa
   CHECK(losses[1] == losses[0]);
   CHECK(params[1] == params[0]);
 }
+
+TEST_CASE("BatchNorm2d: running statistics as PyTorch keeps them; eval uses them") {
+  nn::BatchNorm2d bn(2);
+  CHECK(bn.named_buffers().keys() == std::vector<std::string>{"running_mean", "running_var", "num_batches_tracked"});
+  // Channel 0 holds 1..8, channel 1 holds 2 * (1..8): mean 4.5 / 9, biased var 5.25 / 21,
+  // unbiased (8 values) 6 / 24.
+  std::vector<float> v;
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 2; ++c)
+      for (int i = 1; i <= 4; ++i) v.push_back(float((c + 1) * (n * 4 + i)));
+  Tensor x = tensor<float>(v, {2, 2, 2, 2});
+  Tensor y = bn.forward(x);
+  const std::vector<float> rm = bn.running_mean.to_vector<float>();
+  CHECK(rm[0] == doctest::Approx(0.45).epsilon(1e-6));
+  CHECK(rm[1] == doctest::Approx(0.9).epsilon(1e-6));
+  const std::vector<float> rv = bn.running_var.to_vector<float>();
+  CHECK(rv[0] == doctest::Approx(0.9 + 0.1 * 6.0).epsilon(1e-6));
+  CHECK(rv[1] == doctest::Approx(0.9 + 0.1 * 24.0).epsilon(1e-6));
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 1);
+  const std::vector<float> yv = y.to_vector<float>();
+  CHECK(yv[0] == doctest::Approx((1 - 4.5) / std::sqrt(5.25 + 1e-5)).epsilon(1e-6));  // batch statistics
+  bn.eval();
+  const std::vector<float> e = bn.forward(x).to_vector<float>();
+  CHECK(e[0] == doctest::Approx((1 - 0.45) / std::sqrt(rv[0] + 1e-5)).epsilon(1e-6));
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 1);  // eval changes no buffer
+  CHECK_THROWS_WITH_AS(bn.forward(randn({2, 3, 2, 2})), doctest::Contains("expected 2 channels"), Error);
+  CHECK_THROWS_WITH_AS(bn.forward(randn({2, 2})), doctest::Contains("4-D"), Error);
+  nn::BatchNorm1d bn1(3);
+  bn1.train();
+  CHECK_THROWS_WITH_AS(bn1.forward(randn({1, 3})), doctest::Contains("more than 1 value per channel"), Error);
+}
+
+TEST_CASE("a network with batch norm: a compiled step keeps eager's bits and buffers, in training and eval") {
+  using M = std::shared_ptr<nn::Module>;
+  std::vector<float> got[2];
+  for (int mode = 0; mode < 2; ++mode) {
+    manual_seed(11);
+    auto net = std::make_shared<nn::Sequential>(std::initializer_list<M>{
+        std::make_shared<nn::Conv2d>(2, 4, Shape{3}, nn::Conv2dOptions{.padding = {1}, .bias = false}),
+        std::make_shared<nn::BatchNorm2d>(4), std::make_shared<nn::ReLU>(),
+        std::make_shared<nn::AdaptiveAvgPool2d>(Shape{1}), std::make_shared<nn::Flatten>(),
+        std::make_shared<nn::Linear>(4, 3)});
+    optim::SGD opt(net->parameters(), 0.1, {.momentum = 0.9, .weight_decay = 5e-4});
+    Tensor x = randn({6, 2, 5, 5});
+    Tensor y = randint(0, 3, {6});
+    std::function<std::vector<Tensor>(const std::vector<Tensor>&)> step = [&](const std::vector<Tensor>& in) {
+      opt.zero_grad();
+      Tensor loss = F::cross_entropy(net->forward(in[0]), in[1]);
+      if (net->is_training()) {
+        loss.backward();
+        opt.step();
+      }
+      return std::vector<Tensor>{loss.detach()};
+    };
+    auto compiled = graph::compile(step);
+    for (int i = 0; i < 8; ++i) {
+      if (i == 6) net->eval();  // eval is another graph: captured again
+      got[mode].push_back((mode ? compiled({x, y}) : step({x, y}))[0].item<float>());
+    }
+    for (const auto& [name, b] : net->named_buffers())
+      for (double v : b.to(DType::Float64).to_vector<double>()) got[mode].push_back(float(v));
+  }
+  CHECK(got[1] == got[0]);
+}

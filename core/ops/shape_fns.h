@@ -31,6 +31,11 @@ DUET_SHAPE_FN(conv2d_input_grad_shape)
 DUET_SHAPE_FN(conv2d_weight_grad_shape)
 DUET_SHAPE_FN(pool2d_shape)
 DUET_SHAPE_FN(adaptive_pool2d_shape)
+// batch_norm.cpp
+DUET_SHAPE_FN(batch_norm_stats_shape)
+DUET_SHAPE_FN(batch_norm_shape)
+DUET_SHAPE_FN(batch_norm_reduce_shape)
+DUET_SHAPE_FN(batch_norm_backward_shape)
 // indexing.cpp
 DUET_SHAPE_FN(index_select_shape)
 DUET_SHAPE_FN(gather_shape)

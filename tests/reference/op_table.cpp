@@ -33,6 +33,9 @@ const std::map<std::string, Generator>& op_case_table() {
       {"max_pool2d", pool_cases}, {"max_pool2d_backward", pool_cases}, {"avg_pool2d", pool_cases},
       {"avg_pool2d_backward", pool_cases}, {"adaptive_avg_pool2d", adaptive_pool_cases},
       {"adaptive_avg_pool2d_backward", adaptive_pool_cases},
+      // batch normalisation
+      {"batch_norm_stats", batch_norm_cases}, {"batch_norm", batch_norm_cases},
+      {"batch_norm_backward_reduce", batch_norm_cases}, {"batch_norm_backward", batch_norm_cases},
       // factories
       {"full", full_cases}, {"arange", arange_cases}, {"linspace", linspace_cases}, {"eye", eye_cases},
       {"rand_uniform", random_cases}, {"rand_normal", random_cases}, {"randint", random_cases},
