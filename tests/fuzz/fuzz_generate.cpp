@@ -158,6 +158,39 @@ class Generator {
     return r_.pick(options);
   }
 
+  // Convolution, pooling or batch norm on slot a (Code::ConvPool); a candidate the ops
+  // refuse (a shape or dtype they do not take) is dropped by try_add like any other.
+  Instr conv_pool_instr(int a) {
+    const Tensor& x = T(a);
+    Instr in{.code = Code::ConvPool, .a = a};
+    in.sub = int(r_.uniform(0, kNumConvPoolSubs - 1));
+    const int64_t channels = x.dim() >= 3 ? x.size(-3) : 1;
+    if (in.sub == kConv) {
+      in.b = pick_slot([&](const Tensor& t) {
+        return t.dtype() == x.dtype() && t.dim() >= 2 && t.dim() <= 4 && (t.dim() < 3 ? 1 : t.size(-3)) == channels;
+      });
+      if (in.b < 0) return view_instr(a);
+      const int64_t out_channels = T(in.b).dim() == 4 ? T(in.b).size(0) : 1;
+      in.c = r_.chance(0.5) ? pick_slot([&](const Tensor& t) {
+        return t.dtype() == x.dtype() && t.dim() == 1 && t.size(0) == out_channels;
+      }) : -1;
+      in.ints = {r_.uniform(1, 2), r_.uniform(0, 1)};
+    } else if (in.sub == kMaxPool || in.sub == kAvgPool) {
+      in.ints = {r_.uniform(1, 3), r_.uniform(1, 2)};
+    } else if (in.sub == kBatchNorm) {
+      if (x.dim() < 2) return view_instr(a);
+      auto stat = [&] {
+        return r_.chance(0.7) ? pick_slot([&](const Tensor& t) {
+          return t.dtype() == x.dtype() && t.dim() == 1 && t.size(0) == x.size(1);
+        }) : -1;
+      };
+      in.b = stat();
+      in.c = stat();
+      in.flag = r_.chance(0.7);
+    }
+    return in;
+  }
+
   Instr view_instr(int a) {
     const Tensor& x = T(a);
     Instr in{.code = Code::View, .a = a};
@@ -257,8 +290,10 @@ class Generator {
         return k == kb;
       });
       if (in.b < 0) return view_instr(a);
-    } else if (u < 63) {
+    } else if (u < 57) {
       return view_instr(a);
+    } else if (u < 63) {
+      return conv_pool_instr(a);
     } else if (u < 65) {
       in.code = Code::Contiguous;
     } else if (u < 67) {

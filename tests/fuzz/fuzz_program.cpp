@@ -77,6 +77,31 @@ Tensor defined_or_empty(const Tensor& t) { return t.defined() ? t : zeros({0}); 
 
 // ---- the interpreter
 
+namespace {
+
+// A tensor as an (N, C, H, W) image: 1-D to 3-D tensors gain leading dims of 1.
+Tensor as_image(const Tensor& t) {
+  DUET_CHECK(t.dim() >= 1 && t.dim() <= 4, "fuzz: no image view of a ", t.dim(), "-D tensor");
+  Tensor r = t;
+  while (r.dim() < 4) r = r.unsqueeze(0);
+  return r;
+}
+
+Tensor conv_pool(const Instr& in, const std::vector<Tensor>& v) {
+  const Tensor& a = v.at(size_t(in.a));
+  const std::vector<int64_t>& k = in.ints;
+  auto slot = [&](int i) { return i < 0 ? Tensor() : v.at(size_t(i)); };
+  switch (in.sub) {
+    case kConv: return conv2d(as_image(a), as_image(slot(in.b)), slot(in.c), {k[0]}, {k[1]});
+    case kMaxPool: return max_pool2d(as_image(a), {k[0]}, {k[1]});
+    case kAvgPool: return avg_pool2d(as_image(a), {k[0]}, {k[1]});
+    case kGlobalPool: return adaptive_avg_pool2d(as_image(a), {1});
+    default: return nn::functional::batch_norm(a, slot(in.b), slot(in.c), {}, {}, in.flag);
+  }
+}
+
+}  // namespace
+
 void exec(const Instr& in, std::vector<Tensor>& v, World& w) {
   std::optional<NoGradGuard> no_grad;
   if (in.no_grad) no_grad.emplace();
@@ -190,6 +215,7 @@ void exec(const Instr& in, std::vector<Tensor>& v, World& w) {
     case Code::Dropout:
       v.push_back(in.sub == 1 ? w.dropout->forward(A()) : nn::functional::dropout(A(), in.x, in.flag));
       return;
+    case Code::ConvPool: v.push_back(conv_pool(in, v)); return;
   }
 }
 
@@ -200,7 +226,7 @@ const char* code_name(Code c) {
                                  "matmul",  "view",       "contiguous",    "clone",         "detach",  "inplace",
                                  "inplace_scalar", "inplace_unary", "copy_", "index_select", "cat",     "where",
                                  "factory", "backward",   "grad",          "opt_step",      "zero_grad", "read_grad",
-                                 "set_grad", "item", "linear_relu", "dropout"};
+                                 "set_grad", "item", "linear_relu", "dropout", "conv_pool"};
   return kNames[int(c)];
 }
 

@@ -90,7 +90,13 @@ enum class Code : uint8_t {
   LinearRelu,     // relu(matmul(a, b) + c), or without the relu when flag is false
   Dropout,        // nn::functional::dropout(a, x, training = flag); with sub 1, the world's
                   // Dropout module (its training mode a host action may flip)
+  ConvPool,       // on a as an image (1-D to 3-D gain leading 1s), by sub: conv2d with weight b
+                  // (as an image) and bias c (c < 0: none), stride ints[0], padding ints[1];
+                  // max/avg pooling with kernel ints[0], stride ints[1]; global average
+                  // pooling; batch_norm(a) with running statistics b and c (updated in place
+                  // when training = flag)
 };
+enum ConvPoolSub : int { kConv, kMaxPool, kAvgPool, kGlobalPool, kBatchNorm, kNumConvPoolSubs };
 
 enum ViewSub : int {
   kTranspose, kPermute, kSlice, kSelect, kReshape, kViewOnly, kExpand, kUnsqueeze, kSqueeze, kFlatten, kNumViewSubs
