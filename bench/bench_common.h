@@ -42,5 +42,6 @@ double measure_triad_gbps(int64_t n, double seconds);
 void register_peak_benchmarks();
 void register_gemm_benchmarks();
 void register_bandwidth_benchmarks();
+void register_conv_benchmarks();
 
 }  // namespace duet::bench

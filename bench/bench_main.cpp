@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   register_peak_benchmarks();
   register_gemm_benchmarks();
   register_bandwidth_benchmarks();
+  register_conv_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -299,3 +299,13 @@ TEST_CASE("convolution and pooling: dims, channels, groups and windows") {
   EXPECT_ERROR(adaptive_avg_pool2d(f32({1, 3, 8, 8}), {0}), "adaptive_avg_pool2d", "output_size must be positive");
   EXPECT_ERROR(adaptive_avg_pool2d(f32({1, 3, 0, 8}), {2}), "adaptive_avg_pool2d", "non-empty H and W");
 }
+
+TEST_CASE("batch norm: dims, channels and dtypes") {
+  EXPECT_ERROR(apply(OpKind::batch_norm_stats, {f32({2, 3, 2, 2, 2})}, {}), "batch_norm_stats", "(N, C, H, W)",
+               "float32[2, 3, 2, 2, 2]");
+  EXPECT_ERROR(apply(OpKind::batch_norm, {f32({2, 3}), f32({3}), f32({2}), f32({3}), f32({3})},
+                     Attrs().set("eps", 1e-5).set("training", true)),
+               "batch_norm", "var must be 1-D with 3 values", "float32[2]");
+  EXPECT_ERROR(apply(OpKind::batch_norm_stats, {zeros({2, 3}, DType::Int64)}, {}), "batch_norm_stats",
+               "float32 or float64", "int64");
+}

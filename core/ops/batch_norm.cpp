@@ -1,14 +1,15 @@
-// Shape functions of batch normalisation's ops (core/ops.def): x is (N, C, ...) in
-// float32 or float64, normalised per channel (dim 1) over every other dim; the per-channel
-// tensors (mean, var, weight, bias) are 1-D of C values in x's dtype; the statistics and
-// the backward sums travel as one [2, C] tensor.
+// Shape functions of batch normalisation's ops (core/ops.def): x is (N, C), (N, C, L) or
+// (N, C, H, W) in float32 or float64, normalised per channel (dim 1) over every other dim;
+// the per-channel tensors (mean, var, weight, bias) are 1-D of C values in x's dtype; the
+// statistics and the backward sums travel as one [2, C] tensor.
 #include "core/ops/shape_fns.h"
 
 namespace duet {
 namespace {
 
 int64_t check_input(OpKind op, const Tensor& x, const char* what) {
-  DUET_CHECK(x.dim() >= 2, op_name(op), ": expected an (N, C, ...) ", what, " with at least 2 dims, got ", describe(x));
+  DUET_CHECK(x.dim() >= 2 && x.dim() <= 4, op_name(op), ": expected an (N, C), (N, C, L) or (N, C, H, W) ", what,
+             ", got ", describe(x));
   DUET_CHECK(x.dtype() == DType::Float32 || x.dtype() == DType::Float64, op_name(op), ": expected a float32 or ",
              "float64 ", what, ", got ", describe(x), " (other dtypes are not supported by these kernels yet)");
   return x.size(1);
