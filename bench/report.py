@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Turns training-benchmark records into one report: a markdown table, issue 6's targets
-and PNG plots (duet eager/graph against PyTorch and TensorFlow on fashion-mlp).
+"""Turns training-benchmark records of one workload into one report: a markdown table,
+issue 6's targets (fashion-mlp's) and PNG plots (duet eager/graph against PyTorch and
+TensorFlow).
 
     python3 bench/report.py [--md OUT.md] [--plots DIR] [--combined OUT.json] INPUT...
 
-Each INPUT is a JSON record (duet's `fashion_mlp --json`, a peer script's --json), a JSON
-Lines file of records (`train_bench --json`), a JSON list of records, or a combined file
-this script wrote ({"meta": {...}, "records": [...]}). Records may also say a run is
-missing: {"framework", "mode", "absent": reason} or {..., "failed": reason}. Records with
-"accuracy_only": true (runs at other seeds, not timed) feed only the accuracy-by-seed table.
+Each INPUT is a JSON record (duet's `fashion_mlp --json` or another workload program's, a
+peer script's --json), a JSON Lines file of records (`train_bench --json`), a JSON list of
+records, or a combined file this script wrote ({"meta": {...}, "records": [...]}). Records
+may also say a run is missing: {"framework", "mode", "absent": reason} or {...,
+"failed": reason}. Records with "accuracy_only": true (runs at other seeds, not timed)
+feed only the accuracy-by-seed table.
 --combined writes all inputs as one combined file; --meta KEY=VALUE adds to its meta.
 Fields a record lacks are shown as "-". Plots need matplotlib; without it (no .venv) the
 table is still written and the report says the plots were skipped.
@@ -216,7 +218,7 @@ def targets_md(table, accuracy, missing, groups):
 
 # ---- plots ---------------------------------------------------------------------------
 
-def plots(table, plot_dir):
+def plots(table, plot_dir, workload):
     """Writes the PNGs; returns their file names, or None when matplotlib is missing."""
     try:
         import matplotlib
@@ -254,7 +256,7 @@ def plots(table, plot_dir):
         plt.close(fig)
         written.append(fname)
 
-    bars("step_ms_median", 1, "ms per step (median; bar) / p90 (tick)", "fashion-mlp step time", "step_ms.png", ".2f")
+    bars("step_ms_median", 1, "ms per step (median; bar) / p90 (tick)", f"{workload} step time", "step_ms.png", ".2f")
     bars("peak_rss_bytes", 1e-6, "MB", "peak RSS (whole process)", "peak_rss.png", ".0f")
     bars("test_accuracy", 1, "accuracy", "test accuracy after training", "accuracy.png", ".4f")
 
@@ -284,7 +286,8 @@ def plots(table, plot_dir):
 def report(meta, records, md_path, plot_dir):
     table, accuracy, missing, main_seed, repeats, groups = pick_runs([normalise(r) for r in records])
     any_rec = next(iter(table.values()), {})
-    lines = ["# fashion-mlp: duet against PyTorch and TensorFlow", ""]
+    workload = meta.get("workload") or any_rec.get("workload", "fashion-mlp")
+    lines = [f"# {workload}: duet against PyTorch and TensorFlow", ""]
     about = [f"{any_rec.get('epochs', '?')} epochs", f"batch {any_rec.get('batch', '?')}",
              f"{any_rec.get('threads', '?')} threads", f"seed {main_seed}", "device cpu"]
     lines.append(", ".join(about) + ".")
@@ -304,8 +307,11 @@ def report(meta, records, md_path, plot_dir):
         lines.append(f"- {label(key(r))}: {state} ({r.get('absent') or r.get('failed')})")
     lines += repeats_md(repeats)
     lines += seeds_md(accuracy)
-    lines += targets_md(table, accuracy, missing, groups)
-    written = plots(table, plot_dir) if plot_dir and table else None
+    if workload == "fashion-mlp":
+        lines += targets_md(table, accuracy, missing, groups)
+    else:
+        lines += ["", f"Issue 6's targets are set for fashion-mlp only; none are checked for {workload}."]
+    written = plots(table, plot_dir, workload) if plot_dir and table else None
     lines.append("")
     if written is None:
         lines.append("Plots skipped: matplotlib is not installed (run bench/peers/setup.sh)."

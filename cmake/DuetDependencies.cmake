@@ -1,5 +1,6 @@
 # Finds duet's Debian-packaged dependencies: Threads, zlib, OpenBLAS and Eigen (reference
-# backends and test oracles), doctest (tests) and Google Benchmark (bench).
+# backends and test oracles), doctest (tests), Google Benchmark (bench), CLI11 and
+# nlohmann-json (the example programs' command line and JSON records).
 # scripts/bootstrap.sh installs any that are missing.
 find_package(Threads REQUIRED)
 find_package(ZLIB REQUIRED)
@@ -39,5 +40,18 @@ if(DUET_BUILD_BENCH)
   find_package(benchmark QUIET)
   if(NOT benchmark_FOUND)
     message(STATUS "duet: Google Benchmark not found; bench/ is skipped")
+  endif()
+endif()
+if(DUET_BUILD_EXAMPLES)
+  # Header-only; Debian's packages ship CMake config files (/usr/share/cmake/...).
+  find_package(CLI11 CONFIG QUIET)
+  if(NOT TARGET CLI11::CLI11)
+    message(FATAL_ERROR "duet: CLI11 not found: the examples' command line needs it. Install Debian's "
+                        "libcli11-dev (scripts/bootstrap.sh does), or configure with -DDUET_BUILD_EXAMPLES=OFF.")
+  endif()
+  find_package(nlohmann_json 3 CONFIG QUIET)
+  if(NOT TARGET nlohmann_json::nlohmann_json)
+    message(FATAL_ERROR "duet: nlohmann_json not found: the examples' JSON records need it. Install Debian's "
+                        "nlohmann-json3-dev (scripts/bootstrap.sh does), or configure with -DDUET_BUILD_EXAMPLES=OFF.")
   endif()
 endif()

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# One benchmark command for issue 6: trains fashion-mlp with duet (eager, graph) and, where
-# bench/peers/setup.sh has made .venv, with PyTorch (eager, torch.compile) and TensorFlow
-# (eager, tf.function, XLA), all with the same recipe and thread count, then writes
-#   bench/results/<date>-<host>.json   every record, combined (bench/report.py's input)
-#   bench/results/<date>-<host>.md     the table, the targets, links to the plots
-#   bench/results/<date>-<host>/       PNG plots and each run's log
+# One benchmark command for issue 6: trains each workload (default fashion-mlp) with duet
+# (eager, graph) and, where bench/peers/setup.sh has made .venv, with PyTorch (eager,
+# torch.compile) and TensorFlow (eager, tf.function, XLA), all with the same recipe and
+# thread count, then writes, per workload (<name> is <date>-<host> for fashion-mlp and
+# <date>-<host>-<workload> for the others):
+#   bench/results/<name>.json   every record, combined (bench/report.py's input)
+#   bench/results/<name>.md     the table, the targets, links to the plots
+#   bench/results/<name>/       PNG plots and each run's log
 #   scripts/bench.sh [flags for every run]        e.g. --epochs 1 --limit 6000 (a quick run)
-# Environment: DUET_BUILD_DIR (default build), DUET_VENV (default .venv),
+#   DUET_BENCH_WORKLOADS="fashion-mlp fashion-lenet" scripts/bench.sh
+# Environment: DUET_BENCH_WORKLOADS (default fashion-mlp: the workloads to run, each
+# with its own recipe's defaults; duet runs `train_bench --workload W`, the peers are
+# bench/peers/torch_<W>.py and tf_<W>.py with W's dashes as underscores; a workload with no
+# peer script records that peer as absent), DUET_BUILD_DIR (default build), DUET_VENV (default .venv),
 # DUET_BENCH_THREADS (default: all cores), DUET_BENCH_ONLY="duet pytorch" (frameworks to
 # run), DUET_BENCH_REPEAT (default 1: rounds over all modes, the report takes each mode's
 # median run; rounds alternate the modes, so drift in the machine's load hits them alike),
@@ -34,24 +40,24 @@ build_dir=${DUET_BUILD_DIR:-build}
 venv=${DUET_VENV:-$PWD/.venv}
 threads=${DUET_BENCH_THREADS:-$(nproc)}
 only=${DUET_BENCH_ONLY:-duet pytorch tensorflow}
+workloads=${DUET_BENCH_WORKLOADS:-fashion-mlp}
 lock=${DUET_BENCH_LOCK:-/tmp/duet_bench.lock}
 flags=(--threads "$threads" "$@")  # later flags win, so the caller can override --threads
 
 echo "== building duet (Release, $build_dir)"
 DUET_BUILD_DIR=$build_dir scripts/build.sh -DDUET_BUILD_TESTS=OFF
 
-stamp="$(date +%Y-%m-%d)-$(hostname -s)"
+day_host="$(date +%Y-%m-%d)-$(hostname -s)"
 # The tree as the runs find it (before they write this run's logs under bench/results).
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
 results=${DUET_BENCH_RESULTS:-bench/results}
-out_dir=$results/$stamp
-mkdir -p "$out_dir"
-rm -f "$out_dir"/*.log "$out_dir"/*.png  # a rerun on the same day replaces that day's run
-records=$(mktemp -d)
-trap 'rm -rf "$records"' EXIT
+records_root=$(mktemp -d)
+trap 'rm -rf "$records_root"' EXIT
 status=0
 round=1
+# Set per workload in the loop below: where run() and note() write.
+workload="" stamp="" out_dir="" records=""
 
 # Runs one training run under the lock; its record goes to $records/<name>.json, its log
 # to $out_dir/<name>.log. Usage: run NAME FRAMEWORK MODE COMMAND...
@@ -111,6 +117,7 @@ wants tensorflow && tf_missing=$(peer_missing tensorflow)
 peer() {
   local framework=$1 why=$2 script=$3 suffix=$4
   shift 4
+  [[ -z $why && ! -f bench/peers/$script ]] && why="no peer script bench/peers/$script for $workload"
   for mode in "$@"; do
     if [[ -n $why ]]; then
       echo "== $framework $mode: absent ($why)"
@@ -121,32 +128,45 @@ peer() {
   done
 }
 
-rounds=${DUET_BENCH_REPEAT:-1}
-for ((round = 1; round <= rounds; round++)); do
-  suffix=""
-  (( rounds > 1 )) && { suffix="-r$round"; echo "== round $round of $rounds"; }
-  if wants duet; then
-    for mode in eager graph; do
-      if [[ -x $build_dir/bench/train_bench ]]; then
-        rm -f "$records/duet-$mode$suffix.json"  # train_bench appends
-        run "duet-$mode$suffix" duet "$mode" "$build_dir/bench/train_bench" --mode "$mode" "${flags[@]}"
-      else
-        run "duet-$mode$suffix" duet "$mode" "$build_dir/examples/fashion_mlp" --mode "$mode" "${flags[@]}"
-      fi
-    done
-  fi
-  wants pytorch && peer pytorch "$torch_missing" torch_fashion_mlp.py "$suffix" eager compile
-  wants tensorflow && peer tensorflow "$tf_missing" tf_fashion_mlp.py "$suffix" eager function xla
-done
-
 # The report: matplotlib from the venv when there is one (plots), else the system python3.
 report_py=python3
 [[ -x $py ]] && "$py" -c "import matplotlib" 2>/dev/null && report_py=$py
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)
-"$report_py" bench/report.py "$records"/*.json \
-  --combined "$results/$stamp.json" --md "$results/$stamp.md" --plots "$out_dir" \
-  --meta "date=$(date '+%Y-%m-%d %H:%M %Z')" --meta "host=$(hostname -s)" --meta "cpu=$cpu, $(nproc) cores" \
-  --meta "duet commit=$commit" --meta "flags=${flags[*]}" \
-  --meta "scheduler autogroup=$(cat /proc/self/autogroup 2>/dev/null || echo none)"
-echo "wrote $results/$stamp.json, $results/$stamp.md and $out_dir/"
+
+rounds=${DUET_BENCH_REPEAT:-1}
+for workload in $workloads; do
+  stamp=$day_host
+  [[ $workload != fashion-mlp ]] && stamp="$day_host-$workload"  # fashion-mlp keeps its old file names
+  out_dir=$results/$stamp
+  records=$records_root/$workload
+  mkdir -p "$out_dir" "$records"
+  rm -f "$out_dir"/*.log "$out_dir"/*.png  # a rerun on the same day replaces that day's run
+  program=${workload//-/_}  # fashion-lenet: examples/fashion_lenet, bench/peers/torch_fashion_lenet.py
+  echo "== workload $workload"
+  for ((round = 1; round <= rounds; round++)); do
+    suffix=""
+    (( rounds > 1 )) && { suffix="-r$round"; echo "== round $round of $rounds"; }
+    if wants duet; then
+      for mode in eager graph; do
+        if [[ -x $build_dir/bench/train_bench ]]; then
+          rm -f "$records/duet-$mode$suffix.json"  # train_bench appends
+          run "duet-$mode$suffix" duet "$mode" "$build_dir/bench/train_bench" --workload "$workload" --mode "$mode" \
+            "${flags[@]}"
+        else
+          run "duet-$mode$suffix" duet "$mode" "$build_dir/examples/$program" --mode "$mode" "${flags[@]}"
+        fi
+      done
+    fi
+    wants pytorch && peer pytorch "$torch_missing" "torch_$program.py" "$suffix" eager compile
+    wants tensorflow && peer tensorflow "$tf_missing" "tf_$program.py" "$suffix" eager function xla
+  done
+
+  "$report_py" bench/report.py "$records"/*.json \
+    --combined "$results/$stamp.json" --md "$results/$stamp.md" --plots "$out_dir" \
+    --meta "workload=$workload" \
+    --meta "date=$(date '+%Y-%m-%d %H:%M %Z')" --meta "host=$(hostname -s)" --meta "cpu=$cpu, $(nproc) cores" \
+    --meta "duet commit=$commit" --meta "flags=${flags[*]}" \
+    --meta "scheduler autogroup=$(cat /proc/self/autogroup 2>/dev/null || echo none)"
+  echo "wrote $results/$stamp.json, $results/$stamp.md and $out_dir/"
+done
 exit $status

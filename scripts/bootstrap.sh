@@ -11,6 +11,8 @@ packages=(
   libopenblas-dev      # reference GEMM backend and test oracle
   libeigen3-dev        # reference GEMM backend and test oracle
   zlib1g-dev           # gzip-compressed datasets
+  libcli11-dev         # examples/: the workload programs' command line
+  nlohmann-json3-dev   # examples/: the workload programs' JSON records
   dataset-fashion-mnist  # the default training data (/usr/share/datasets/fashion-mnist)
 )
 

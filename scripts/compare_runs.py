@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Prints a markdown table comparing fashion_mlp --json records (one file per run).
+"""Prints a markdown table comparing --json records of a workload program (fashion_mlp,
+fashion_lenet; one file per run).
 
     scripts/compare_runs.py eager.json graph.json
 """
@@ -24,7 +25,7 @@ def main(paths):
         ("arena / lower bound (MB)",
          lambda r: f"{r['arena_bytes'] / 1e6:.2f} / {r['lower_bound_bytes'] / 1e6:.2f}" if r["mode"] == "graph" else "-"),
     ]
-    print("| " + " | ".join(["fashion-mlp"] + [f"duet {r['mode']}" for r in runs]) + " |")
+    print("| " + " | ".join([base.get("workload", "fashion-mlp")] + [f"duet {r['mode']}" for r in runs]) + " |")
     print("|" + "---|" * (len(runs) + 1))
     for name, fmt in rows:
         print("| " + " | ".join([name] + [fmt(r) for r in runs]) + " |")

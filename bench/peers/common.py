@@ -1,12 +1,15 @@
-"""Shared pieces of the peer-framework benchmarks (torch_fashion_mlp.py, tf_fashion_mlp.py).
+"""Shared pieces of the peer-framework benchmarks (torch_<workload>.py, tf_<workload>.py).
 
-The fashion-mlp recipe lives in shared/WORKLOADS.md; this module holds what does not depend
-on the framework, so PyTorch and TensorFlow read the same data, shuffle the same way, time
-steps the same way and write the same JSON record as duet's `fashion_mlp --json`:
+The recipes live in shared/WORKLOADS.md; this module holds what does not depend on the
+framework, so PyTorch and TensorFlow read the same data, shuffle the same way, time steps
+the same way and write the same JSON record as duet's example programs (`fashion_mlp
+--json`, `fashion_lenet --json`):
 
-- the command line (--mode --epochs --batch --lr --seed --threads --limit --data --json);
+- the command line (--mode --epochs --batch --lr --seed --threads --limit --data --json),
+  with each workload's defaults (WORKLOADS);
 - thread pinning through the environment (must happen before the framework is imported);
-- Fashion-MNIST from the IDX gzip files, normalised and flattened to float32 [N, 784];
+- Fashion-MNIST from the IDX gzip files, normalised to float32 and shaped per example as
+  the model reads it ([N, 784] for fashion-mlp; [N, 1, 28, 28] or [N, 28, 28, 1] for a CNN);
 - per-epoch shuffled batch indices (last partial batch kept);
 - a StepTimer that turns step times and losses into the record's fields.
 
@@ -25,15 +28,22 @@ import numpy as np
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.2860, 0.3530
 CURVE_EVERY = 20  # loss_curve: one point per this many steps, loss = their mean
+# Each workload's recipe defaults (shared/WORKLOADS.md), as duet's programs have them.
+WORKLOADS = {
+    "fashion-mlp": {"epochs": 5, "batch": 128, "lr": 1e-3},
+    "fashion-lenet": {"epochs": 5, "batch": 64, "lr": 1e-3},
+}
 
 
-def parse_args(framework, modes, argv=None):
-    """The same flags as duet's fashion_mlp (plus --data); --mode picks the execution mode."""
-    p = argparse.ArgumentParser(description=f"fashion-mlp on {framework}")
+def parse_args(framework, modes, argv=None, workload="fashion-mlp"):
+    """The same flags as duet's programs (plus --data), with `workload`'s defaults; --mode
+    picks the execution mode. The result's .workload names the workload."""
+    defaults = WORKLOADS[workload]
+    p = argparse.ArgumentParser(description=f"{workload} on {framework}")
     p.add_argument("--mode", default=modes[0], choices=modes)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--epochs", type=int, default=defaults["epochs"])
+    p.add_argument("--batch", type=int, default=defaults["batch"])
+    p.add_argument("--lr", type=float, default=defaults["lr"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=-1, help="use only the first N train (and test) examples")
@@ -42,6 +52,7 @@ def parse_args(framework, modes, argv=None):
     args = p.parse_args(argv)
     if args.epochs < 1 or args.batch < 1 or args.lr <= 0 or args.threads < 1:
         p.error("--epochs, --batch, --threads must be >= 1 and --lr > 0")
+    args.workload = workload
     return args
 
 
@@ -62,15 +73,16 @@ def read_idx(path):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def load_split(root, prefix, limit):
-    """(images float32 [N, 784] normalised, labels int64 [N]) for prefix 'train' or 't10k'."""
+def load_split(root, prefix, limit, example_shape=(784,)):
+    """(images float32 [N, *example_shape] normalised, labels int64 [N]) for prefix 'train'
+    or 't10k'; example_shape holds 784 values: (784,), (1, 28, 28) or (28, 28, 1)."""
     x = read_idx(os.path.join(root, f"{prefix}-images-idx3-ubyte.gz"))
     y = read_idx(os.path.join(root, f"{prefix}-labels-idx1-ubyte.gz"))
     if limit >= 0:
         x, y = x[:limit], y[:limit]
     # In place after the one float32 copy, so no temporaries inflate peak RSS (the float
     # data, 188 MB for the training set, is what duet holds too).
-    x = x.reshape(len(x), -1).astype(np.float32)
+    x = x.reshape(len(x), *example_shape).astype(np.float32)
     x /= 255.0
     x -= MEAN
     x /= STD
@@ -84,7 +96,7 @@ def epoch_batches(n, batch, rng):
 
 
 def percentile(values, q):
-    """Linear interpolation between order statistics, as duet's workload.cpp does."""
+    """Linear interpolation between order statistics, as duet's examples/common/metrics.cpp does."""
     return float(np.percentile(np.asarray(values, dtype=np.float64), q * 100)) if values else 0.0
 
 
@@ -131,7 +143,7 @@ class StepTimer:
         and, when the data does not divide evenly, the last partial one (a second specialisation)."""
         median = percentile(self.step_ms, 0.5)
         rec = {
-            "workload": "fashion-mlp", "framework": framework, "mode": mode, "device": "cpu",
+            "workload": args.workload, "framework": framework, "mode": mode, "device": "cpu",
             "threads": args.threads, "batch": args.batch, "epochs": args.epochs, "seed": args.seed,
             "lr": args.lr, "steps": len(self.step_ms),
             "epoch_seconds": self.epoch_seconds,

@@ -16,7 +16,7 @@ namespace duet::nn {
 struct Conv2dOptions {
   Shape stride = {1};
   Shape padding = {0};
-  std::optional<PaddingMode> padding_mode;  // "same" / "valid" instead of sizes
+  std::optional<PaddingMode> padding_mode = std::nullopt;  // "same" / "valid" instead of sizes
   Shape dilation = {1};
   int64_t groups = 1;
   bool bias = true;

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""fashion-lenet on TensorFlow/Keras: the peer of duet's `fashion_lenet`, for bench/report.py.
+
+    .venv/bin/python bench/peers/tf_fashion_lenet.py --mode eager|function|xla [--epochs 5]
+        [--batch 64] [--lr 1e-3] [--seed 0] [--threads 2] [--limit N] [--json PATH]
+
+The recipe of shared/WORKLOADS.md (LeNet-5 for 28x28 images, cross-entropy, Adam 1e-3,
+batch 64) with a custom training loop (GradientTape); modes, timing, threads and Adam as in
+tf_fashion_mlp.py:
+- eager:    the step runs op by op (no tf.function);
+- function: the step under tf.function (one trace: the batch dimension is None);
+- xla:      tf.function(jit_compile=True), compiled once per batch shape.
+Keras convolutions read channels-last images, so examples are [N, 28, 28, 1] (the same
+values as duet's and PyTorch's [N, 1, 28, 28]); Flatten therefore orders the 400 features
+(h, w, c) rather than (c, h, w), a fixed permutation of Linear(400,120)'s inputs that
+changes nothing for a model trained from scratch. "same" padding is padding 2 for a 5x5
+kernel at stride 1. PyTorch's init with Keras initializers: kernels U(+-1/sqrt(fan_in))
+(VarianceScaling(1/3, fan_in, uniform), what kaiming_uniform(a=sqrt(5)) gives; Keras's
+fan_in of a conv kernel is in_channels x kh x kw, as PyTorch's), biases U(+-1/sqrt(fan_in)).
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+WORKLOAD = "fashion-lenet"
+MODES = ["eager", "function", "xla"]
+EXAMPLE_SHAPE = (28, 28, 1)  # NHWC, Keras's default layout
+
+
+def make_model(keras, seed):
+    """LeNet-5 as in shared/WORKLOADS.md, initialised as PyTorch's Conv2d and Linear are."""
+    def init(fan_in, i):
+        bound = fan_in ** -0.5
+        return dict(
+            kernel_initializer=keras.initializers.VarianceScaling(1.0 / 3, "fan_in", "uniform", seed=seed * 10 + i),
+            bias_initializer=keras.initializers.RandomUniform(-bound, bound, seed=seed * 10 + 5 + i))
+
+    layers = keras.layers
+    return keras.Sequential([
+        keras.Input(shape=EXAMPLE_SHAPE),
+        layers.Conv2D(6, 5, padding="same", activation="relu", **init(1 * 5 * 5, 0)),   # (N, 28, 28, 6)
+        layers.MaxPooling2D(2),                                                          # (N, 14, 14, 6)
+        layers.Conv2D(16, 5, padding="valid", activation="relu", **init(6 * 5 * 5, 1)),  # (N, 10, 10, 16)
+        layers.MaxPooling2D(2),                                                          # (N, 5, 5, 16)
+        layers.Flatten(),                                                                # (N, 400)
+        layers.Dense(120, activation="relu", **init(400, 2)),
+        layers.Dense(84, activation="relu", **init(120, 3)),
+        layers.Dense(10, **init(84, 4)),
+    ])
+
+
+def main():
+    args = common.parse_args("tensorflow", MODES, workload=WORKLOAD)
+    common.pin_threads(args.threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no INFO/WARNING banners
+    import numpy as np
+    import tensorflow as tf
+    import keras
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(args.seed)
+    x_train, y_train = common.load_split(args.data, "train", args.limit, EXAMPLE_SHAPE)
+    x_test, y_test = common.load_split(args.data, "t10k", args.limit, EXAMPLE_SHAPE)
+
+    model = make_model(keras, args.seed)
+    opt = keras.optimizers.Adam(learning_rate=args.lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    opt.build(model.trainable_variables)  # create slots before any tracing
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    signature = [tf.TensorSpec([None, *EXAMPLE_SHAPE], tf.float32), tf.TensorSpec([None], tf.int64)]
+    if args.mode == "function":
+        step_fn = tf.function(train_step, input_signature=signature)
+    elif args.mode == "xla":
+        step_fn = tf.function(train_step, input_signature=signature, jit_compile=True)
+    else:
+        step_fn = train_step
+
+    rng = np.random.default_rng(args.seed)
+    timer = common.StepTimer()
+    print(f"{WORKLOAD}: tensorflow {tf.__version__} (keras {keras.__version__}), mode {args.mode}, "
+          f"{args.epochs} epochs, batch {args.batch}, lr {args.lr:g}, seed {args.seed}, threads {args.threads}",
+          flush=True)
+    timer.start()
+    for epoch in range(args.epochs):
+        batches = common.epoch_batches(len(y_train), args.batch, rng)
+        for i, idx in enumerate(batches):
+            xb, yb = tf.constant(x_train[idx]), tf.constant(y_train[idx])
+            t0 = time.perf_counter()
+            loss = float(step_fn(xb, yb).numpy())
+            timer.step((time.perf_counter() - t0) * 1e3, loss, len(idx))
+            common.progress(epoch, args.epochs, i + 1, len(batches), loss)
+        timer.end_epoch()
+
+    # Evaluation in chunks of 1000 with the trained variables (eager forward).
+    correct = 0
+    for s in range(0, len(y_test), 1000):
+        logits = model(tf.constant(x_test[s:s + 1000]), training=False)
+        correct += int((np.argmax(logits.numpy(), axis=1) == y_test[s:s + 1000]).sum())
+    rec = timer.record("tensorflow", args.mode, args, compiled=args.mode != "eager")
+    rec["framework_version"] = tf.__version__
+    common.finish(rec, correct / max(1, len(y_test)), args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""fashion-lenet on PyTorch: the peer of duet's `fashion_lenet`, for bench/report.py.
+
+    .venv/bin/python bench/peers/torch_fashion_lenet.py --mode eager|compile [--epochs 5]
+        [--batch 64] [--lr 1e-3] [--seed 0] [--threads 2] [--limit N] [--json PATH]
+
+The recipe of shared/WORKLOADS.md: LeNet-5 for 28x28 images [N, 1, 28, 28] (Conv2d(1,6,5,
+padding 2) - ReLU - MaxPool2d(2) - Conv2d(6,16,5) - ReLU - MaxPool2d(2) - Flatten -
+Linear(400,120) - ReLU - Linear(120,84) - ReLU - Linear(84,10)) with PyTorch's default
+init, cross-entropy, Adam(1e-3, (0.9, 0.999), 1e-8), batch 64 reshuffled each epoch with
+the last partial batch kept. Modes, timing and record as torch_fashion_mlp.py:
+- eager:   the plain training step;
+- compile: the same step under torch.compile (inductor, dynamic=False: the full batch and
+           the last partial batch each get their own static specialisation).
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+WORKLOAD = "fashion-lenet"
+MODES = ["eager", "compile"]
+EXAMPLE_SHAPE = (1, 28, 28)  # NCHW, as torch.nn.Conv2d reads it
+
+
+def make_model(torch):
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),   # (N, 6, 14, 14)
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),             # (N, 16, 5, 5)
+        nn.Flatten(),                                                # (N, 400)
+        nn.Linear(400, 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10))
+
+
+def main():
+    args = common.parse_args("pytorch", MODES, workload=WORKLOAD)
+    common.pin_threads(args.threads)
+    # A fresh inductor cache per run, so compile_seconds is a cold compile, as duet's is;
+    # removed at exit.
+    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        import atexit
+        import shutil
+        import tempfile
+        cache = tempfile.mkdtemp(prefix="duet-bench-inductor-")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
+    import numpy as np
+    import torch  # after pin_threads: OpenMP reads OMP_NUM_THREADS when it loads
+
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    x_train, y_train = common.load_split(args.data, "train", args.limit, EXAMPLE_SHAPE)
+    x_test, y_test = common.load_split(args.data, "t10k", args.limit, EXAMPLE_SHAPE)
+    x_train, y_train = torch.from_numpy(x_train), torch.from_numpy(y_train)
+
+    torch.manual_seed(args.seed)
+    model = make_model(torch)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
+
+    def train_step(x, y):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    step_fn = torch.compile(train_step, dynamic=False) if args.mode == "compile" else train_step
+    rng = np.random.default_rng(args.seed)
+    timer = common.StepTimer()
+    print(f"{WORKLOAD}: pytorch {torch.__version__}, mode {args.mode}, {args.epochs} epochs, "
+          f"batch {args.batch}, lr {args.lr:g}, seed {args.seed}, threads {torch.get_num_threads()}", flush=True)
+    timer.start()
+    for epoch in range(args.epochs):
+        batches = common.epoch_batches(len(y_train), args.batch, rng)
+        for i, idx in enumerate(batches):
+            idx = torch.from_numpy(idx)
+            xb, yb = x_train[idx], y_train[idx]
+            t0 = time.perf_counter()
+            loss = step_fn(xb, yb).item()
+            timer.step((time.perf_counter() - t0) * 1e3, loss, len(idx))
+            common.progress(epoch, args.epochs, i + 1, len(batches), loss)
+        timer.end_epoch()
+
+    # Evaluation in chunks of 1000, without autograd, on the trained (shared) parameters.
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for s in range(0, len(y_test), 1000):
+            logits = model(torch.from_numpy(x_test[s:s + 1000]))
+            correct += int((logits.argmax(1).numpy() == y_test[s:s + 1000]).sum())
+    rec = timer.record("pytorch", args.mode, args, compiled=args.mode == "compile")
+    rec["framework_version"] = torch.__version__
+    common.finish(rec, correct / max(1, len(y_test)), args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+// TrainConfig: the settings every workload's run takes, one per common command-line flag
+// (--mode --device --epochs --steps --batch --lr --threads --data --limit --seed), and the
+// check that refuses bad values before any data is read.
+//
+//   TrainConfig c = defaults_for(spec);   // the workload's epochs, batch and lr
+//   c.mode = "graph";
+//   check_config(c, spec.name);           // duet::Error naming the flag and the value
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "data/fashion_mnist.h"
+
+namespace duet::workloads {
+
+struct TrainConfig {
+  std::string mode = "eager";   // eager | graph
+  std::string device = "cpu";   // cpu | cuda[:N]
+  int epochs = 5;
+  int64_t batch = 128;
+  double lr = 1e-3;
+  int threads = 0;              // 0: all cores
+  std::string data_dir = data::kFashionMnistDefaultDir;
+  int64_t limit = -1;           // use only the first N training (and test) examples
+  uint64_t seed = 0;
+  int64_t max_steps = 0;        // > 0: stop training after this many steps in all
+};
+
+// What a workload's recipe sets and a flag may override.
+struct WorkloadDefaults {
+  int epochs = 5;
+  int64_t batch = 128;
+  double lr = 1e-3;
+};
+
+// --threads must be in [0, max_num_threads()]; `who` prefixes the message.
+void check_threads(int threads, const std::string& who);
+
+// Every field's range, the mode, and whether the device exists in this build and machine.
+void check_config(const TrainConfig& c, const std::string& who);
+
+}  // namespace duet::workloads

@@ -1,0 +1,28 @@
+// The training loop every workload shares: reads Fashion-MNIST, builds the workload's
+// model and optimizer from the seed, trains eagerly or through graph::compile of the same
+// step function, and measures step times, memory, kernel launches, graph mode's compile
+// figures, losses and test accuracy.
+//
+//   const WorkloadSpec& spec = find_workload("fashion-lenet");
+//   TrainConfig config = defaults_for(spec);
+//   config.mode = "graph";
+//   TrainResult r = run_workload(spec, config);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "examples/common/train_config.h"
+#include "examples/common/train_result.h"
+#include "examples/common/workload.h"
+
+namespace duet::workloads {
+
+// Called after every step: (epoch, step in epoch, steps per epoch, loss, samples/s so far).
+using StepCallback = std::function<void(int, int64_t, int64_t, double, double)>;
+
+// Trains and evaluates; throws duet::Error for bad configs, missing data, or a mode or
+// device this build does not have.
+TrainResult run_workload(const WorkloadSpec& spec, const TrainConfig& config, const StepCallback& on_step = {});
+
+}  // namespace duet::workloads

@@ -1,0 +1,141 @@
+// Tests of the examples' workload layer (examples/common/, examples/workloads/): the
+// registry, the command line over each workload's defaults, the JSON record's fields,
+// LeNet's shapes, and a per-step learning-rate schedule in both modes (what fashion-resnet's
+// cosine decay will use).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numbers>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/functions.h"
+#include "core/generator.h"
+#include "data/fashion_mnist.h"
+#include "examples/common/command_line.h"
+#include "examples/common/json_record.h"
+#include "examples/common/train_loop.h"
+#include "examples/workloads/registry.h"
+
+using namespace duet;
+using namespace duet::workloads;
+
+namespace {
+
+// Parses `args` (after the program name) with the common flags; returns parse()'s answer.
+std::optional<int> parse(CommonFlags& flags, std::vector<std::string> args) {
+  args.insert(args.begin(), "test_program");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  return flags.parse(int(argv.size()), argv.data());
+}
+
+bool have_data() {
+  if (data::FashionMnist::available(data::kFashionMnistDefaultDir, data::FashionMnist::Split::Train)) return true;
+  MESSAGE("skipped: Fashion-MNIST is not installed (install Debian's dataset-fashion-mnist package)");
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("workload registry: both workloads, and an unknown name lists them") {
+  CHECK(workload_names() == std::vector<std::string>{"fashion-mlp", "fashion-lenet"});
+  CHECK(find_workload("fashion-lenet").defaults.batch == 64);
+  CHECK(find_workload("fashion-mlp").defaults.batch == 128);
+  try {
+    find_workload("fashion-gan");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("available: fashion-mlp, fashion-lenet") != std::string::npos);
+  }
+}
+
+TEST_CASE("common flags: given flags over each workload's defaults") {
+  CLI::App app{"test", "test_program"};
+  CommonFlags flags(app, std::nullopt);
+  REQUIRE_FALSE(parse(flags, {"--mode", "graph", "--lr", "0.01", "--limit", "-1", "--steps", "7"}).has_value());
+  for (const char* name : {"fashion-mlp", "fashion-lenet"}) {
+    const WorkloadSpec& spec = find_workload(name);
+    TrainConfig c = flags.config_for(spec);
+    CHECK(c.mode == "graph");
+    CHECK(c.lr == 0.01);                         // given
+    CHECK(c.batch == spec.defaults.batch);       // the workload's
+    CHECK(c.epochs == spec.defaults.epochs);
+    CHECK(c.limit == -1);
+    CHECK(c.max_steps == 7);
+  }
+}
+
+TEST_CASE("common flags: bad values are refused while parsing") {
+  auto exit_code = [](std::vector<std::string> args) {
+    CLI::App app{"test", "test_program"};
+    CommonFlags flags(app, WorkloadDefaults{});
+    return parse(flags, std::move(args));
+  };
+  CHECK(exit_code({"--threads", "100000"}) == 1);
+  CHECK(exit_code({"--mode", "lazy"}) == 1);
+  CHECK(exit_code({"--epochs", "two"}) == 1);
+  CHECK(exit_code({"--json", "/nonexistent/dir/out.json"}) == 1);
+  CHECK(exit_code({"--unknown", "1"}) == 1);
+  CHECK_FALSE(exit_code({"--epochs", "2"}).has_value());
+
+  CLI::App app{"test", "test_program"};
+  CommonFlags flags(app, WorkloadDefaults{});
+  REQUIRE_FALSE(parse(flags, {"--batch", "0"}).has_value());  // a range, checked with the workload's config
+  CHECK_THROWS_AS(flags.config_for(find_workload("fashion-mlp")), Error);
+}
+
+TEST_CASE("fashion-lenet: LeNet-5's shapes and parameter count") {
+  const WorkloadSpec& spec = find_workload("fashion-lenet");
+  CHECK(spec.example_shape == Shape{1, 28, 28});
+  manual_seed(0);
+  auto model = spec.make_model();
+  int64_t count = 0;
+  for (const Tensor& p : model->parameters()) count += p.numel();
+  CHECK(count == 156 + 2416 + 48120 + 10164 + 850);  // conv1, conv2, fc 400-120, 120-84, 84-10
+  Tensor logits = model->forward(randn({2, 1, 28, 28}));
+  CHECK(logits.sizes() == Shape{2, 10});
+}
+
+TEST_CASE("JSON record: the fields bench/report.py and the peers share") {
+  TrainResult r;
+  r.workload = "fashion-lenet";
+  r.config.mode = "graph";
+  r.epoch_seconds = {1.5};
+  r.loss_curve = {{0.5, 2.25}};
+  auto j = nlohmann::json::parse(to_json(r));
+  for (const char* field : {"workload", "framework", "mode", "device", "threads", "batch", "epochs", "lr", "steps",
+                            "seed", "epoch_seconds", "step_ms_median", "step_ms_p90", "samples_per_second",
+                            "test_accuracy", "final_train_loss", "peak_rss_bytes", "peak_allocator_bytes",
+                            "allocations", "kernel_launches", "compile_ms", "compile_seconds", "arena_bytes",
+                            "lower_bound_bytes", "loss_curve"})
+    CHECK_MESSAGE(j.contains(field), field);
+  CHECK(j["workload"] == "fashion-lenet");
+  CHECK(j["framework"] == "duet");
+  CHECK(j["loss_curve"][0][1] == 2.25);
+}
+
+TEST_CASE("a per-step learning-rate schedule: applied every step, the same in eager and graph mode") {
+  if (!have_data()) return;
+  WorkloadSpec spec = find_workload("fashion-mlp");
+  TrainConfig config = defaults_for(spec);
+  config.limit = 640;
+  config.batch = 64;
+  config.max_steps = 6;
+  auto run = [&](const std::string& mode) {
+    config.mode = mode;
+    return run_workload(spec, config).step_losses;
+  };
+  const std::vector<double> constant = run("eager");
+  spec.lr_at_step = [](double base, int64_t step, int64_t total) {  // cosine decay to 0, as fashion-resnet's
+    return base * 0.5 * (1 + std::cos(std::numbers::pi * double(step) / double(total)));
+  };
+  const std::vector<double> eager = run("eager"), graph = run("graph");
+  REQUIRE(eager.size() == 6);
+  CHECK(eager == graph);
+  CHECK(eager[0] == constant[0]);  // step 0 runs at the base rate
+  CHECK(eager[1] == constant[1]);  // step 1 runs at cos(pi/6)-scaled rate: its loss precedes that update
+  CHECK(eager.back() != constant.back());
+}
