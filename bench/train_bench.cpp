@@ -1,7 +1,7 @@
 // train_bench: trains a workload in one mode on one device and writes one JSON record per
 // run (JSON Lines), for scripts/bench.sh and bench/report.py to compare against peers.
 //
-//   train_bench [--workload fashion-mlp|fashion-lenet] [--repeat R] [--json PATH] <common flags>
+//   train_bench [--workload fashion-mlp|fashion-lenet|fashion-resnet] [--repeat R] [--json PATH] <common flags>
 //   train_bench --workload fashion-lenet --mode graph --epochs 5 --json out.jsonl
 //
 // The flags, the defaults (each workload's recipe) and the record are the example

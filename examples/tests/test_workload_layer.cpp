@@ -40,15 +40,15 @@ bool have_data() {
 
 }  // namespace
 
-TEST_CASE("workload registry: both workloads, and an unknown name lists them") {
-  CHECK(workload_names() == std::vector<std::string>{"fashion-mlp", "fashion-lenet"});
+TEST_CASE("workload registry: every workload, and an unknown name lists them") {
+  CHECK(workload_names() == std::vector<std::string>{"fashion-mlp", "fashion-lenet", "fashion-resnet"});
   CHECK(find_workload("fashion-lenet").defaults.batch == 64);
   CHECK(find_workload("fashion-mlp").defaults.batch == 128);
   try {
     find_workload("fashion-gan");
     FAIL("no error");
   } catch (const Error& e) {
-    CHECK(std::string(e.what()).find("available: fashion-mlp, fashion-lenet") != std::string::npos);
+    CHECK(std::string(e.what()).find("available: fashion-mlp, fashion-lenet, fashion-resnet") != std::string::npos);
   }
 }
 
@@ -85,6 +85,24 @@ TEST_CASE("common flags: bad values are refused while parsing") {
   CommonFlags flags(app, WorkloadDefaults{});
   REQUIRE_FALSE(parse(flags, {"--batch", "0"}).has_value());  // a range, checked with the workload's config
   CHECK_THROWS_AS(flags.config_for(find_workload("fashion-mlp")), Error);
+}
+
+TEST_CASE("fashion-resnet: shapes, parameter count, batch-norm buffers, cosine learning rate") {
+  const WorkloadSpec& spec = find_workload("fashion-resnet");
+  CHECK(spec.defaults.batch == 128);
+  manual_seed(0);
+  auto model = spec.make_model();
+  int64_t count = 0;
+  for (const Tensor& p : model->parameters()) count += p.numel();
+  const int64_t stem = 1 * 16 * 9 + 32, stage1 = 2 * (2 * 16 * 16 * 9 + 2 * 32);
+  const int64_t stage2 = (16 * 32 * 9 + 32 * 32 * 9 + 16 * 32 + 3 * 64) + (2 * 32 * 32 * 9 + 2 * 64);
+  const int64_t stage3 = (32 * 64 * 9 + 64 * 64 * 9 + 32 * 64 + 3 * 128) + (2 * 64 * 64 * 9 + 2 * 128);
+  CHECK(count == stem + stage1 + stage2 + stage3 + 64 * 10 + 10);
+  CHECK(model->named_buffers().size() == 3 * 15);  // 15 batch norms: running mean, var, count
+  CHECK(model->forward(randn({3, 1, 28, 28})).sizes() == Shape{3, 10});
+  CHECK(spec.lr_at_step(0.1, 0, 100) == doctest::Approx(0.1));
+  CHECK(spec.lr_at_step(0.1, 50, 100) == doctest::Approx(0.05));
+  CHECK(spec.lr_at_step(0.1, 100, 100) == doctest::Approx(0.0));
 }
 
 TEST_CASE("fashion-lenet: LeNet-5's shapes and parameter count") {
