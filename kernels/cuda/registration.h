@@ -22,6 +22,9 @@ void register_matmul_kernels();              // matmul.cu
 void register_reduction_kernels();           // reduction.cu: sum ... argmin
 void register_softmax_kernels();             // softmax.cu: softmax, log_softmax
 void register_indexing_kernels();            // indexing.cu: index_select, gather, scatter_add, cat, one_hot
+void register_conv_kernels();                // conv.cu: conv2d, conv2d_input_grad, conv2d_weight_grad
+void register_pool_kernels();                // pool.cu: max/avg/adaptive_avg_pool2d and their backward ops
+void register_batch_norm_kernels();          // batch_norm.cu: batch_norm_stats ... batch_norm_backward
 
 // Calls every hook above (runtime.cpp).
 void register_all_kernels();

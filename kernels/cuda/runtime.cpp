@@ -117,6 +117,9 @@ void register_all_kernels() {
   register_reduction_kernels();
   register_softmax_kernels();
   register_indexing_kernels();
+  register_conv_kernels();
+  register_pool_kernels();
+  register_batch_norm_kernels();
 }
 
 bool built_with_cuda() { return true; }

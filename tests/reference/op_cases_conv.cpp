@@ -102,9 +102,9 @@ void conv_cases(OpKind op, const CaseSink& sink) {
         const Shape ys = conv_out(c);
         if (op == OpKind::conv2d) {
           Tensor x = in.make(dt, c.x, l), w = in.make(dt, c.w, l);
-          std::vector<Tensor> inputs = {x, w};
-          RefTensor b;
-          if (c.bias) inputs.push_back(in.make(dt, {c.w[0]}, l == Layout::Strided ? l : Layout::Contiguous)), b = ref::read(inputs[2]);
+          const Tensor bias = c.bias ? in.make(dt, {c.w[0]}, l == Layout::Strided ? l : Layout::Contiguous) : Tensor();
+          const RefTensor b = c.bias ? ref::read(bias) : RefTensor();
+          std::vector<Tensor> inputs = c.bias ? std::vector<Tensor>{x, w, bias} : std::vector<Tensor>{x, w};
           sink({desc, inputs, attrs, ref::conv2d(ref::read(x), ref::read(w), c.bias ? &b : nullptr, g), tol, false, c.threads});
         } else if (op == OpKind::conv2d_input_grad) {
           Tensor dy = in.make(dt, ys, l), w = in.make(dt, c.w, l);
