@@ -27,6 +27,17 @@ void check_pair(OpKind op, const Tensor& x, const Tensor& t, const char* what) {
              what, " must be ", dtype_name(x.dtype()), "[2, ", x.size(1), "], got ", describe(t));
 }
 
+// The backward ops' common inputs (dy, x, mean, var); returns x.
+const Tensor& check_backward_inputs(OpKind op, std::span<const Tensor> in) {
+  const Tensor &dy = in[0], &x = in[1];
+  check_input(op, x, "input");
+  DUET_CHECK(dy.sizes() == x.sizes() && dy.dtype() == x.dtype(), op_name(op), ": output gradient ", describe(dy),
+             " must match the input ", describe(x));
+  check_channel_vector(op, x, in[2], "mean");
+  check_channel_vector(op, x, in[3], "var");
+  return x;
+}
+
 void check_attrs(OpKind op, const Attrs& attrs, bool with_training) {
   DUET_CHECK(attrs.has("eps") && attrs.get_number("eps") >= 0, op_name(op), ": needs a non-negative attr eps");
   if (with_training) DUET_CHECK(attrs.has("training"), op_name(op), ": needs attr training (true or false)");
@@ -54,24 +65,14 @@ TensorMeta batch_norm_shape(OpKind op, std::span<const Tensor> in, const Attrs& 
 TensorMeta batch_norm_reduce_shape(OpKind op, std::span<const Tensor> in, const Attrs& attrs) {
   check_attrs(op, attrs, false);
   Device dev = common_device(op, in);
-  const Tensor &dy = in[0], &x = in[1];
-  check_input(op, x, "input");
-  DUET_CHECK(dy.sizes() == x.sizes() && dy.dtype() == x.dtype(), op_name(op), ": output gradient ", describe(dy),
-             " must match the input ", describe(x));
-  check_channel_vector(op, x, in[2], "mean");
-  check_channel_vector(op, x, in[3], "var");
+  const Tensor& x = check_backward_inputs(op, in);
   return {{2, x.size(1)}, x.dtype(), dev};
 }
 
 TensorMeta batch_norm_backward_shape(OpKind op, std::span<const Tensor> in, const Attrs& attrs) {
   check_attrs(op, attrs, true);
   Device dev = common_device(op, in);
-  const Tensor &dy = in[0], &x = in[1];
-  check_input(op, x, "input");
-  DUET_CHECK(dy.sizes() == x.sizes() && dy.dtype() == x.dtype(), op_name(op), ": output gradient ", describe(dy),
-             " must match the input ", describe(x));
-  check_channel_vector(op, x, in[2], "mean");
-  check_channel_vector(op, x, in[3], "var");
+  const Tensor& x = check_backward_inputs(op, in);
   check_channel_vector(op, x, in[4], "weight");
   check_pair(op, x, in[5], "sums");
   return {x.sizes(), x.dtype(), dev};

@@ -12,8 +12,10 @@
 // gradient sums samples in fixed chunks of kWgradChunk (partial sums run in parallel and
 // are added in chunk order), so its bits do not depend on the thread count either.
 //
-// Versions and figures: v1 (this file) im2col + GEMM for every shape. Figures per layer
-// against oneDNN are to come with bench/ (issue: convolutional networks).
+// Versions and figures: v1 (this file) im2col + GEMM for every shape. Measured 2026-12-07 on
+// the 2-core VM (`duet_bench --benchmark_filter=conv/`, zmm FMA peak 337 GFLOP/s): 3.5-22%
+// of peak on the fashion-lenet / fashion-resnet layers, e.g. the 64-channel 3x3 layer
+// (batch 128, 7x7) 7.2 / 7.0 / 6.3 ms forward / dgrad / wgrad. No oneDNN comparison yet.
 #include <algorithm>
 #include <optional>
 #include <vector>
