@@ -3,6 +3,14 @@ add_library(duet_compile_flags INTERFACE)
 target_compile_options(duet_compile_flags INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
 
+# Note [No implicit FMA]: every op rounds as IEEE says, once per operation, whoever
+# computes it. With FMA in the target (-march=native) GCC contracts a*b + c into one fused
+# multiply-add by default, so the same formula rounds differently in host code (an
+# optimizer's decayed rate, 1 + (t-1)*decay) than as a chain of tensor ops in a captured
+# graph, and eager and graph mode differ by an ulp (fuzz seed 5234747). Kernels that want
+# an FMA say so with intrinsics; nothing is contracted behind their back.
+target_compile_options(duet_compile_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>)
+
 include(CheckCXXCompilerFlag)
 # Note [GCC 12 SLP miscompile]: GCC 12.2 with AVX-512 enabled (-march=native on an AVX-512
 # machine, or -mavx512f) at -O2 stores std::vector<double>{1, 1, 0, 0} as {1, 1, 1, 1}: its
