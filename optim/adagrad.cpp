@@ -38,7 +38,8 @@ void Adagrad::step() {
       s.buffers.insert("sum", full_like(p, o.initial_accumulator_value));
     }
     // A decaying rate depends on the step count: in a captured step it comes from the
-    // count's tensor (Note [Optimizers under capture]), converted as eager's host number is.
+    // count's and the rate's tensors (Note [Optimizers under capture]), converted as eager's
+    // host number is.
     const bool counted = is_capturing() && o.lr_decay != 0;
     if (counted) param_step_tensor(i);  // made before the count below advances it
     const int64_t t = count_param_step(i);
@@ -46,8 +47,10 @@ void Adagrad::step() {
     const Tensor& sum = s.buffers.at("sum");
     sum.add_(g * g);
     if (counted) {
-      Tensor clr = lr() / (1.0 + (param_step_tensor(i) - 1.0) * o.lr_decay);
+      Tensor clr = lr_tensor(p.device()) / (1.0 + (param_step_tensor(i) - 1.0) * o.lr_decay);
       p.sub_(g / (sqrt(sum) + o.eps) * clr.to(p.dtype()));
+    } else if (o.lr_decay == 0) {
+      p.sub_(times_lr(g / (sqrt(sum) + o.eps)));  // lr / (1 + (t-1) * 0) is lr exactly
     } else {
       const double clr = lr() / (1 + double(t - 1) * o.lr_decay);
       p.sub_(g / (sqrt(sum) + o.eps) * clr);

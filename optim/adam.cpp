@@ -57,7 +57,10 @@ void Adam::step() {
     const int64_t t = count_param_step(i);
 
     if (decoupled_) {
-      if (o.weight_decay != 0) p.mul_(1 - lr * o.weight_decay);
+      if (o.weight_decay != 0) {
+        if (capturing) p.mul_((1.0 - lr_tensor(p.device()) * o.weight_decay).to(p.dtype()));
+        else p.mul_(1 - lr * o.weight_decay);
+      }
     } else if (o.weight_decay != 0) {
       g = g + p * o.weight_decay;
     }
@@ -79,7 +82,7 @@ void Adam::step() {
       Corrections c = lockstep ? shared : corrections(param_step_tensor(i));
       const DType dt = p.dtype();
       Tensor denom = sqrt(second) / sqrt(c.bias2).to(dt) + o.eps;
-      p.sub_(m / denom * (lr / c.bias1).to(dt));
+      p.sub_(m / denom * (lr_tensor(p.device()) / c.bias1).to(dt));
       continue;
     }
     const double bias1 = 1 - std::pow(o.beta1, double(t));

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "autograd/grad_mode.h"
+#include "core/capture_hooks.h"
 #include "core/error.h"
 #include "core/functions.h"
 
@@ -58,7 +59,21 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr, std::string name)
 
 void Optimizer::set_lr(double lr) {
   DUET_CHECK(lr >= 0, name_, ": invalid learning rate ", lr, " (expected lr >= 0)");
+  NoGradGuard no_grad;
+  if (CaptureHooks* h = capture_hooks()) {
+    // Inside a compiled function the new rate is part of the step: the graph writes it
+    // into the lr tensors (made first, so that every later read in the step sees the
+    // write) and each replay sets the host number as this call did.
+    for (const Tensor& p : params_) lr_tensor(p.device());
+    h->on_abort([alive = std::weak_ptr<int>(alive_), self = this, old = lr_] {
+      if (!alive.expired()) self->lr_ = old;
+    });
+    h->on_replay([alive = std::weak_ptr<int>(alive_), self = this, lr] {
+      if (!alive.expired()) self->lr_ = lr;
+    });
+  }
   lr_ = lr;
+  for (const Tensor& t : lr_tensors_) t.fill_(lr);
 }
 
 void Optimizer::zero_grad(bool set_to_none) {

@@ -85,6 +85,13 @@ class Optimizer {
   int64_t count_param_step(size_t i);                  // ++state(i).step; returns it
   const Tensor& param_step_tensor(size_t i);           // capture only: state(i).step as a tensor
   const Tensor& step_count_tensor();                   // capture only: step_count() as a tensor
+  // The learning rate as a 0-dim float64 tensor on `device`, made on demand while a step is
+  // captured and kept equal to lr() by set_lr(): the compiled step reads it when it runs,
+  // so a new learning rate changes the update without capturing again.
+  const Tensor& lr_tensor(const Device& device);
+  // x * lr(): a host multiply in eager steps, the lr tensor in captured ones (same bits:
+  // the rate is rounded to x's dtype either way).
+  Tensor times_lr(const Tensor& x);
   // Registers, while capturing, that the compiled step assumed `holds()` (see begin_step).
   void guard(const std::string& what, std::function<bool()> holds);
   // Sets every count tensor to its host count (after load_state_dict).
@@ -97,6 +104,7 @@ class Optimizer {
   int64_t step_count_ = 0;
   std::vector<ParamState> state_;
   Tensor step_count_tensor_;
+  std::vector<Tensor> lr_tensors_;  // lr_tensor(), one per device asked for
   uint64_t state_epoch_ = 0;  // bumped when load_state_dict replaces the state tensors
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // lets capture hooks outlive this safely
   struct Counts {

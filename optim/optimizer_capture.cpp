@@ -25,9 +25,8 @@ void Optimizer::begin_step() {
     self->step_count_ = count;
     self->state_ = state;
   });
-  // The learning rate is a constant of the compiled step, and the state tensors are its
-  // state: a new learning rate, or state loaded from a dict, captures again.
-  guard("learning rate", [self = this, lr = lr_] { return self->lr_ == lr; });
+  // The learning rate reaches the compiled step as a tensor it reads (lr_tensor()); the
+  // state tensors are its state: state loaded from a dict captures again.
   guard("state (load_state_dict)", [self = this, epoch = state_epoch_] { return self->state_epoch_ == epoch; });
   if (!buffer_names().empty())
     for (size_t i = 0; i < params_.size(); ++i)
@@ -86,11 +85,25 @@ const Tensor& Optimizer::step_count_tensor() {
   return step_count_tensor_;
 }
 
+const Tensor& Optimizer::lr_tensor(const Device& device) {
+  for (const Tensor& t : lr_tensors_)
+    if (t.device() == device) return t;
+  CaptureSuspendGuard real;
+  lr_tensors_.push_back(full({}, lr_, {DType::Float64, device}));
+  return lr_tensors_.back();
+}
+
+Tensor Optimizer::times_lr(const Tensor& x) {
+  if (!is_capturing()) return x * lr_;
+  return x * lr_tensor(x.device()).to(x.dtype());
+}
+
 void Optimizer::sync_step_tensors() {
   NoGradGuard no_grad;
   if (step_count_tensor_.defined()) step_count_tensor_.fill_(double(step_count_));
   for (ParamState& s : state_)
     if (s.step_tensor.defined()) s.step_tensor.fill_(double(s.step));
+  for (const Tensor& t : lr_tensors_) t.fill_(lr_);
 }
 
 }  // namespace duet::optim

@@ -48,9 +48,9 @@ void RMSprop::step() {
     if (o.momentum > 0) {
       const Tensor& buf = s.buffers.at("momentum_buffer");
       buf.mul_(o.momentum).add_(g / avg);
-      p.sub_(buf * lr());
+      p.sub_(times_lr(buf));
     } else {
-      p.sub_(g / avg * lr());
+      p.sub_(times_lr(g / avg));
     }
   }
   count_step();

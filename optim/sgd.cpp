@@ -46,7 +46,7 @@ void SGD::step() {
       const Tensor& buf = s.buffers.at("momentum_buffer");
       g = o.nesterov ? g + buf * o.momentum : buf;
     }
-    p.sub_(g * lr());
+    p.sub_(times_lr(g));
   }
   count_step();
 }
