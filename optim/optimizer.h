@@ -74,7 +74,7 @@ class Optimizer {
   // other, but an optimizer also keeps host state (step counts, its learning rate, state
   // made on the first step) that a replayed graph cannot see. Every step() starts with
   // begin_step(), which, while a graph is captured, (a) lets a failed capture restore the
-  // host state, (b) makes the learning rate and the step-count relations the captured
+  // host state, (b) makes the state epoch and the step-count relations the captured
   // code branched on guards of the compiled step, and (c) asks for an eager call when a
   // parameter's state does not exist yet. The counts advance through count_step() and
   // count_param_step(), which register the same advance for every replay and keep each
