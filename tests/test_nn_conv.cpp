@@ -9,6 +9,10 @@
 #include "graph/graph.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
+#include "core/dispatch.h"
+#include "tests/reference/reference_conv.h"
+#include "tests/reference/reference_ops.h"
+#include "tests/test_support.h"
 
 using namespace duet;
 namespace F = duet::nn::functional;
@@ -152,4 +156,40 @@ TEST_CASE("a network with batch norm: a compiled step keeps eager's bits and buf
       for (double v : b.to(DType::Float64).to_vector<double>()) got[mode].push_back(float(v));
   }
   CHECK(got[1] == got[0]);
+}
+
+TEST_CASE("max pooling's interior and vector paths pick the element the general rule picks") {
+  // Values from a small set, so windows hold ties, signed zeros, infinities and NaNs; wide
+  // rows so 2- and 3-wide stride-2 windows take the AVX2 path (Note [Interior windows] in
+  // kernels/cpu/pool.cpp), strided inputs the scalar interior path, borders the general one.
+  const std::vector<float> pool = {-1.f, 0.f, -0.f, 1.f, 1.f, 2.f, NAN, -INFINITY, INFINITY};
+  uint64_t seed = 7;
+  struct Case { Shape x; int64_t k, s, p; bool transposed; };
+  for (const Case& c : {Case{{2, 3, 12, 40}, 2, 2, 0, false}, Case{{2, 3, 13, 41}, 3, 2, 1, false},
+                        Case{{1, 2, 9, 35}, 3, 2, 0, false}, Case{{1, 2, 12, 40}, 2, 2, 0, true},
+                        Case{{1, 2, 11, 37}, 3, 2, 1, true}}) {
+    std::vector<float> v(size_t(c.x[0] * c.x[1] * c.x[2] * c.x[3]));
+    for (float& e : v) e = pool[testing::lcg(seed) % pool.size()];
+    Tensor x = tensor(v, c.x);
+    if (c.transposed) x = tensor(v, Shape{c.x[0], c.x[1], c.x[3], c.x[2]}).transpose(2, 3);
+    const Attrs a = Attrs()
+                        .set("kernel", Shape{c.k, c.k})
+                        .set("stride", Shape{c.s, c.s})
+                        .set("padding", Shape{c.p, c.p})
+                        .set("dilation", Shape{1, 1})
+                        .set("ceil_mode", false);
+    const ref::PoolGeom g{.kh = c.k, .kw = c.k, .sh = c.s, .sw = c.s, .ph = c.p, .pw = c.p};
+    Tensor y = apply(OpKind::max_pool2d, {x}, a);
+    Tensor dy = randn(y.sizes());
+    Tensor dx = apply(OpKind::max_pool2d_backward, {dy, x}, a);
+    const ref::RefTensor ry = ref::max_pool2d(ref::read(x), g);
+    const ref::RefTensor rdx = ref::max_pool2d_backward(ref::read(dy), ref::read(x), g);
+    const std::vector<double> got = testing::values_of(y), gdx = testing::values_of(dx);
+    int bad = 0, bad_dx = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+      bad += !(std::isnan(got[i]) ? std::isnan(ry.v[i]) : got[i] == ry.v[i] && std::signbit(got[i]) == std::signbit(ry.v[i]));
+    for (size_t i = 0; i < gdx.size(); ++i) bad_dx += !(std::abs(gdx[i] - rdx.v[i]) <= 1e-5 * (1 + std::abs(rdx.v[i])));
+    CHECK_MESSAGE(bad == 0, shape_str(c.x), " k", c.k);
+    CHECK_MESSAGE(bad_dx == 0, shape_str(c.x), " k", c.k);
+  }
 }
