@@ -8,7 +8,7 @@
 #   bench/results/<name>.md     the table, the targets, links to the plots
 #   bench/results/<name>/       PNG plots and each run's log
 #   scripts/bench.sh [flags for every run]        e.g. --epochs 1 --limit 6000 (a quick run)
-#   DUET_BENCH_WORKLOADS="fashion-mlp fashion-lenet" scripts/bench.sh
+#   DUET_BENCH_WORKLOADS="fashion-mlp fashion-lenet fashion-resnet" scripts/bench.sh
 # Environment: DUET_BENCH_WORKLOADS (default fashion-mlp: the workloads to run, each
 # with its own recipe's defaults; duet runs `train_bench --workload W`, the peers are
 # bench/peers/torch_<W>.py and tf_<W>.py with W's dashes as underscores; a workload with no
@@ -141,7 +141,7 @@ for workload in $workloads; do
   records=$records_root/$workload
   mkdir -p "$out_dir" "$records"
   rm -f "$out_dir"/*.log "$out_dir"/*.png  # a rerun on the same day replaces that day's run
-  program=${workload//-/_}  # fashion-lenet: examples/fashion_lenet, bench/peers/torch_fashion_lenet.py
+  program=${workload//-/_}  # fashion-resnet: examples/fashion_resnet, bench/peers/torch_fashion_resnet.py
   echo "== workload $workload"
   for ((round = 1; round <= rounds; round++)); do
     suffix=""

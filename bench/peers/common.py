@@ -3,7 +3,7 @@
 The recipes live in shared/WORKLOADS.md; this module holds what does not depend on the
 framework, so PyTorch and TensorFlow read the same data, shuffle the same way, time steps
 the same way and write the same JSON record as duet's example programs (`fashion_mlp
---json`, `fashion_lenet --json`):
+--json`, `fashion_lenet --json`, `fashion_resnet --json`):
 
 - the command line (--mode --epochs --batch --lr --seed --threads --limit --data --json),
   with each workload's defaults (WORKLOADS);
@@ -11,13 +11,18 @@ the same way and write the same JSON record as duet's example programs (`fashion
 - Fashion-MNIST from the IDX gzip files, normalised to float32 and shaped per example as
   the model reads it ([N, 784] for fashion-mlp; [N, 1, 28, 28] or [N, 28, 28, 1] for a CNN);
 - per-epoch shuffled batch indices (last partial batch kept);
-- a StepTimer that turns step times and losses into the record's fields.
+- the training loop (train: epochs of shuffled batches, each step timed, the learning rate
+  set before each step when the recipe has a schedule) and test accuracy (accuracy);
+- a StepTimer that turns step times and losses into the record's fields;
+- a fresh inductor cache for torch.compile (fresh_inductor_cache).
 
-Nothing here imports torch or tensorflow.
+Nothing here imports torch or tensorflow: the framework's pieces (gathering a batch, the
+step, the prediction) come in as functions.
 """
 import argparse
 import gzip
 import json
+import math
 import os
 import resource
 import struct
@@ -32,6 +37,7 @@ CURVE_EVERY = 20  # loss_curve: one point per this many steps, loss = their mean
 WORKLOADS = {
     "fashion-mlp": {"epochs": 5, "batch": 128, "lr": 1e-3},
     "fashion-lenet": {"epochs": 5, "batch": 64, "lr": 1e-3},
+    "fashion-resnet": {"epochs": 5, "batch": 128, "lr": 0.1},
 }
 
 
@@ -60,6 +66,20 @@ def pin_threads(threads):
     """OpenMP/MKL/oneDNN read these at library load time, so call before importing torch/tf."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+
+
+def fresh_inductor_cache():
+    """A fresh inductor cache per run, so a torch peer's compile_seconds is a cold compile, as
+    duet's is; removed at exit. Call before importing torch; an explicit
+    TORCHINDUCTOR_CACHE_DIR is left alone."""
+    if "TORCHINDUCTOR_CACHE_DIR" in os.environ:
+        return
+    import atexit
+    import shutil
+    import tempfile
+    cache = tempfile.mkdtemp(prefix="duet-bench-inductor-")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
 
 
 def read_idx(path):
@@ -93,6 +113,50 @@ def epoch_batches(n, batch, rng):
     """Index arrays for one epoch: a fresh permutation, cut into batches; the last may be short."""
     perm = rng.permutation(n)
     return [perm[i:i + batch] for i in range(0, n, batch)]
+
+
+def cosine_lr(base, step, total):
+    """The rate of step `step` (0-based) of `total`: cosine decay from base to 0 over the run,
+    as duet's fashion_resnet lr_at_step computes it."""
+    return base * 0.5 * (1 + math.cos(math.pi * step / max(1, total)))
+
+
+def train(args, n, gather, step, set_lr=None):
+    """The training loop every peer shares, as duet's: args.epochs epochs over the n training
+    examples, each a fresh seeded permutation cut into batches of args.batch (the last may be
+    short). Per batch, with idx its example indices (numpy int64):
+      set_lr(global_step, total_steps)  optional: the step's learning rate, set before the
+                                        timer starts (duet sets the optimizer's rate there too);
+      gather(idx) -> tuple              the step's inputs, gathered outside the timing;
+      step(*inputs) -> float            one synchronous training step, timed; its loss.
+    Returns the StepTimer, ready for record()."""
+    rng = np.random.default_rng(args.seed)
+    timer = StepTimer()
+    total_steps = args.epochs * ((n + args.batch - 1) // args.batch)
+    global_step = 0
+    timer.start()
+    for epoch in range(args.epochs):
+        batches = epoch_batches(n, args.batch, rng)
+        for i, idx in enumerate(batches):
+            if set_lr is not None:
+                set_lr(global_step, total_steps)
+            inputs = gather(idx)
+            t0 = time.perf_counter()
+            loss = step(*inputs)
+            timer.step((time.perf_counter() - t0) * 1e3, loss, len(idx))
+            global_step += 1
+            progress(epoch, args.epochs, i + 1, len(batches), loss)
+        timer.end_epoch()
+    return timer
+
+
+def accuracy(predict, x_test, y_test, chunk=1000):
+    """Test accuracy, in chunks of 1000 as duet evaluates: predict(images) gives the predicted
+    classes (numpy) of a chunk of numpy images. The caller puts the model in eval/no-grad mode."""
+    correct = 0
+    for s in range(0, len(y_test), chunk):
+        correct += int((predict(x_test[s:s + chunk]) == y_test[s:s + chunk]).sum())
+    return correct / max(1, len(y_test))
 
 
 def percentile(values, q):

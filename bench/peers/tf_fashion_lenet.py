@@ -20,7 +20,6 @@ fan_in of a conv kernel is in_channels x kh x kw, as PyTorch's), biases U(+-1/sq
 """
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -86,30 +85,18 @@ def main():
     else:
         step_fn = train_step
 
-    rng = np.random.default_rng(args.seed)
-    timer = common.StepTimer()
     print(f"{WORKLOAD}: tensorflow {tf.__version__} (keras {keras.__version__}), mode {args.mode}, "
           f"{args.epochs} epochs, batch {args.batch}, lr {args.lr:g}, seed {args.seed}, threads {args.threads}",
           flush=True)
-    timer.start()
-    for epoch in range(args.epochs):
-        batches = common.epoch_batches(len(y_train), args.batch, rng)
-        for i, idx in enumerate(batches):
-            xb, yb = tf.constant(x_train[idx]), tf.constant(y_train[idx])
-            t0 = time.perf_counter()
-            loss = float(step_fn(xb, yb).numpy())
-            timer.step((time.perf_counter() - t0) * 1e3, loss, len(idx))
-            common.progress(epoch, args.epochs, i + 1, len(batches), loss)
-        timer.end_epoch()
+    timer = common.train(args, len(y_train), lambda idx: (tf.constant(x_train[idx]), tf.constant(y_train[idx])),
+                         lambda xb, yb: float(step_fn(xb, yb).numpy()))
 
     # Evaluation in chunks of 1000 with the trained variables (eager forward).
-    correct = 0
-    for s in range(0, len(y_test), 1000):
-        logits = model(tf.constant(x_test[s:s + 1000]), training=False)
-        correct += int((np.argmax(logits.numpy(), axis=1) == y_test[s:s + 1000]).sum())
+    accuracy = common.accuracy(lambda x: np.argmax(model(tf.constant(x), training=False).numpy(), axis=1),
+                               x_test, y_test)
     rec = timer.record("tensorflow", args.mode, args, compiled=args.mode != "eager")
     rec["framework_version"] = tf.__version__
-    common.finish(rec, correct / max(1, len(y_test)), args.json)
+    common.finish(rec, accuracy, args.json)
 
 
 if __name__ == "__main__":

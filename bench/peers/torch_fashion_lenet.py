@@ -15,7 +15,6 @@ the last partial batch kept. Modes, timing and record as torch_fashion_mlp.py:
 """
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -39,16 +38,7 @@ def make_model(torch):
 def main():
     args = common.parse_args("pytorch", MODES, workload=WORKLOAD)
     common.pin_threads(args.threads)
-    # A fresh inductor cache per run, so compile_seconds is a cold compile, as duet's is;
-    # removed at exit.
-    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
-        import atexit
-        import shutil
-        import tempfile
-        cache = tempfile.mkdtemp(prefix="duet-bench-inductor-")
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
-        atexit.register(shutil.rmtree, cache, ignore_errors=True)
-    import numpy as np
+    common.fresh_inductor_cache()  # compile_seconds is a cold compile, as duet's is
     import torch  # after pin_threads: OpenMP reads OMP_NUM_THREADS when it loads
 
     torch.set_num_threads(args.threads)
@@ -69,32 +59,22 @@ def main():
         return loss.detach()
 
     step_fn = torch.compile(train_step, dynamic=False) if args.mode == "compile" else train_step
-    rng = np.random.default_rng(args.seed)
-    timer = common.StepTimer()
+
+    def gather(idx):
+        idx = torch.from_numpy(idx)
+        return x_train[idx], y_train[idx]
+
     print(f"{WORKLOAD}: pytorch {torch.__version__}, mode {args.mode}, {args.epochs} epochs, "
           f"batch {args.batch}, lr {args.lr:g}, seed {args.seed}, threads {torch.get_num_threads()}", flush=True)
-    timer.start()
-    for epoch in range(args.epochs):
-        batches = common.epoch_batches(len(y_train), args.batch, rng)
-        for i, idx in enumerate(batches):
-            idx = torch.from_numpy(idx)
-            xb, yb = x_train[idx], y_train[idx]
-            t0 = time.perf_counter()
-            loss = step_fn(xb, yb).item()
-            timer.step((time.perf_counter() - t0) * 1e3, loss, len(idx))
-            common.progress(epoch, args.epochs, i + 1, len(batches), loss)
-        timer.end_epoch()
+    timer = common.train(args, len(y_train), gather, lambda xb, yb: step_fn(xb, yb).item())
 
     # Evaluation in chunks of 1000, without autograd, on the trained (shared) parameters.
     model.eval()
-    correct = 0
     with torch.no_grad():
-        for s in range(0, len(y_test), 1000):
-            logits = model(torch.from_numpy(x_test[s:s + 1000]))
-            correct += int((logits.argmax(1).numpy() == y_test[s:s + 1000]).sum())
+        accuracy = common.accuracy(lambda x: model(torch.from_numpy(x)).argmax(1).numpy(), x_test, y_test)
     rec = timer.record("pytorch", args.mode, args, compiled=args.mode == "compile")
     rec["framework_version"] = torch.__version__
-    common.finish(rec, correct / max(1, len(y_test)), args.json)
+    common.finish(rec, accuracy, args.json)
 
 
 if __name__ == "__main__":

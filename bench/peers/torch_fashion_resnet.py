@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""fashion-resnet on PyTorch: the peer of duet's `fashion_resnet`, for bench/report.py.
+
+    .venv/bin/python bench/peers/torch_fashion_resnet.py --mode eager|compile [--epochs 5]
+        [--batch 128] [--lr 0.1] [--seed 0] [--threads 2] [--limit N] [--json PATH]
+
+The recipe of shared/WORKLOADS.md, as examples/workloads/fashion_resnet.cpp builds it: a
+small ResNet for 28x28 images [N, 1, 28, 28]:
+  stem Conv2d(1,16,3,padding 1,no bias) - BatchNorm2d - ReLU              (N, 16, 28, 28)
+  three stages of two basic blocks (conv3x3-BN-ReLU-conv3x3-BN, + shortcut, ReLU), 16, 32
+  and 64 channels; the first block of stages 2 and 3 has stride 2 and a Conv2d 1x1 stride 2
+  + BatchNorm2d shortcut (the others the identity)                        (N, 64, 7, 7)
+  AdaptiveAvgPool2d(1) - Flatten - Linear(64,10).
+Every conv is bias-free with padding k/2, initialised Kaiming-normal (fan_out, relu); BN
+weight 1, bias 0, eps 1e-5, momentum 0.1 (PyTorch's and duet's defaults); Linear has
+PyTorch's default init (duet's nn::Linear is the same). Cross-entropy; SGD momentum 0.9,
+weight decay 5e-4 on every parameter (torch.optim.SGD's coupled L2, as duet's optim::SGD);
+lr 0.1 decayed per step by a cosine to 0 over the whole run (lr_t = 0.1 * (1 + cos(pi t /
+T)) / 2, t the 0-based step, T = epochs x batches per epoch), set before each step outside
+its timing, as duet does; batch 128 reshuffled each epoch with the last partial batch kept;
+5 epochs. Test accuracy in eval mode (BN with its running statistics).
+Modes, timing and record as torch_fashion_mlp.py:
+- eager:   the plain training step;
+- compile: the same step under torch.compile (inductor, dynamic=False: the full batch and
+           the last partial batch each get their own static specialisation).
+The learning rate is a tensor (filled in place each step) in both modes: PyTorch's way to
+change the rate of a compiled optimizer step without a recompile per value.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+WORKLOAD = "fashion-resnet"
+MODES = ["eager", "compile"]
+EXAMPLE_SHAPE = (1, 28, 28)  # NCHW, as torch.nn.Conv2d reads it
+MOMENTUM, WEIGHT_DECAY = 0.9, 5e-4
+
+
+def make_model(torch):
+    nn = torch.nn
+
+    def conv(cin, cout, k, stride):
+        c = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False)
+        nn.init.kaiming_normal_(c.weight, mode="fan_out", nonlinearity="relu")
+        return c
+
+    class BasicBlock(nn.Module):
+        """conv3x3-BN-ReLU-conv3x3-BN plus the shortcut (the identity, or conv1x1-BN when the
+        block changes the shape), then ReLU."""
+
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1, self.bn1 = conv(cin, cout, 3, stride), nn.BatchNorm2d(cout)
+            self.conv2, self.bn2 = conv(cout, cout, 3, 1), nn.BatchNorm2d(cout)
+            self.shortcut = nn.Identity()
+            if stride != 1 or cin != cout:
+                self.shortcut = nn.Sequential(conv(cin, cout, 1, stride), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            y = torch.relu(self.bn1(self.conv1(x)))
+            y = self.bn2(self.conv2(y))
+            return torch.relu(y + self.shortcut(x))
+
+    layers = [conv(1, 16, 3, 1), nn.BatchNorm2d(16), nn.ReLU()]                  # (N, 16, 28, 28)
+    cin = 16
+    for cout in (16, 32, 64):                                                     # 28x28, 14x14, 7x7
+        for block in range(2):
+            layers.append(BasicBlock(cin, cout, 2 if block == 0 and cout != 16 else 1))
+            cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]           # (N, 64) -> (N, 10)
+    return nn.Sequential(*layers)
+
+
+def main():
+    args = common.parse_args("pytorch", MODES, workload=WORKLOAD)
+    common.pin_threads(args.threads)
+    common.fresh_inductor_cache()  # compile_seconds is a cold compile, as duet's is
+    import torch  # after pin_threads: OpenMP reads OMP_NUM_THREADS when it loads
+
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    x_train, y_train = common.load_split(args.data, "train", args.limit, EXAMPLE_SHAPE)
+    x_test, y_test = common.load_split(args.data, "t10k", args.limit, EXAMPLE_SHAPE)
+    x_train, y_train = torch.from_numpy(x_train), torch.from_numpy(y_train)
+
+    torch.manual_seed(args.seed)
+    model = make_model(torch)
+    lr = torch.tensor(args.lr)  # the schedule fills it in place (see the docstring)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+
+    def train_step(x, y):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    step_fn = torch.compile(train_step, dynamic=False) if args.mode == "compile" else train_step
+
+    def gather(idx):
+        idx = torch.from_numpy(idx)
+        return x_train[idx], y_train[idx]
+
+    def set_lr(step, total_steps):
+        lr.fill_(common.cosine_lr(args.lr, step, total_steps))
+
+    print(f"{WORKLOAD}: pytorch {torch.__version__}, mode {args.mode}, {args.epochs} epochs, "
+          f"batch {args.batch}, lr {args.lr:g} (cosine), seed {args.seed}, threads {torch.get_num_threads()}",
+          flush=True)
+    timer = common.train(args, len(y_train), gather, lambda xb, yb: step_fn(xb, yb).item(), set_lr)
+
+    # Evaluation in eval mode (BN's running statistics), in chunks of 1000, without autograd.
+    model.eval()
+    with torch.no_grad():
+        accuracy = common.accuracy(lambda x: model(torch.from_numpy(x)).argmax(1).numpy(), x_test, y_test)
+    rec = timer.record("pytorch", args.mode, args, compiled=args.mode == "compile")
+    rec["framework_version"] = torch.__version__
+    common.finish(rec, accuracy, args.json)
+
+
+if __name__ == "__main__":
+    main()
