@@ -1,9 +1,12 @@
 // Convolution benchmarks: every conv layer of the fashion-lenet (batch 64) and
 // fashion-resnet (batch 128) workloads, forward, input gradient (dgrad) and weight
 // gradient (wgrad) each, through the ops' CPU kernels (kernels/cpu/conv.cpp), float32.
+// Each row runs on duet's kernels and again on oneDNN's (the DUET_CONV backends,
+// kernels/cpu/conv_backend.h; in a build without oneDNN its rows report that they skipped).
 // Counters: GFLOPS (2 * N * OC * OH * OW * C / groups * KH * KW per pass) and pct_peak,
 // the share of the FMA peak measured at start-up.
-// Names: conv/<workload>_<layer>/<pass>/duet.
+// Names: conv/<workload>_<layer>/<pass>/<duet|onednn>.
+//   duet_bench --benchmark_filter=conv/ --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -13,6 +16,7 @@
 #include "core/dispatch.h"
 #include "core/functions.h"
 #include "core/ops/conv_geometry.h"
+#include "kernels/cpu/conv_backend.h"
 
 namespace duet::bench {
 namespace {
@@ -33,8 +37,19 @@ const std::vector<ConvLayer> kLayers = {
 enum class Pass { Forward, InputGrad, WeightGrad };
 const char* pass_name(Pass p) { return p == Pass::Forward ? "forward" : p == Pass::InputGrad ? "dgrad" : "wgrad"; }
 
-void bm_conv(benchmark::State& state, ConvLayer l, Pass pass) {
-  settle_pools(PoolOwner::Duet);
+// Selects a convolution backend for one benchmark and restores duet's afterwards.
+struct UseConvBackend {
+  explicit UseConvBackend(cpu::ConvBackend b) { cpu::set_conv_backend(b); }
+  ~UseConvBackend() { cpu::set_conv_backend(cpu::ConvBackend::Duet); }
+};
+
+void bm_conv(benchmark::State& state, ConvLayer l, Pass pass, cpu::ConvBackend backend) {
+  if (!cpu::conv_backend_available(backend)) {
+    state.SkipWithError("this build has no oneDNN (install libdnnl-dev and configure with DUET_ONEDNN=AUTO or ON)");
+    return;
+  }
+  settle_pools(backend == cpu::ConvBackend::OneDNN ? PoolOwner::OneDnn : PoolOwner::Duet);
+  const UseConvBackend use(backend);
   const Attrs attrs = Attrs()
                           .set("stride", std::vector<int64_t>{l.stride, l.stride})
                           .set("padding", std::vector<int64_t>{l.pad, l.pad})
@@ -66,9 +81,11 @@ void bm_conv(benchmark::State& state, ConvLayer l, Pass pass) {
 void register_conv_benchmarks() {
   for (const ConvLayer& l : kLayers)
     for (Pass p : {Pass::Forward, Pass::InputGrad, Pass::WeightGrad})
-      benchmark::RegisterBenchmark(("conv/" + l.name + "/" + pass_name(p) + "/duet").c_str(), bm_conv, l, p)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+      for (cpu::ConvBackend b : {cpu::ConvBackend::Duet, cpu::ConvBackend::OneDNN})
+        benchmark::RegisterBenchmark(
+            ("conv/" + l.name + "/" + pass_name(p) + "/" + cpu::conv_backend_name(b)).c_str(), bm_conv, l, p, b)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
 }
 
 }  // namespace duet::bench

@@ -10,6 +10,7 @@ packages=(
   libbenchmark-dev     # bench/
   libopenblas-dev      # reference GEMM backend and test oracle
   libeigen3-dev        # reference GEMM backend and test oracle
+  libdnnl-dev          # oneDNN: reference convolution backend (DUET_CONV=onednn)
   zlib1g-dev           # gzip-compressed datasets
   libcli11-dev         # examples/: the workload programs' command line
   nlohmann-json3-dev   # examples/: the workload programs' JSON records
