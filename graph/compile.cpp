@@ -44,7 +44,8 @@ std::string CompileReport::str() const {
        << " -> " << p.nodes_after << " nodes (" << p.ms << " ms)\n";
   os << "  after passes        " << nodes_after_passes << " nodes\n";
   os << "  fusion              " << elementwise_groups << " elementwise groups (" << fused_nodes << " nodes), "
-     << matmul_epilogues << " matmul epilogues, " << reduction_prologues << " reduction prologues\n";
+     << matmul_epilogues << " matmul epilogues, " << reduction_prologues << " reduction prologues, "
+     << conv_epilogues << " conv epilogues, " << batch_norm_relus << " batch norm + relu\n";
   os << "  kernels per run     " << kernels << "\n";
   os << "  schedule            " << (rescheduled ? "memory-aware" : "capture order") << " (capture order's arena "
      << mb(capture_order_arena_bytes) << ")\n";
@@ -150,6 +151,8 @@ CompiledFunction::Variant* CompiledFunction::capture_with(Entry& e, const std::v
     rep.fused_nodes = fs.fused_elementwise_nodes;
     rep.matmul_epilogues = fs.matmul_epilogues;
     rep.reduction_prologues = fs.reduction_prologues;
+    rep.conv_epilogues = fs.conv_epilogues;
+    rep.batch_norm_relus = fs.batch_norm_relus;
   }
   if (options_.schedule) {
     ScheduleStats ss = schedule_for_memory(g, options_.strategy);

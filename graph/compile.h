@@ -71,6 +71,7 @@ struct CompileReport {
   std::vector<PassStats> passes;
   size_t nodes_after_passes = 0;
   int elementwise_groups = 0, fused_nodes = 0, matmul_epilogues = 0, reduction_prologues = 0;
+  int conv_epilogues = 0, batch_norm_relus = 0;  // CPU only (graph/fusion.h)
   size_t kernels = 0;           // kernel calls per run after fusion
   int64_t arena_bytes = 0, naive_bytes = 0, lower_bound_bytes = 0;
   int64_t capture_order_arena_bytes = 0;  // the arena capture order would have needed

@@ -55,6 +55,8 @@ const char* kind_name(FusedProgram::Kind k) {
     case FusedProgram::Kind::Elementwise: return "elementwise";
     case FusedProgram::Kind::MatmulEpilogue: return "matmul epilogue";
     case FusedProgram::Kind::Reduction: return "reduction prologue";
+    case FusedProgram::Kind::ConvEpilogue: return "conv epilogue";
+    case FusedProgram::Kind::BatchNormRelu: return "batch norm + relu";
   }
   return "?";
 }
@@ -359,9 +361,11 @@ CudaFusedArgs cuda_fused_args(const CudaFusedLayout& layout) {
 FusedKernel cuda_fused_kernel_for(const Node& node, std::span<const Tensor> inputs, const Tensor& out) {
   DUET_ASSERT(node.fused != nullptr, "fused node without a program");
   const FusedProgram& prog = *node.fused;
-  DUET_CHECK(prog.kind != FusedProgram::Kind::Reduction, "graph: fused group '", node.name, "' (a ",
-             kind_name(prog.kind), ") cannot run on ", out.device(),
-             ": reduction prologues have no CUDA kernel (graph::compile does not form them for CUDA graphs)");
+  const bool cpu_only = prog.kind == FusedProgram::Kind::Reduction || prog.kind == FusedProgram::Kind::ConvEpilogue ||
+                        prog.kind == FusedProgram::Kind::BatchNormRelu;
+  DUET_CHECK(!cpu_only, "graph: fused group '", node.name, "' (a ", kind_name(prog.kind), ") cannot run on ",
+             out.device(), ": reduction prologues, conv epilogues and batch norm + relu have no CUDA kernel ",
+             "(graph::compile does not form them for CUDA graphs)");
 #if defined(DUET_HAVE_CUDA)
   if (prog.kind == FusedProgram::Kind::MatmulEpilogue) {
     // a [M, K] @ b [K, N] + bias [N] (+ relu) as one call of duet's CUDA GEMM (or cuBLAS,

@@ -1,4 +1,5 @@
-// The fusion pass (see fusion.h): matmul epilogues first, then elementwise groups.
+// The fusion pass (see fusion.h): matmul and conv epilogues and batch norm + ReLU first,
+// then elementwise groups, then reduction prologues.
 #include "graph/fusion.h"
 
 #include <algorithm>
@@ -95,6 +96,103 @@ int fuse_matmul_epilogues(Graph& g) {
     absorbed[size_t(mm)] = true;
     if (relu) absorbed[v] = true;
     roots.emplace_back(root, std::move(f));
+  }
+  int count = int(roots.size());
+  if (count) rewrite(g, absorbed, roots);
+  return count;
+}
+
+// Note [Conv epilogues]: conv2d [-> batch_norm] [-> relu] becomes one conv call whose
+// store epilogue adds the bias, normalises and rectifies (kernels/cpu/conv.h), so the conv
+// output and the batch-norm output never make a round trip through memory of their own.
+//   - Bits: the epilogue runs eager's operations on eager's values in eager's order (the
+//     batch-norm formula is one function, kernels/cpu/batch_norm.h, called by both); the
+//     batch norm is not folded into the weights, which would round differently.
+//   - Where: per (sample, group) block right after its GEMM, while the block is in cache;
+//     not inside the GEMM's micro-kernel, whose epilogue takes a bias per column of C while
+//     a conv's channels are its rows.
+//   - When: each absorbed value has the next node as its only user and is no output or
+//     write-back. relu saves its output for backward (autograd's grad_relu), so a
+//     training step's conv -> relu fuses; batch norm's backward reads its input, so in
+//     training conv -> batch_norm does not (eval mode and inference do), while
+//     batch_norm -> relu does in both (batch_norm_relu groups).
+//   - CPU only (fuse_options_for): CUDA graphs run the ops as they are.
+int fuse_conv_epilogues(Graph& g) {
+  auto uses = users(g);
+  auto pinned = pinned_values(g);
+  std::vector<bool> absorbed(g.size(), false);
+  std::vector<std::pair<ValueId, Node>> roots;
+  // The only user of v when it is an op of kind `op` reading v first, and v is not pinned.
+  auto sole_user = [&](ValueId v, OpKind op) {
+    if (uses[size_t(v)].size() != 1 || pinned[size_t(v)]) return kNoValue;
+    const ValueId u = uses[size_t(v)][0];
+    const Node& n = g.node(u);
+    return n.kind == NodeKind::Op && n.op == op && n.inputs[0] == v ? u : kNoValue;
+  };
+  for (size_t v = 0; v < g.size(); ++v) {
+    const Node& conv = g.nodes[v];
+    if (conv.kind != NodeKind::Op || conv.op != OpKind::conv2d || absorbed[v]) continue;
+    ValueId root = ValueId(v);
+    const ValueId bn = sole_user(root, OpKind::batch_norm);
+    if (bn != kNoValue) root = bn;
+    const ValueId relu = sole_user(root, OpKind::relu);
+    if (relu != kNoValue) root = relu;
+    if (root == ValueId(v)) continue;
+    auto prog = std::make_shared<FusedProgram>();
+    prog->kind = FusedProgram::Kind::ConvEpilogue;
+    prog->attrs = conv.attrs;
+    prog->conv_bias = conv.inputs.size() == 3;
+    prog->batch_norm = bn != kNoValue;
+    prog->relu = relu != kNoValue;
+    Node f;
+    f.kind = NodeKind::Fused;
+    f.inputs = conv.inputs;
+    f.name = prog->conv_bias ? "conv2d+bias" : "conv2d";
+    if (bn != kNoValue) {
+      const Node& b = g.node(bn);
+      f.inputs.insert(f.inputs.end(), b.inputs.begin() + 1, b.inputs.end());
+      prog->eps = b.attrs.get_number("eps");
+      f.name += "+batch_norm";
+      absorbed[size_t(bn)] = bn != root;
+    }
+    if (relu != kNoValue) f.name += "+relu";
+    prog->num_inputs = int(f.inputs.size());
+    f.meta = g.node(root).meta;
+    f.fused = prog;
+    absorbed[v] = true;
+    roots.emplace_back(root, std::move(f));
+  }
+  int count = int(roots.size());
+  if (count) rewrite(g, absorbed, roots);
+  return count;
+}
+
+// batch_norm -> relu, the batch norm's value used by the relu alone: one batch-norm kernel
+// that rectifies as it stores (kernels/cpu/batch_norm.h; CPU only, as conv epilogues).
+int fuse_batch_norm_relus(Graph& g) {
+  auto uses = users(g);
+  auto pinned = pinned_values(g);
+  std::vector<bool> absorbed(g.size(), false);
+  std::vector<std::pair<ValueId, Node>> roots;
+  for (size_t v = 0; v < g.size(); ++v) {
+    const Node& bn = g.nodes[v];
+    if (bn.kind != NodeKind::Op || bn.op != OpKind::batch_norm || uses[v].size() != 1 || pinned[v]) continue;
+    const ValueId relu = uses[v][0];
+    const Node& r = g.node(relu);
+    if (r.kind != NodeKind::Op || r.op != OpKind::relu) continue;
+    auto prog = std::make_shared<FusedProgram>();
+    prog->kind = FusedProgram::Kind::BatchNormRelu;
+    prog->num_inputs = int(bn.inputs.size());
+    prog->attrs = bn.attrs;
+    prog->relu = true;
+    Node f;
+    f.kind = NodeKind::Fused;
+    f.inputs = bn.inputs;
+    f.meta = r.meta;
+    f.name = "batch_norm+relu";
+    f.fused = prog;
+    absorbed[v] = true;
+    roots.emplace_back(relu, std::move(f));
   }
   int count = int(roots.size());
   if (count) rewrite(g, absorbed, roots);
@@ -346,13 +444,16 @@ std::vector<std::vector<ValueId>> side_store_writers(const Graph& g) {
 FuseOptions fuse_options_for(Device device, bool side_stores) {
   FuseOptions o;
   o.side_stores = side_stores;
-  if (!device.is_cpu()) o.reduction_prologues = false;
+  if (!device.is_cpu()) o.reduction_prologues = o.conv_epilogues = o.batch_norm_relu = false;
   return o;
 }
 
 FusionStats fuse(Graph& g, const FuseOptions& options) {
   FusionStats stats;
   if (options.matmul_epilogues) stats.matmul_epilogues = fuse_matmul_epilogues(g);
+  // Before elementwise groups, which would otherwise take the relus.
+  if (options.conv_epilogues) stats.conv_epilogues = fuse_conv_epilogues(g);
+  if (options.batch_norm_relu) stats.batch_norm_relus = fuse_batch_norm_relus(g);
   fuse_elementwise(g, options.side_stores, stats);
   if (options.reduction_prologues) stats.reduction_prologues = fuse_reduction_prologues(g);
   return stats;

@@ -10,6 +10,12 @@
 //   - reduction prologues: a float32 sum/mean/amax/amin over trailing dims (or all dims)
 //     absorbs the elementwise chain that feeds only it (sums of squares, softmax
 //     denominators, the mean of a loss): the chain is evaluated and reduced row by row.
+//   - conv epilogues (CPU): conv2d(x, w[, b]) [-> batch_norm] [-> relu], each absorbed
+//     node the only user of the one before, becomes one conv call that applies bias,
+//     batch norm and ReLU to each sample's output as the GEMM stores it (kernels/cpu/conv.h;
+//     Note [Conv epilogues] in fusion.cpp);
+//   - batch norm + ReLU (CPU): batch_norm -> relu becomes one batch-norm kernel that
+//     rectifies as it stores (kernels/cpu/batch_norm.h).
 #pragma once
 
 #include <vector>
@@ -25,7 +31,7 @@ struct FusedInstr {
 };
 
 struct FusedProgram {
-  enum class Kind { Elementwise, MatmulEpilogue, Reduction } kind = Kind::Elementwise;
+  enum class Kind { Elementwise, MatmulEpilogue, Reduction, ConvEpilogue, BatchNormRelu } kind = Kind::Elementwise;
   int num_inputs = 0;
   std::vector<FusedInstr> code;  // instruction k writes register num_inputs + k
   // Elementwise: after each tile, register `reg` is also stored into input `operand`,
@@ -35,7 +41,14 @@ struct FusedProgram {
     int operand;
   };
   std::vector<SideStore> side_stores;
-  bool relu = false;             // MatmulEpilogue: apply ReLU after the bias
+  bool relu = false;             // MatmulEpilogue, ConvEpilogue: apply ReLU last
+  // ConvEpilogue: inputs x, w, then the conv's bias when `conv_bias`, then batch_norm's
+  // mean, var, weight, bias when `batch_norm`; `attrs` are the conv's, `eps` the batch
+  // norm's. BatchNormRelu: batch_norm's five inputs, `attrs` its attrs.
+  Attrs attrs;
+  bool conv_bias = false;
+  bool batch_norm = false;
+  double eps = 0;
   // Reduction: the program's result (of `reduce_shape`) is reduced over its trailing
   // `reduce_dims` dims with `reduce_op` (sum, mean, amax or amin).
   OpKind reduce_op = OpKind::sum;
@@ -49,16 +62,20 @@ struct FusionStats {
   int side_stores = 0;              // state updates stored by a group instead of a kernel of their own
   int matmul_epilogues = 0;
   int reduction_prologues = 0;      // reductions that absorbed their elementwise input
+  int conv_epilogues = 0;           // conv2d nodes that absorbed a batch norm and/or a relu
+  int batch_norm_relus = 0;         // batch_norm nodes that absorbed their relu
 };
 
-// Which fusions run. Reduction prologues exist only as CPU code (fusion_kernel.cpp); a
-// graph on a CUDA device turns them off and keeps the ops, which run as the device's
-// registered kernels (fuse_options_for). The matmul epilogue runs on both devices (the
-// CPU GEMM's and cuda::gemm's bias/ReLU epilogue).
+// Which fusions run. Reduction prologues, conv epilogues and batch norm + ReLU exist only
+// as CPU code (fusion_kernel.cpp); a graph on a CUDA device turns them off and keeps the
+// ops, which run as the device's registered kernels (fuse_options_for). The matmul
+// epilogue runs on both devices (the CPU GEMM's and cuda::gemm's bias/ReLU epilogue).
 struct FuseOptions {
   bool side_stores = true;          // groups may absorb state updates (Note [Side stores])
   bool matmul_epilogues = true;
   bool reduction_prologues = true;
+  bool conv_epilogues = true;       // conv2d [-> batch_norm] [-> relu]
+  bool batch_norm_relu = true;      // batch_norm -> relu
 };
 // The fusions a graph whose values live on `device` can run: all on the CPU; on CUDA the
 // matmul epilogue and elementwise groups (with side stores), which graph/cuda_codegen.h

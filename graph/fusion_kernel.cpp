@@ -1,4 +1,6 @@
-// Running Fused nodes: the GEMM-with-epilogue call and the elementwise tile interpreter.
+// Running Fused nodes: the GEMM-with-epilogue call, the conv and batch-norm calls with
+// their store epilogues (kernels/cpu/conv.h, batch_norm.h) and the elementwise tile
+// interpreter.
 //
 // Note [Tile interpreter]: a fused elementwise group runs as a tiny register program over
 // tiles of kTile elements: each input tile is loaded (contiguous, broadcast or strided)
@@ -14,6 +16,8 @@
 
 #include "graph/executable.h"
 #include "graph/fusion.h"
+#include "kernels/cpu/batch_norm.h"
+#include "kernels/cpu/conv.h"
 #include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/elementwise_simd.h"
 #include "kernels/cpu/gemm.h"
@@ -468,6 +472,19 @@ void run_matmul_epilogue(const FusedProgram& prog, std::span<const Tensor> in, c
                    b.data<float>(), b.stride(0), b.stride(1), 0.0f, out.data<float>(), out.stride(0), out.stride(1), &epi);
 }
 
+// conv2d [-> batch_norm] [-> relu] as one conv call with its store epilogue (Note [Conv
+// epilogues] in fusion.cpp); the inputs are laid out as FusedProgram says.
+void run_conv_epilogue(const FusedProgram& prog, std::span<const Tensor> in, const Tensor& out) {
+  cpu::ConvEpilogue epi;
+  size_t next = 2;
+  if (prog.conv_bias) epi.bias = in[next++];
+  if (prog.batch_norm) {
+    epi.batch_norm = cpu::ConvEpilogue::BatchNorm{in[next], in[next + 1], in[next + 2], in[next + 3], prog.eps};
+  }
+  epi.relu = prog.relu;
+  cpu::conv2d_forward_with_epilogue(in[0], in[1], epi, out, prog.attrs);
+}
+
 }  // namespace
 
 FusedKernel fused_kernel_for(const Node& node) {
@@ -475,6 +492,10 @@ FusedKernel fused_kernel_for(const Node& node) {
   DUET_ASSERT(prog != nullptr, "fused node without a program");
   if (prog->kind == FusedProgram::Kind::MatmulEpilogue)
     return [prog](std::span<const Tensor> in, const Tensor& out) { run_matmul_epilogue(*prog, in, out); };
+  if (prog->kind == FusedProgram::Kind::ConvEpilogue)
+    return [prog](std::span<const Tensor> in, const Tensor& out) { run_conv_epilogue(*prog, in, out); };
+  if (prog->kind == FusedProgram::Kind::BatchNormRelu)
+    return [prog](std::span<const Tensor> in, const Tensor& out) { cpu::batch_norm_relu_kernel(in, out, prog->attrs); };
   auto layout = std::make_shared<const ScratchLayout>(plan_scratch(*prog));
   if (prog->kind == FusedProgram::Kind::Reduction)
     return [prog, layout](std::span<const Tensor> in, const Tensor& out) { run_reduction(*prog, *layout, in, out); };

@@ -5,7 +5,9 @@
 //   batch_norm_stats            mean, then the biased variance as the mean of squared
 //                               deviations (two passes: no cancellation)
 //   batch_norm                  y = x * scale + shift, scale = weight / sqrt(var + eps),
-//                               shift = bias - mean * scale (per channel, in double)
+//                               shift = bias - mean * scale (per channel, in double;
+//                               batch_norm.h, shared with graph mode's fused epilogues)
+//   batch_norm + relu           the same, rectified as it is stored (graph mode's fusion)
 //   batch_norm_backward_reduce  sum dy, sum dy * xhat (xhat = (x - mean) / sqrt(var + eps))
 //   batch_norm_backward         training: dx = scale * (dy - sum_dy / M - xhat * sum_dy_xhat / M),
 //                               M = N * S; eval: dx = dy * scale
@@ -15,6 +17,8 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/cpu/batch_norm.h"
+#include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/kernels.h"
 
 namespace duet::cpu {
@@ -102,20 +106,23 @@ void stats(const Tensor& x, const Tensor& out) {
   });
 }
 
+// y = x * scale + shift per channel (batch_norm.h), then eager's relu when `relu`.
 template <typename T>
-void normalize(std::span<const Tensor> in, const Tensor& out, double eps) {
+void normalize(std::span<const Tensor> in, const Tensor& out, double eps, bool relu) {
   const Tensor& x = in[0];
   const NCS d(x);
   const RowMajor<T> xs(x);
-  const auto mean = channel_values<T>(in[1]), var = channel_values<T>(in[2]);
-  const auto weight = channel_values<T>(in[3]), bias = channel_values<T>(in[4]);
+  const auto affine = batch_norm_affines<T>(in[1], in[2], in[3], in[4], eps);
   T* y = out.data<T>();
   for_each_channel(d, [&](int64_t c) {
-    const double sc = weight[size_t(c)] / std::sqrt(var[size_t(c)] + eps);
-    const T scale = T(sc), shift = T(bias[size_t(c)] - mean[size_t(c)] * sc);
+    const BatchNormAffine<T> a = affine[size_t(c)];
     for (int64_t n = 0; n < d.N; ++n) {
       const int64_t base = (n * d.C + c) * d.S;
-      for (int64_t s = 0; s < d.S; ++s) y[base + s] = xs.data()[base + s] * scale + shift;
+      if (relu) {
+        for (int64_t s = 0; s < d.S; ++s) y[base + s] = ew::ReluOp{}(batch_norm_apply(xs.data()[base + s], a));
+      } else {
+        for (int64_t s = 0; s < d.S; ++s) y[base + s] = batch_norm_apply(xs.data()[base + s], a);
+      }
     }
   });
 }
@@ -186,7 +193,11 @@ void batch_norm_stats_kernel(std::span<const Tensor> in, const Tensor& out, cons
 }
 void batch_norm_kernel(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   const double eps = attrs.get_number("eps");
-  float_types(out, [&]<typename T>(T) { normalize<T>(in, out, eps); });
+  float_types(out, [&]<typename T>(T) { normalize<T>(in, out, eps, false); });
+}
+void batch_norm_relu_kernel(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
+  const double eps = attrs.get_number("eps");
+  float_types(out, [&]<typename T>(T) { normalize<T>(in, out, eps, true); });
 }
 void batch_norm_backward_reduce_kernel(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   const double eps = attrs.get_number("eps");

@@ -1,6 +1,7 @@
 // CPU kernels of conv2d and its two gradients (NCHW, float32/float64; geometry in
 // core/ops/conv_geometry.h, validated by core/ops/conv.cpp), on duet's GEMM:
-//   forward  out[n, g]  = W[g] (OCg x Kg) @ col(x[n, g]) (Kg x OH*OW), + bias
+//   forward  out[n, g]  = W[g] (OCg x Kg) @ col(x[n, g]) (Kg x OH*OW), + bias, then the
+//                         store epilogue of conv.h (graph mode's batch norm and ReLU)
 //   dgrad    dx[n, g]  += col2im(W[g]^T @ dy[n, g])
 //   wgrad    dW[g]      = sum_n dy[n, g] @ col(x[n, g])^T
 // with Kg = C/groups * KH * KW and col() the im2col unfolding (one row per (c, kh, kw),
@@ -15,13 +16,22 @@
 // Versions and figures: v1 (this file) im2col + GEMM for every shape. Measured 2026-12-07 on
 // the 2-core VM (`duet_bench --benchmark_filter=conv/`, zmm FMA peak 337 GFLOP/s): 3.5-22%
 // of peak on the fashion-lenet / fashion-resnet layers, e.g. the 64-channel 3x3 layer
-// (batch 128, 7x7) 7.2 / 7.0 / 6.3 ms forward / dgrad / wgrad. No oneDNN comparison yet.
+// (batch 128, 7x7) 7.2 / 7.0 / 6.3 ms forward / dgrad / wgrad. Against oneDNN (DUET_CONV=onednn,
+// its per-layer table in conv_onednn.cpp): on one thread oneDNN's direct convolution is 2-5x
+// faster on the 3x3 layers with 16-64 channels in all three passes; this file wins the input
+// gradient of one-channel layers (4-6x) and strided 1x1 layers (1.4x). Not yet built here: a
+// direct or Winograd path for the 3x3 layers, where im2col's unfolding and the GEMM's
+// packing cost most.
 #include <algorithm>
 #include <optional>
 #include <vector>
 
 #include "core/ops/conv_geometry.h"
 #include "core/parallel.h"
+#include "kernels/cpu/batch_norm.h"
+#include "kernels/cpu/conv.h"
+#include "kernels/cpu/elementwise_ops.h"
+#include "kernels/cpu/conv_backend.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/kernels.h"
 
@@ -165,13 +175,59 @@ void for_each_sample(int64_t N, int64_t scratch, const Body& body) {
   }
 }
 
+// The store epilogue of conv_forward (conv.h), prepared once per call: applied to each
+// (sample, group) block of OCg output rows right after the GEMM that wrote it.
 template <typename T>
-void conv_forward(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
-  const Tensor& x = in[0];
-  const ConvDims d = conv_dims(x.sizes(), in[1].sizes(), attrs);
-  const Dense<T> w(in[1], in[1].is_contiguous());
-  std::optional<Dense<T>> bias;
-  if (in.size() == 3) bias.emplace(in[2], in[2].is_contiguous());
+class RowEpilogue {
+ public:
+  RowEpilogue(const ConvEpilogue& e) : relu_(e.relu) {
+    if (e.bias.defined()) bias_.emplace(e.bias, e.bias.is_contiguous());
+    if (e.batch_norm) {
+      const ConvEpilogue::BatchNorm& bn = *e.batch_norm;
+      affine_ = batch_norm_affines<T>(bn.mean, bn.var, bn.weight, bn.bias, bn.eps);
+    }
+  }
+  // rows x P values at C, output channels oc0, oc0 + 1, ...
+  void apply(T* C, int64_t oc0, int64_t rows, int64_t P) const {
+    const bool bias = bias_.has_value(), bn = !affine_.empty();
+    if (bias && !bn && !relu_) return run<true, false, false>(C, oc0, rows, P);  // eager's conv2d
+    if (bias && bn && relu_) return run<true, true, true>(C, oc0, rows, P);
+    if (bias && bn) return run<true, true, false>(C, oc0, rows, P);
+    if (bias) return run<true, false, true>(C, oc0, rows, P);
+    if (bn && relu_) return run<false, true, true>(C, oc0, rows, P);
+    if (bn) return run<false, true, false>(C, oc0, rows, P);
+    if (relu_) return run<false, false, true>(C, oc0, rows, P);
+  }
+
+ private:
+  // Each element: + bias (only when there is one: adding 0 would turn a -0 sum into +0),
+  // then x * scale + shift, then eager's relu (Note [One batch-norm formula]).
+  template <bool kBias, bool kBatchNorm, bool kRelu>
+  void run(T* C, int64_t oc0, int64_t rows, int64_t P) const {
+    for (int64_t oc = 0; oc < rows; ++oc) {
+      const T b = kBias ? bias_->p[oc0 + oc] : T(0);
+      const BatchNormAffine<T> a = kBatchNorm ? affine_[size_t(oc0 + oc)] : BatchNormAffine<T>{T(1), T(0)};
+      T* row = C + oc * P;
+      for (int64_t p = 0; p < P; ++p) {
+        T v = row[p];
+        if constexpr (kBias) v += b;
+        if constexpr (kBatchNorm) v = batch_norm_apply(v, a);
+        if constexpr (kRelu) v = ew::ReluOp{}(v);
+        row[p] = v;
+      }
+    }
+  }
+  std::optional<Dense<T>> bias_;
+  std::vector<BatchNormAffine<T>> affine_;
+  bool relu_;
+};
+
+template <typename T>
+void conv_forward(const Tensor& x, const Tensor& weight, const ConvEpilogue& epilogue, const Tensor& out,
+                  const Attrs& attrs) {
+  const ConvDims d = conv_dims(x.sizes(), weight.sizes(), attrs);
+  const Dense<T> w(weight, weight.is_contiguous());
+  const RowEpilogue<T> epi(epilogue);
   std::optional<Dense<T>> xd;  // a 1x1 convolution reads x's planes as the GEMM's B
   if (d.is_pointwise()) xd.emplace(x, dense_planes(x));
   T* o = out.data<T>();
@@ -187,15 +243,49 @@ void conv_forward(std::span<const Tensor> in, const Tensor& out, const Attrs& at
       }
       T* C = o + (n * d.OC + gi * d.OCg) * d.P;
       gemm<T>(d.OCg, d.P, d.Kg, T(1), w.p + gi * d.OCg * d.Kg, d.Kg, 1, B, rsb, 1, T(0), C, d.P, 1);
-      if (bias)
-        for (int64_t oc = 0; oc < d.OCg; ++oc) {
-          const T b = bias->p[gi * d.OCg + oc];
-          T* row = C + oc * d.P;
-          for (int64_t p = 0; p < d.P; ++p) row[p] += b;
-        }
+      epi.apply(C, gi * d.OCg, d.OCg, d.P);
     }
   });
 }
+
+}  // namespace
+
+namespace {
+
+// Note [Epilogues on a vendor backend]: when DUET_CONV selects another backend
+// (conv_backend.h), eager's conv2d is that backend's call with the bias; a fused node must
+// give its bits, so it makes the same call and then applies the rest of the epilogue
+// (batch norm, relu) in a second pass over the output, sample by sample, with the same
+// formulas. The fusion then saves the intermediate buffer but not the pass.
+template <typename T>
+void epilogue_pass(const ConvEpilogue& epilogue, const Tensor& out) {
+  ConvEpilogue rest = epilogue;
+  rest.bias = Tensor();  // the backend added it
+  const RowEpilogue<T> epi(rest);
+  const int64_t N = out.size(0), OC = out.size(1), P = out.size(2) * out.size(3);
+  T* o = out.data<T>();
+  parallel_for(0, N, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t n = lo; n < hi; ++n) epi.apply(o + n * OC * P, 0, OC, P);
+  });
+}
+
+}  // namespace
+
+void conv2d_forward_with_epilogue(const Tensor& x, const Tensor& w, const ConvEpilogue& epilogue, const Tensor& out,
+                                  const Attrs& attrs) {
+  const bool f64 = out.dtype() == DType::Float64;
+  std::vector<Tensor> eager_inputs{x, w};
+  if (epilogue.bias.defined()) eager_inputs.push_back(epilogue.bias);
+  if (conv_on_selected_backend(ConvPass::Forward, eager_inputs, out, attrs)) {
+    if (f64) epilogue_pass<double>(epilogue, out);
+    else epilogue_pass<float>(epilogue, out);
+    return;
+  }
+  if (f64) conv_forward<double>(x, w, epilogue, out, attrs);
+  else conv_forward<float>(x, w, epilogue, out, attrs);
+}
+
+namespace {
 
 template <typename T>
 void conv_input_grad(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
@@ -264,19 +354,31 @@ void by_dtype(const Tensor& out, std::span<const Tensor> in, const Attrs& attrs)
   if (out.dtype() == DType::Float64) Fn<double>::run(in, out, attrs);
   else Fn<float>::run(in, out, attrs);
 }
-template <typename T> struct Forward { static void run(std::span<const Tensor> i, const Tensor& o, const Attrs& a) { conv_forward<T>(i, o, a); } };
+// Eager's conv2d: the forward with the bias alone as its epilogue.
+template <typename T> struct Forward {
+  static void run(std::span<const Tensor> i, const Tensor& o, const Attrs& a) {
+    ConvEpilogue bias_only;
+    if (i.size() == 3) bias_only.bias = i[2];
+    conv_forward<T>(i[0], i[1], bias_only, o, a);
+  }
+};
 template <typename T> struct InputGrad { static void run(std::span<const Tensor> i, const Tensor& o, const Attrs& a) { conv_input_grad<T>(i, o, a); } };
 template <typename T> struct WeightGrad { static void run(std::span<const Tensor> i, const Tensor& o, const Attrs& a) { conv_weight_grad<T>(i, o, a); } };
 
 }  // namespace
 
+// The entry kernels: the backend DUET_CONV / set_conv_backend selects (conv_backend.h),
+// else duet's own.
 void conv2d_kernel(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
+  if (conv_on_selected_backend(ConvPass::Forward, inputs, out, attrs)) return;
   by_dtype<Forward>(out, inputs, attrs);
 }
 void conv2d_input_grad_kernel(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
+  if (conv_on_selected_backend(ConvPass::InputGrad, inputs, out, attrs)) return;
   by_dtype<InputGrad>(out, inputs, attrs);
 }
 void conv2d_weight_grad_kernel(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
+  if (conv_on_selected_backend(ConvPass::WeightGrad, inputs, out, attrs)) return;
   by_dtype<WeightGrad>(out, inputs, attrs);
 }
 
