@@ -24,8 +24,9 @@ int bench_threads();
 // OpenBLAS, after a 100 ms pause at 0.97-0.99x. Every CPU benchmark calls settle_pools
 // with the library whose threads it runs on before it times anything; when that differs
 // from the previous benchmark's, it waits 250 ms, so no library runs beside another's
-// workers (the wait is outside the timed loop).
-enum class PoolOwner { Duet, OpenBlas, Eigen };
+// workers (the wait is outside the timed loop). oneDNN runs on its own OpenMP team
+// (libgomp's workers spin too), so its rows settle as a library of their own.
+enum class PoolOwner { Duet, OpenBlas, Eigen, OneDnn };
 void settle_pools(PoolOwner owner);
 
 // The peak duet's GEMM can reach: the zmm one when its kernels use AVX-512.
@@ -43,5 +44,6 @@ void register_peak_benchmarks();
 void register_gemm_benchmarks();
 void register_bandwidth_benchmarks();
 void register_conv_benchmarks();
+void register_pool_benchmarks();
 
 }  // namespace duet::bench

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   register_gemm_benchmarks();
   register_bandwidth_benchmarks();
   register_conv_benchmarks();
+  register_pool_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
