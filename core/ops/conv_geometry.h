@@ -63,4 +63,30 @@ struct Window2d {
   }
 };
 
+// A convolution's sizes, for its kernels on every device and backend: input (N, C, H, W),
+// weight (OC, C / groups, KH, KW), output (N, OC, OH, OW); per group Cg input and OCg
+// output channels, Kg = Cg * KH * KW terms per output and P = OH * OW pixels per plane.
+struct ConvDims {
+  int64_t N, C, H, W, OC, KH, KW, OH, OW, groups, Cg, OCg, Kg, P;
+  Window2d g;
+  bool is_pointwise() const {  // 1x1, stride 1, no padding: the unfolded input is the input
+    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  }
+};
+
+// x and w are the input's and the weight's shapes (a backward op's input_shape /
+// weight_shape attr for the one it computes).
+inline ConvDims conv_dims(const std::vector<int64_t>& x, const std::vector<int64_t>& w, const Attrs& attrs) {
+  ConvDims d{};
+  d.N = x[0], d.C = x[1], d.H = x[2], d.W = x[3];
+  d.OC = w[0], d.KH = w[2], d.KW = w[3];
+  d.groups = attrs.get_or<int64_t>("groups", 1);
+  d.g = Window2d::conv(attrs, d.KH, d.KW);
+  d.OH = d.g.out_h(d.H), d.OW = d.g.out_w(d.W);
+  d.Cg = d.C / d.groups, d.OCg = d.OC / d.groups;
+  d.Kg = d.Cg * d.KH * d.KW;
+  d.P = d.OH * d.OW;
+  return d;
+}
+
 }  // namespace duet

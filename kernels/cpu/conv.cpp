@@ -47,25 +47,6 @@ struct Planes {
   int64_t C, H, W, sc, sh, sw;
 };
 
-struct ConvDims {
-  int64_t N, C, H, W, OC, OH, OW, groups, Cg, OCg, Kg, P;  // P = OH * OW
-  Window2d g;
-  bool is_pointwise() const {  // 1x1, stride 1, no padding: col(x) is x
-    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
-  }
-};
-
-ConvDims conv_dims(const Shape& x, const Shape& w, const Attrs& attrs) {
-  ConvDims d;
-  d.N = x[0], d.C = x[1], d.H = x[2], d.W = x[3], d.OC = w[0];
-  d.groups = attrs.get_or<int64_t>("groups", 1);
-  d.g = Window2d::conv(attrs, w[2], w[3]);
-  d.OH = d.g.out_h(d.H), d.OW = d.g.out_w(d.W);
-  d.Cg = d.C / d.groups, d.OCg = d.OC / d.groups;
-  d.Kg = d.Cg * w[2] * w[3];
-  d.P = d.OH * d.OW;
-  return d;
-}
 
 // col[(c * KH + i) * KW + j][oh * OW + ow] = x[c][oh * sh - ph + i * dh][ow * sw - pw + j * dw], 0 outside.
 // Each column row is zeros, a run read from x, zeros: the run's bounds depend only on the

@@ -155,23 +155,8 @@ const char* op_name(Pass p) {
   return p == Pass::Forward ? "conv2d" : p == Pass::InputGrad ? "conv2d_input_grad" : "conv2d_weight_grad";
 }
 
-struct Geometry {
-  int64_t N, C, H, W, OC, KH, KW, OH, OW, groups;
-  Window2d g;
-};
-
-Geometry geometry(const Shape& x, const Shape& w, const Attrs& attrs) {
-  Geometry d;
-  d.N = x[0], d.C = x[1], d.H = x[2], d.W = x[3];
-  d.OC = w[0], d.KH = w[2], d.KW = w[3];
-  d.groups = attrs.get_or<int64_t>("groups", 1);
-  d.g = Window2d::conv(attrs, d.KH, d.KW);
-  d.OH = d.g.out_h(d.H), d.OW = d.g.out_w(d.W);
-  return d;
-}
-
 // What a message says about a call: the shapes and the geometry.
-std::string describe(const Geometry& d) {
+std::string describe(const ConvDims& d) {
   return detail::concat("input ", Shape{d.N, d.C, d.H, d.W}, ", weight ", Shape{d.OC, d.C / d.groups, d.KH, d.KW},
                         ", stride ", Shape{d.g.sh, d.g.sw}, ", padding ", Shape{d.g.ph, d.g.pw}, ", dilation ",
                         Shape{d.g.dh, d.g.dw}, ", groups ", d.groups);
@@ -198,7 +183,7 @@ dnnl::primitive_attr user_scratchpad() {
 }
 
 memory::desc activations(int64_t n, int64_t c, int64_t h, int64_t w, Tag tag) { return {{n, c, h, w}, kF32, tag}; }
-memory::desc weights(const Geometry& d, bool plain) {
+memory::desc weights(const ConvDims& d, bool plain) {
   const int64_t G = d.groups;
   if (G == 1) return {{d.OC, d.C, d.KH, d.KW}, kF32, plain ? Tag::oihw : Tag::any};
   return {{G, d.OC / G, d.C / G, d.KH, d.KW}, kF32, plain ? Tag::goihw : Tag::any};
@@ -234,7 +219,7 @@ struct Plan {
   std::vector<Operand> operands;
 };
 
-dnnl::convolution_forward::primitive_desc forward_pd(const Geometry& d, bool bias) {
+dnnl::convolution_forward::primitive_desc forward_pd(const ConvDims& d, bool bias) {
   const memory::dims strides{d.g.sh, d.g.sw}, dilates{d.g.dh - 1, d.g.dw - 1}, pad{d.g.ph, d.g.pw};
   const memory::desc src = activations(d.N, d.C, d.H, d.W, Tag::any), wei = weights(d, false),
                      dst = activations(d.N, d.OC, d.OH, d.OW, Tag::any);
@@ -249,7 +234,7 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Geometry& d, bool bia
           cpu_engine()};
 }
 
-Plan make_plan(Pass pass, const Geometry& d, bool bias) {
+Plan make_plan(Pass pass, const ConvDims& d, bool bias) {
   const memory::dims strides{d.g.sh, d.g.sw}, dilates{d.g.dh - 1, d.g.dw - 1}, pad{d.g.ph, d.g.pw};
   const memory::desc x = activations(d.N, d.C, d.H, d.W, Tag::nchw), w = weights(d, true),
                      y = activations(d.N, d.OC, d.OH, d.OW, Tag::nchw);
@@ -297,7 +282,7 @@ using Key = std::array<int64_t, 19>;
 std::mutex g_mu;
 std::map<Key, std::shared_ptr<const Plan>> g_plans;
 
-std::shared_ptr<const Plan> plan_for(Pass pass, const Geometry& d, bool bias, int threads) {
+std::shared_ptr<const Plan> plan_for(Pass pass, const ConvDims& d, bool bias, int threads) {
   const Key key{int64_t(pass), d.N, d.C, d.H, d.W, d.OC, d.KH, d.KW, d.g.sh, d.g.sw, d.g.ph, d.g.pw, d.g.dh,
                 d.g.dw, d.groups, bias, threads, d.OH, d.OW};
   {
@@ -334,7 +319,7 @@ const float* dense(const Tensor& t, std::vector<float>& copy) {
 }
 
 // Runs a plan on duet's buffers (one pointer per operand, in the plan's order).
-void run(Pass pass, const Geometry& d, const Plan& plan, const std::vector<void*>& ptrs) {
+void run(Pass pass, const ConvDims& d, const Plan& plan, const std::vector<void*>& ptrs) {
   DUET_ASSERT(ptrs.size() == plan.operands.size(), op_name(pass), ": ", ptrs.size(), " buffers for ",
               plan.operands.size(), " operands");
   dnnl::engine& e = cpu_engine();
@@ -381,7 +366,7 @@ bool takes(std::span<const Tensor> inputs, const Tensor& out) {
 }
 
 void conv2d(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
-  const Geometry d = geometry(inputs[0].sizes(), inputs[1].sizes(), attrs);
+  const ConvDims d = conv_dims(inputs[0].sizes(), inputs[1].sizes(), attrs);
   const bool bias = inputs.size() == 3;
   const int threads = use_duet_threads();
   const auto plan = plan_for(Pass::Forward, d, bias, threads);
@@ -393,7 +378,7 @@ void conv2d(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attr
 }
 
 void conv2d_input_grad(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
-  const Geometry d = geometry(attrs.get<std::vector<int64_t>>("input_shape"), inputs[1].sizes(), attrs);
+  const ConvDims d = conv_dims(attrs.get<std::vector<int64_t>>("input_shape"), inputs[1].sizes(), attrs);
   const int threads = use_duet_threads();
   const auto plan = plan_for(Pass::InputGrad, d, false, threads);
   std::vector<float> dyc, wc;
@@ -401,7 +386,7 @@ void conv2d_input_grad(std::span<const Tensor> inputs, const Tensor& out, const 
 }
 
 void conv2d_weight_grad(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
-  const Geometry d = geometry(inputs[1].sizes(), attrs.get<std::vector<int64_t>>("weight_shape"), attrs);
+  const ConvDims d = conv_dims(inputs[1].sizes(), attrs.get<std::vector<int64_t>>("weight_shape"), attrs);
   const int threads = use_duet_threads();
   const auto plan = plan_for(Pass::WeightGrad, d, false, threads);
   std::vector<float> dyc, xc;

@@ -62,21 +62,6 @@ static_assert(kTileM == 4 * 16 && kTileP == 4 * 16 && kTileThreads == kTileM * k
                   kTileThreads == kTileP * kTileK / 4,
               "each thread loads 4 weights and 4 column entries per step and computes 4 x 4 outputs");
 
-struct ConvDims {
-  int64_t N, C, H, W, OC, OH, OW, groups, Cg, OCg, Kg;  // Kg = Cg * KH * KW
-  Window2d g;
-};
-
-ConvDims conv_dims(const Shape& x, const Shape& w, const Attrs& attrs) {
-  ConvDims d{};
-  d.N = x[0], d.C = x[1], d.H = x[2], d.W = x[3], d.OC = w[0];
-  d.groups = attrs.get_or<int64_t>("groups", 1);
-  d.g = Window2d::conv(attrs, w[2], w[3]);
-  d.OH = d.g.out_h(d.H), d.OW = d.g.out_w(d.W);
-  d.Cg = d.C / d.groups, d.OCg = d.OC / d.groups;
-  d.Kg = d.Cg * w[2] * w[3];
-  return d;
-}
 
 // The operands of one launch; each kernel reads the ones its op has.
 template <typename T>
