@@ -16,8 +16,9 @@ the same way and write the same JSON record as duet's example programs (`fashion
 - a StepTimer that turns step times and losses into the record's fields;
 - a fresh inductor cache for torch.compile (fresh_inductor_cache).
 
-Nothing here imports torch or tensorflow: the framework's pieces (gathering a batch, the
-step, the prediction) come in as functions.
+Nothing here imports torch or tensorflow at load time: start_torch / start_tensorflow
+import the framework once threads are pinned, and the framework's pieces (gathering a
+batch, the step, the prediction) come in as functions.
 """
 import argparse
 import gzip
@@ -80,6 +81,42 @@ def fresh_inductor_cache():
     cache = tempfile.mkdtemp(prefix="duet-bench-inductor-")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
     atexit.register(shutil.rmtree, cache, ignore_errors=True)
+
+
+def start_torch(modes, workload="fashion-mlp", example_shape=(784,)):
+    """A PyTorch peer's start: its command line, threads pinned before torch loads (OpenMP
+    reads OMP_NUM_THREADS then), a fresh inductor cache (compile_seconds is a cold compile,
+    as duet's is), both splits (the training one as tensors) and the seed.
+    Returns args, torch, (x_train, y_train), (x_test, y_test)."""
+    args = parse_args("pytorch", modes, workload=workload)
+    pin_threads(args.threads)
+    fresh_inductor_cache()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    x_train, y_train = load_split(args.data, "train", args.limit, example_shape)
+    x_test, y_test = load_split(args.data, "t10k", args.limit, example_shape)
+    torch.manual_seed(args.seed)
+    return args, torch, (torch.from_numpy(x_train), torch.from_numpy(y_train)), (x_test, y_test)
+
+
+def start_tensorflow(modes, workload="fashion-mlp", example_shape=(784,)):
+    """A TensorFlow peer's start: its command line, threads pinned before TensorFlow loads,
+    no INFO/WARNING banners, Keras's seed and both splits.
+    Returns args, tf, keras, (x_train, y_train), (x_test, y_test)."""
+    args = parse_args("tensorflow", modes, workload=workload)
+    pin_threads(args.threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    import keras
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(args.seed)
+    train = load_split(args.data, "train", args.limit, example_shape)
+    test = load_split(args.data, "t10k", args.limit, example_shape)
+    return args, tf, keras, train, test
 
 
 def read_idx(path):

@@ -21,6 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import numpy as np  # noqa: E402
 
 MODES = ["eager", "function", "xla"]
 
@@ -38,18 +39,7 @@ def make_model(keras, seed):
 
 
 def main():
-    args = common.parse_args("tensorflow", MODES)
-    common.pin_threads(args.threads)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no INFO/WARNING banners
-    import numpy as np
-    import tensorflow as tf
-    import keras
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    keras.utils.set_random_seed(args.seed)
-    x_train, y_train = common.load_split(args.data, "train", args.limit)
-    x_test, y_test = common.load_split(args.data, "t10k", args.limit)
+    args, tf, keras, (x_train, y_train), (x_test, y_test) = common.start_tensorflow(MODES)
 
     model = make_model(keras, args.seed)
     opt = keras.optimizers.Adam(learning_rate=args.lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8)

@@ -41,6 +41,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import numpy as np  # noqa: E402
 
 WORKLOAD = "fashion-resnet"
 MODES = ["eager", "function", "xla"]
@@ -85,18 +86,7 @@ def make_model(keras, seed):
 
 
 def main():
-    args = common.parse_args("tensorflow", MODES, workload=WORKLOAD)
-    common.pin_threads(args.threads)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no INFO/WARNING banners
-    import numpy as np
-    import tensorflow as tf
-    import keras
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    keras.utils.set_random_seed(args.seed)
-    x_train, y_train = common.load_split(args.data, "train", args.limit, EXAMPLE_SHAPE)
-    x_test, y_test = common.load_split(args.data, "t10k", args.limit, EXAMPLE_SHAPE)
+    args, tf, keras, (x_train, y_train), (x_test, y_test) = common.start_tensorflow(MODES, WORKLOAD, EXAMPLE_SHAPE)
 
     model = make_model(keras, args.seed)
     params = model.trainable_variables  # conv kernels, BN gamma/beta, Dense kernel/bias

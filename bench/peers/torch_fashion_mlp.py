@@ -24,18 +24,7 @@ MODES = ["eager", "compile"]
 
 
 def main():
-    args = common.parse_args("pytorch", MODES)
-    common.pin_threads(args.threads)
-    common.fresh_inductor_cache()  # compile_seconds is a cold compile, as duet's is
-    import torch  # after pin_threads: OpenMP reads OMP_NUM_THREADS when it loads
-
-    torch.set_num_threads(args.threads)
-    torch.set_num_interop_threads(1)
-    x_train, y_train = common.load_split(args.data, "train", args.limit)
-    x_test, y_test = common.load_split(args.data, "t10k", args.limit)
-    x_train, y_train = torch.from_numpy(x_train), torch.from_numpy(y_train)
-
-    torch.manual_seed(args.seed)
+    args, torch, (x_train, y_train), (x_test, y_test) = common.start_torch(MODES)
     model = torch.nn.Sequential(
         torch.nn.Linear(784, 256), torch.nn.ReLU(),
         torch.nn.Linear(256, 128), torch.nn.ReLU(),

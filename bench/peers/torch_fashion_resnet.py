@@ -74,18 +74,7 @@ def make_model(torch):
 
 
 def main():
-    args = common.parse_args("pytorch", MODES, workload=WORKLOAD)
-    common.pin_threads(args.threads)
-    common.fresh_inductor_cache()  # compile_seconds is a cold compile, as duet's is
-    import torch  # after pin_threads: OpenMP reads OMP_NUM_THREADS when it loads
-
-    torch.set_num_threads(args.threads)
-    torch.set_num_interop_threads(1)
-    x_train, y_train = common.load_split(args.data, "train", args.limit, EXAMPLE_SHAPE)
-    x_test, y_test = common.load_split(args.data, "t10k", args.limit, EXAMPLE_SHAPE)
-    x_train, y_train = torch.from_numpy(x_train), torch.from_numpy(y_train)
-
-    torch.manual_seed(args.seed)
+    args, torch, (x_train, y_train), (x_test, y_test) = common.start_torch(MODES, WORKLOAD, EXAMPLE_SHAPE)
     model = make_model(torch)
     lr = torch.tensor(args.lr)  # the schedule fills it in place (see the docstring)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
