@@ -24,6 +24,7 @@
 // packing cost most.
 #include <algorithm>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "core/ops/conv_geometry.h"
@@ -32,6 +33,7 @@
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/conv_backend.h"
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/kernels.h"
 
@@ -217,12 +219,21 @@ class RowEpilogue {
   bool relu_;
 };
 
+ImageView image_view(const Tensor& t) { return {t.data<float>(), t.stride(0), t.stride(1), t.stride(2), t.stride(3)}; }
+
 template <typename T>
 void conv_forward(const Tensor& x, const Tensor& weight, const ConvEpilogue& epilogue, const Tensor& out,
                   const Attrs& attrs) {
   const ConvDims d = conv_dims(x.sizes(), weight.sizes(), attrs);
   const Dense<T> w(weight, weight.is_contiguous());
   const RowEpilogue<T> epi(epilogue);
+  if constexpr (std::is_same_v<T, float>) {
+    if (conv_direct_forward_applies(d)) {
+      conv_direct_forward(image_view(x), w.p, out.data<float>(), d,
+                          [&](float* block, int64_t oc0, int64_t rows, int64_t P) { epi.apply(block, oc0, rows, P); });
+      return;
+    }
+  }
   std::optional<Dense<T>> xd;  // a 1x1 convolution reads x's planes as the GEMM's B
   if (d.is_pointwise()) xd.emplace(x, dense_planes(x));
   T* o = out.data<T>();
@@ -285,6 +296,12 @@ namespace {
 template <typename T>
 void conv_input_grad(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   const ConvDims d = conv_dims(attrs.get<std::vector<int64_t>>("input_shape"), in[1].sizes(), attrs);
+  if constexpr (std::is_same_v<T, float>) {
+    if (conv_direct_input_grad_applies(d)) {
+      const Dense<T> w(in[1], in[1].is_contiguous());
+      return conv_direct_input_grad(image_view(in[0]), w.p, out.data<float>(), d);
+    }
+  }
   const Dense<T> dy(in[0], dense_planes(in[0])), w(in[1], in[1].is_contiguous());
   T* dx = out.data<T>();
   for_each_sample<T>(d.N, d.is_pointwise() ? 0 : d.Kg * d.P, [&](int64_t n, T* col) {
@@ -307,6 +324,10 @@ template <typename T>
 void conv_weight_grad(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   const Tensor& x = in[1];
   const ConvDims d = conv_dims(x.sizes(), attrs.get<std::vector<int64_t>>("weight_shape"), attrs);
+  if constexpr (std::is_same_v<T, float>) {
+    if (conv_direct_weight_grad_applies(d))
+      return conv_direct_weight_grad(image_view(in[0]), image_view(x), out.data<float>(), d, kWgradChunk);
+  }
   const Dense<T> dy(in[0], dense_planes(in[0]));
   std::optional<Dense<T>> xd;
   if (d.is_pointwise()) xd.emplace(x, dense_planes(x));

@@ -1,0 +1,321 @@
+// Direct convolution of stride-1 layers (float32, AVX-512) on a padded-width grid.
+//
+// Pad one sample's input planes once, to Hp x Wp (Hp = H + 2 ph, Wp = W + 2 pw), and number
+// the output pixels on the padded width: q = oh * Wp + ow. With stride 1 the input element
+// that kernel tap (c, i, j) multiplies into output q is then xp[c * Hp * Wp + i * dh * Wp +
+// j * dw + q]: for a fixed tap, consecutive outputs read consecutive inputs, across row ends
+// too. So a tile of 16 * NV consecutive grid pixels times 8 output channels is a GEMM micro-
+// tile whose B rows are plain unaligned loads from xp at a per-tap offset: no im2col matrix,
+// no packing of B. The grid's columns ow >= OW (Wp - OW per row) are computed and dropped.
+//
+//   forward      out[oc, q] = sum_k W[oc, k] * xp[off[k] + q]        (8 x 16 NV register tile)
+//   input grad   the forward of dy with the flipped, transposed weights and padding
+//                dilation * (k - 1) - padding (a stride-1 convolution's adjoint)
+//   weight grad  dW[oc, k] = sum_n sum_q dyg[oc, q] * xp[off[k] + q], dyg = dy on the grid
+//                with zeros at ow >= OW; a 4 x 6 tile of (oc, k) dot products in 16-lane
+//                vectors, the input loads masked to the valid lanes (so an inf or NaN that
+//                only a dropped column reads stays out, as in PyTorch), reduced at the end of
+//                each chunk of samples.
+//
+// Each output is a fused multiply-add chain over k in (c, i, j) order (forward) or a fixed
+// lane-then-tree order (weight gradient): deterministic and independent of the thread count.
+//
+// Where it wins (2-core VM, 2 threads, `duet_bench --benchmark_filter=conv/`, before -> after,
+// ms): see docs/ARCHITECTURE.md's convolution section and the table at the end of this header.
+#include "kernels/cpu/conv_direct.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/parallel.h"
+#include "kernels/cpu/gemm.h"
+
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define DUET_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+namespace duet::cpu {
+namespace {
+
+constexpr int kLanes = 16;
+constexpr int kMR = 8;            // output channels per forward tile
+constexpr int kWgradRows = 4;     // output channels per weight-gradient tile
+constexpr int kWgradTaps = 6;     // kernel taps per weight-gradient tile
+constexpr int64_t kSlack = 4 * kLanes;  // zeros after the padded planes: a tile's last loads
+constexpr int64_t kMaxPaddedBytes = int64_t(1) << 20;
+
+// One stride-1 convolution as the kernels see it: an image of N x C x H x W, padded by
+// (ph, pw), convolved with KH x KW taps dilated by (dh, dw) into N x OC x OH x OW.
+struct Plan {
+  int64_t N, C, H, W, OC, groups, Cg, OCg, KH, KW, ph, pw, dh, dw;
+  int64_t Hp, Wp, plane, OH, OW;
+  int64_t Qn;  // grid pixels up to the last valid output: (OH - 1) * Wp + OW
+  int64_t Kg() const { return Cg * KH * KW; }
+  int64_t padded_floats() const { return C * plane + kSlack; }
+};
+
+Plan make_plan(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t groups, int64_t KH, int64_t KW,
+               int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
+  Plan p{N, C, H, W, OC, groups, C / groups, OC / groups, KH, KW, ph, pw, dh, dw, 0, 0, 0, 0, 0, 0};
+  p.Hp = H + 2 * ph, p.Wp = W + 2 * pw, p.plane = p.Hp * p.Wp;
+  p.OH = p.Hp - dh * (KH - 1), p.OW = p.Wp - dw * (KW - 1);
+  p.Qn = (p.OH - 1) * p.Wp + p.OW;
+  return p;
+}
+Plan forward_plan(const ConvDims& d) {
+  return make_plan(d.N, d.C, d.H, d.W, d.OC, d.groups, d.KH, d.KW, d.g.ph, d.g.pw, d.g.dh, d.g.dw);
+}
+// dx = the forward of dy (OC channels) with padding d (k - 1) - p, giving C channels.
+Plan input_grad_plan(const ConvDims& d) {
+  return make_plan(d.N, d.OC, d.OH, d.OW, d.C, d.groups, d.KH, d.KW, d.g.dh * (d.KH - 1) - d.g.ph,
+                   d.g.dw * (d.KW - 1) - d.g.pw, d.g.dh, d.g.dw);
+}
+
+bool common_applies(const ConvDims& d) {
+  return detail::gemm_isa() == detail::GemmIsa::Avx512 && d.g.sh == 1 && d.g.sw == 1 && !d.is_pointwise() &&
+         d.N > 0 && d.OH > 0 && d.OW > 0 && d.C > 0 && d.OC > 0;
+}
+bool fits(const Plan& p) { return p.padded_floats() * int64_t(sizeof(float)) <= kMaxPaddedBytes; }
+// A forward tile computes kMR output channels over Kg taps: with fewer than 4 channels most
+// of it is padding, and with fewer than 16 taps the tile's store and copy outweigh its
+// arithmetic (measured: the 16 -> 1 channel input gradient of fashion-resnet's stem 0.57 ms
+// on im2col, 1.46 here; its 1 -> 16 forward, 9 taps, 0.47 against 0.55).
+bool forward_tiles_pay(const Plan& p) { return p.OCg >= 4 && p.Kg() >= 16; }
+
+// Sample n's planes, zero-padded, into xp (p.padded_floats() values).
+void pad_image(const ImageView& x, int64_t n, const Plan& p, float* xp) {
+  for (int64_t c = 0; c < p.C; ++c) {
+    float* plane = xp + c * p.plane;
+    std::fill(plane, plane + p.ph * p.Wp, 0.f);
+    for (int64_t h = 0; h < p.H; ++h) {
+      float* row = plane + (p.ph + h) * p.Wp;
+      const float* src = x.p + n * x.sn + c * x.sc + h * x.sh;
+      std::fill(row, row + p.pw, 0.f);
+      if (x.sw == 1) std::copy(src, src + p.W, row + p.pw);
+      else
+        for (int64_t w = 0; w < p.W; ++w) row[p.pw + w] = src[w * x.sw];
+      std::fill(row + p.pw + p.W, row + p.Wp, 0.f);
+    }
+    std::fill(plane + (p.ph + p.H) * p.Wp, plane + p.plane, 0.f);
+  }
+  std::fill(xp + p.C * p.plane, xp + p.padded_floats(), 0.f);
+}
+
+// off[k] for the taps k = (c, i, j) of one group, relative to the group's first plane.
+std::vector<int64_t> tap_offsets(const Plan& p) {
+  std::vector<int64_t> off;
+  off.reserve(size_t(p.Kg()));
+  for (int64_t c = 0; c < p.Cg; ++c)
+    for (int64_t i = 0; i < p.KH; ++i)
+      for (int64_t j = 0; j < p.KW; ++j) off.push_back(c * p.plane + i * p.dh * p.Wp + j * p.dw);
+  return off;
+}
+
+// ---- forward (and input gradient)
+
+// Weights as the forward tiles read them: per group, per block of kMR output channels, Kg
+// steps of kMR values (zeros past the group's channels). weight(g, o, c, i, j).
+template <typename Weight>
+std::vector<float> pack_weights(const Plan& p, const Weight& weight) {
+  const int64_t blocks = (p.OCg + kMR - 1) / kMR, K = p.Kg();
+  std::vector<float> a(size_t(p.groups * blocks * K * kMR), 0.f);
+  for (int64_t g = 0; g < p.groups; ++g)
+    for (int64_t o = 0; o < p.OCg; ++o) {
+      float* dst = a.data() + ((g * blocks + o / kMR) * K) * kMR + o % kMR;
+      for (int64_t c = 0; c < p.Cg; ++c)
+        for (int64_t i = 0; i < p.KH; ++i)
+          for (int64_t j = 0; j < p.KW; ++j, dst += kMR) *dst = weight(g, o, c, i, j);
+    }
+  return a;
+}
+
+// c[r, 0 : 16 NV] = sum_k a[k, r] * x[off[k] + 0 : 16 NV] for the kMR rows r.
+template <int NV>
+DUET_TARGET_AVX512 void forward_tile(int64_t K, const float* a, const int64_t* off, const float* x, float* c,
+                                     int64_t ldc) {
+  __m512 acc[kMR][NV];
+#pragma GCC unroll 32
+  for (int r = 0; r < kMR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k, a += kMR) {
+    const float* b = x + off[k];
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + v * kLanes);
+#pragma GCC unroll 32
+    for (int r = 0; r < kMR; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 32
+  for (int r = 0; r < kMR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(c + r * ldc + v * kLanes, acc[r][v]);
+}
+
+// Tiles of 32 or 48 grid pixels, whichever covers Qn with fewer dropped pixels.
+template <typename Fn>
+void with_tile_width(int64_t Qn, const Fn& fn) {
+  const auto padded = [&](int64_t w) { return (Qn + w - 1) / w * w; };
+  if (padded(2 * kLanes) < padded(3 * kLanes)) fn.template operator()<2>();
+  else fn.template operator()<3>();
+}
+
+template <int NV>
+void run_forward(const Plan& p, const ImageView& x, const std::vector<float>& a, float* out,
+                 const ConvBlockEpilogue* epilogue) {
+  constexpr int64_t TW = NV * kLanes;
+  const int64_t K = p.Kg(), blocks = (p.OCg + kMR - 1) / kMR;
+  const int64_t tiles = (p.Qn + TW - 1) / TW, Qpad = tiles * TW, P = p.OH * p.OW;
+  const std::vector<int64_t> off = tap_offsets(p);
+  parallel_for(0, p.N, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> xp(size_t(p.padded_floats())), grid(size_t(blocks * kMR * Qpad));
+    for (int64_t n = lo; n < hi; ++n) {
+      pad_image(x, n, p, xp.data());
+      for (int64_t g = 0; g < p.groups; ++g) {
+        const float* xg = xp.data() + g * p.Cg * p.plane;
+        const float* ag = a.data() + g * blocks * K * kMR;
+        for (int64_t t = 0; t < tiles; ++t)
+          for (int64_t b = 0; b < blocks; ++b)
+            forward_tile<NV>(K, ag + b * K * kMR, off.data(), xg + t * TW, grid.data() + b * kMR * Qpad + t * TW,
+                             Qpad);
+        float* block = out + (n * p.OC + g * p.OCg) * P;
+        for (int64_t o = 0; o < p.OCg; ++o)
+          for (int64_t oh = 0; oh < p.OH; ++oh) {
+            const float* src = grid.data() + o * Qpad + oh * p.Wp;
+            std::copy(src, src + p.OW, block + o * P + oh * p.OW);
+          }
+        if (epilogue) (*epilogue)(block, g * p.OCg, p.OCg, P);
+      }
+    }
+  });
+}
+
+// ---- weight gradient
+
+// out[r, t] = sum over the samples and q of dy_s[row[r] + q] * x_s[tap[t] + q], x read
+// only where masks[q / 16] says the lane is an output pixel.
+DUET_TARGET_AVX512 void wgrad_tile(int64_t S, const float* const* dys, const float* const* xs, const int64_t* row,
+                                   const int64_t* tap, const __mmask16* masks, int64_t Qv, float* out) {
+  __m512 acc[kWgradRows][kWgradTaps];
+#pragma GCC unroll 32
+  for (int r = 0; r < kWgradRows; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < kWgradTaps; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < S; ++s) {
+    const float* dy[kWgradRows];
+    const float* x[kWgradTaps];
+    for (int r = 0; r < kWgradRows; ++r) dy[r] = dys[s] + row[r];
+    for (int t = 0; t < kWgradTaps; ++t) x[t] = xs[s] + tap[t];
+    for (int64_t v = 0; v < Qv; ++v) {
+      const __mmask16 m = masks[v];
+      __m512 d[kWgradRows];
+#pragma GCC unroll 8
+      for (int r = 0; r < kWgradRows; ++r) d[r] = _mm512_loadu_ps(dy[r] + v * kLanes);
+#pragma GCC unroll 8
+      for (int t = 0; t < kWgradTaps; ++t) {
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x[t] + v * kLanes);
+#pragma GCC unroll 8
+        for (int r = 0; r < kWgradRows; ++r) acc[r][t] = _mm512_fmadd_ps(d[r], xv, acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < kWgradRows; ++r)
+    for (int t = 0; t < kWgradTaps; ++t) out[r * kWgradTaps + t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+}  // namespace
+
+bool conv_direct_forward_applies(const ConvDims& d) {
+  return common_applies(d) && d.N >= get_num_threads() && fits(forward_plan(d)) && forward_tiles_pay(forward_plan(d));
+}
+bool conv_direct_input_grad_applies(const ConvDims& d) {
+  return common_applies(d) && d.N >= get_num_threads() && d.g.ph <= d.g.dh * (d.KH - 1) &&
+         d.g.pw <= d.g.dw * (d.KW - 1) && fits(input_grad_plan(d)) && forward_tiles_pay(input_grad_plan(d));
+}
+bool conv_direct_weight_grad_applies(const ConvDims& d) { return common_applies(d) && fits(forward_plan(d)); }
+
+void conv_direct_forward(const ImageView& x, const float* w, float* out, const ConvDims& d,
+                         const ConvBlockEpilogue& epilogue) {
+  const Plan p = forward_plan(d);
+  const int64_t KK = d.KH * d.KW;
+  const std::vector<float> a = pack_weights(p, [&](int64_t g, int64_t o, int64_t c, int64_t i, int64_t j) {
+    return w[((g * p.OCg + o) * p.Cg + c) * KK + i * d.KW + j];
+  });
+  const ConvBlockEpilogue* epi = epilogue ? &epilogue : nullptr;
+  with_tile_width(p.Qn, [&]<int NV>() { run_forward<NV>(p, x, a, out, epi); });
+}
+
+void conv_direct_input_grad(const ImageView& dy, const float* w, float* dx, const ConvDims& d) {
+  const Plan p = input_grad_plan(d);  // its "output channel" o is x's channel, its "c" dy's
+  const int64_t KK = d.KH * d.KW;
+  const std::vector<float> a = pack_weights(p, [&](int64_t g, int64_t o, int64_t c, int64_t i, int64_t j) {
+    return w[((g * d.OCg + c) * d.Cg + o) * KK + (d.KH - 1 - i) * d.KW + (d.KW - 1 - j)];
+  });
+  with_tile_width(p.Qn, [&]<int NV>() { run_forward<NV>(p, dy, a, dx, nullptr); });
+}
+
+void conv_direct_weight_grad(const ImageView& dy, const ImageView& x, float* dw, const ConvDims& d, int64_t chunk) {
+  const Plan p = forward_plan(d);
+  const int64_t K = p.Kg(), Qv = (p.Qn + kLanes - 1) / kLanes, Qs = Qv * kLanes;
+  const int64_t wsize = p.OC * K, chunks = (p.N + chunk - 1) / chunk;
+  const std::vector<int64_t> off = tap_offsets(p);
+  std::vector<__mmask16> masks(static_cast<size_t>(Qv));
+  for (int64_t v = 0; v < Qv; ++v) {
+    unsigned m = 0;
+    for (int l = 0; l < kLanes; ++l) {
+      const int64_t q = v * kLanes + l;
+      if (q < p.Qn && q % p.Wp < p.OW) m |= 1u << l;
+    }
+    masks[size_t(v)] = __mmask16(m);
+  }
+  // Per sample: its padded input, then dy on the grid: OC rows of Qs and one row of zeros
+  // (the rows a tile reads past its group's channels).
+  const int64_t xfloats = p.padded_floats(), dyfloats = (p.OC + 1) * Qs;
+  std::vector<float> partial(size_t((chunks - 1) * wsize));  // chunk 0 sums straight into dw
+  parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> xbuf(static_cast<size_t>(chunk * xfloats)), dybuf(static_cast<size_t>(chunk * dyfloats));
+    std::vector<const float*> xs(static_cast<size_t>(chunk)), dys(static_cast<size_t>(chunk));
+    for (int64_t c = lo; c < hi; ++c) {
+      const int64_t n0 = c * chunk, S = std::min(p.N, n0 + chunk) - n0;
+      for (int64_t s = 0; s < S; ++s) {
+        float* xp = xbuf.data() + s * xfloats;
+        float* dyg = dybuf.data() + s * dyfloats;
+        pad_image(x, n0 + s, p, xp);
+        std::fill(dyg, dyg + dyfloats, 0.f);
+        for (int64_t o = 0; o < p.OC; ++o)
+          for (int64_t oh = 0; oh < p.OH; ++oh) {
+            const float* src = dy.p + (n0 + s) * dy.sn + o * dy.sc + oh * dy.sh;
+            float* dst = dyg + o * Qs + oh * p.Wp;
+            for (int64_t ow = 0; ow < p.OW; ++ow) dst[ow] = src[ow * dy.sw];
+          }
+        xs[size_t(s)] = xp, dys[size_t(s)] = dyg;
+      }
+      float* acc = c == 0 ? dw : partial.data() + (c - 1) * wsize;
+      float tile[kWgradRows * kWgradTaps];
+      for (int64_t g = 0; g < p.groups; ++g)
+        for (int64_t o0 = 0; o0 < p.OCg; o0 += kWgradRows)
+          for (int64_t k0 = 0; k0 < K; k0 += kWgradTaps) {
+            int64_t row[kWgradRows], tap[kWgradTaps];
+            for (int r = 0; r < kWgradRows; ++r) row[r] = (o0 + r < p.OCg ? g * p.OCg + o0 + r : p.OC) * Qs;
+            for (int t = 0; t < kWgradTaps; ++t) tap[t] = k0 + t < K ? g * p.Cg * p.plane + off[size_t(k0 + t)] : 0;
+            wgrad_tile(S, dys.data(), xs.data(), row, tap, masks.data(), Qv, tile);
+            for (int r = 0; r < kWgradRows && o0 + r < p.OCg; ++r)
+              for (int t = 0; t < kWgradTaps && k0 + t < K; ++t)
+                acc[(g * p.OCg + o0 + r) * K + k0 + t] = tile[r * kWgradTaps + t];
+          }
+    }
+  });
+  for (int64_t c = 1; c < chunks; ++c) {
+    const float* src = partial.data() + (c - 1) * wsize;
+    for (int64_t i = 0; i < wsize; ++i) dw[i] += src[i];
+  }
+}
+
+}  // namespace duet::cpu
