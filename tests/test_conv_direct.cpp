@@ -1,8 +1,9 @@
-// The direct stride-1 convolution kernels (kernels/cpu/conv_direct.cpp): that conv.cpp
+// The direct convolution kernels (kernels/cpu/conv_direct.cpp): that conv.cpp
 // chooses them where they apply and not elsewhere; their forward, input gradient and weight
 // gradient against the float64 references over the workloads' stride-1 layers and the
 // geometry that stresses the padded-width grid (tiles ending mid-row, one output column,
-// odd channel counts, dilation, groups, depthwise, asymmetric kernels and padding, padding
+// odd channel counts, dilation, groups, depthwise, asymmetric kernels and padding, strides
+// (phase planes) of 2, 3 and (2, 1), padding
 // wider than the input-gradient transform allows, non-contiguous operands); an inf that
 // only a dropped grid column reads stays out of the weight gradient; results do not
 // depend on the thread count. On a CPU without AVX-512 the cases say they skipped.
@@ -31,11 +32,12 @@ struct Case {
   bool forward_direct, input_grad_direct;  // the weight gradient is direct in every case
   int64_t N, C, H, W, OC, KH, KW;
   int64_t ph = 0, pw = 0, dh = 1, dw = 1, groups = 1;
+  int64_t sh = 1, sw = 1;
   bool strided = false;
 };
 
 const Case kCases[] = {
-    // name, forward direct, input gradient direct, N, C, H, W, OC, KH, KW, ph, pw, dh, dw, groups, strided
+    // name, forward direct, input gradient direct, N, C, H, W, OC, KH, KW, ph, pw, dh, dw, groups, sh, sw, strided
     {"fashion-resnet stem 1->16 3x3 pad 1 (9 taps, 1 input channel: im2col)", false, false, 3, 1, 28, 28, 16, 3, 3, 1, 1},
     {"fashion-resnet stage 1 16->16 3x3 pad 1", true, true, 2, 16, 28, 28, 16, 3, 3, 1, 1},
     {"fashion-resnet stage 2 32->32 3x3 pad 1", true, true, 2, 32, 14, 14, 32, 3, 3, 1, 1},
@@ -51,17 +53,24 @@ const Case kCases[] = {
     {"groups 2", true, true, 2, 8, 9, 9, 12, 3, 3, 1, 1, 1, 1, 2},
     {"depthwise (1 channel per group: im2col)", false, false, 3, 16, 10, 10, 16, 3, 3, 1, 1, 1, 1, 16},
     {"padding 3 on a 3x3 kernel (input gradient on im2col)", true, false, 2, 4, 6, 6, 5, 3, 3, 3, 3},
-    {"non-contiguous operands", true, true, 3, 8, 10, 11, 16, 3, 3, 1, 1, 1, 1, 1, true},
+    {"non-contiguous operands", true, true, 3, 8, 10, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
+    // strided: phase planes (Note [Strided grids]); the input gradient stays on im2col
+    {"fashion-resnet stage 2 down 16->32 3x3 stride 2 pad 1", true, false, 2, 16, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 2, 2},
+    {"fashion-resnet stage 3 down 32->64 3x3 stride 2 pad 1", true, false, 3, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 2, 2},
+    {"odd size 3x3 stride 2 pad 1", true, false, 2, 5, 15, 13, 9, 3, 3, 1, 1, 1, 1, 1, 2, 2},
+    {"stride (2, 1), padding (0, 2)", true, false, 2, 4, 10, 9, 6, 3, 3, 0, 2, 1, 1, 1, 2, 1},
+    {"stride 3, dilation 2, 5x5", true, false, 2, 3, 23, 20, 8, 5, 5, 2, 1, 2, 2, 1, 3, 3},
+    {"stride 2 groups 2, non-contiguous", true, false, 2, 8, 11, 12, 8, 3, 3, 1, 1, 1, 1, 2, 2, 2, true},
 };
 
 Attrs attrs_of(const Case& c) {
   return Attrs()
-      .set("stride", std::vector<int64_t>{1, 1})
+      .set("stride", std::vector<int64_t>{c.sh, c.sw})
       .set("padding", std::vector<int64_t>{c.ph, c.pw})
       .set("dilation", std::vector<int64_t>{c.dh, c.dw})
       .set("groups", c.groups);
 }
-ref::ConvGeom geom_of(const Case& c) { return {1, 1, c.ph, c.pw, c.dh, c.dw, c.groups}; }
+ref::ConvGeom geom_of(const Case& c) { return {c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.groups}; }
 
 // Random values; strided: a transposed view of a copy with the last two dims swapped.
 Tensor make(const Shape& s, bool strided) {
@@ -109,7 +118,7 @@ const ref::Tol kTol = ref::scaled(ref::default_tol(DType::Float32), 4);
 
 }  // namespace
 
-TEST_CASE("direct conv: chosen for stride-1 float32 layers, not for strides, 1x1, float64 or few samples") {
+TEST_CASE("direct conv: where it is chosen (stride-1 input gradients only, no 1x1, enough samples)") {
   if (skip_without_avx512()) return;
   const auto dims = [](Shape x, Shape w, int64_t stride, int64_t pad) {
     const Attrs a = Attrs()
@@ -123,8 +132,11 @@ TEST_CASE("direct conv: chosen for stride-1 float32 layers, not for strides, 1x1
   CHECK(cpu::conv_direct_forward_applies(dims({128, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));
   CHECK(cpu::conv_direct_input_grad_applies(dims({128, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));
   CHECK(cpu::conv_direct_weight_grad_applies(dims({128, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));
-  CHECK_FALSE(cpu::conv_direct_forward_applies(dims({128, 16, 28, 28}, {32, 16, 3, 3}, 2, 1)));    // stride 2
+  CHECK(cpu::conv_direct_forward_applies(dims({128, 16, 28, 28}, {32, 16, 3, 3}, 2, 1)));          // stride 2
+  CHECK(cpu::conv_direct_weight_grad_applies(dims({128, 16, 28, 28}, {32, 16, 3, 3}, 2, 1)));
+  CHECK_FALSE(cpu::conv_direct_input_grad_applies(dims({128, 16, 28, 28}, {32, 16, 3, 3}, 2, 1)));
   CHECK_FALSE(cpu::conv_direct_weight_grad_applies(dims({128, 16, 28, 28}, {32, 16, 1, 1}, 1, 0)));  // 1x1
+  CHECK_FALSE(cpu::conv_direct_forward_applies(dims({128, 16, 28, 28}, {32, 16, 1, 1}, 2, 0)));      // 1x1 stride 2
   CHECK_FALSE(cpu::conv_direct_forward_applies(dims({1, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));      // 1 sample, 2 threads
   CHECK(cpu::conv_direct_weight_grad_applies(dims({1, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));
   CHECK_FALSE(cpu::conv_direct_input_grad_applies(dims({4, 4, 6, 6}, {5, 4, 3, 3}, 1, 3)));        // pad > k - 1
@@ -141,7 +153,8 @@ TEST_CASE("direct conv: forward, input gradient and weight gradient match the fl
   const ScopedNumThreads two(2);
   manual_seed(5);
   for (const Case& c : kCases) {
-    CAPTURE(c.name);
+    const std::string name = c.name;
+    CAPTURE(name);
     const Run r = make_run(c);
     CHECK(cpu::conv_direct_forward_applies(r.d) == c.forward_direct);
     CHECK(cpu::conv_direct_input_grad_applies(r.d) == c.input_grad_direct);

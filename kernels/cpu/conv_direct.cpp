@@ -27,6 +27,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 #include "core/parallel.h"
@@ -47,36 +50,48 @@ constexpr int kWgradTaps = 6;     // kernel taps per weight-gradient tile
 constexpr int64_t kSlack = 4 * kLanes;  // zeros after the padded planes: a tile's last loads
 constexpr int64_t kMaxPaddedBytes = int64_t(1) << 20;
 
-// One stride-1 convolution as the kernels see it: an image of N x C x H x W, padded by
-// (ph, pw), convolved with KH x KW taps dilated by (dh, dw) into N x OC x OH x OW.
+// One convolution as the kernels see it: an image of N x C x H x W, padded by (ph, pw),
+// convolved with KH x KW taps dilated by (dh, dw), stride (sh, sw), into N x OC x OH x OW.
+//
+// Note [Strided grids]: with stride s the padded input is split into s x s phase planes,
+// phase (r, t) holding the padded elements at rows = r and columns = t modulo s, each plane
+// Hq x Wq = ceil(Hp / sh) x ceil(Wp / sw). The padded element (oh sh + i dh, ow sw + j dw)
+// that tap (i, j) multiplies into output (oh, ow) is element (oh + i dh / sh, ow + j dw / sw)
+// of phase (i dh % sh, j dw % sw): a stride-1 read again, so output pixels q = oh * Wq + ow
+// of the grid read consecutive elements of one phase plane per tap. A valid output never
+// reads past its row (ow sw + j dw <= Wp - 1, so ow + j dw / sw <= (Wp - 1) / sw < Wq).
+// With stride 1 there is one phase, the padded planes themselves.
 struct Plan {
-  int64_t N, C, H, W, OC, groups, Cg, OCg, KH, KW, ph, pw, dh, dw;
-  int64_t Hp, Wp, plane, OH, OW;
-  int64_t Qn;  // grid pixels up to the last valid output: (OH - 1) * Wp + OW
+  int64_t N, C, H, W, OC, groups, Cg, OCg, KH, KW, ph, pw, dh, dw, sh, sw;
+  int64_t Hp, Wp, Hq, Wq, plane, OH, OW;
+  int64_t Qn;  // grid pixels up to the last valid output: (OH - 1) * Wq + OW
   int64_t Kg() const { return Cg * KH * KW; }
-  int64_t padded_floats() const { return C * plane + kSlack; }
+  int64_t phases() const { return sh * sw; }
+  int64_t channel_floats() const { return phases() * plane; }
+  int64_t padded_floats() const { return C * channel_floats() + kSlack; }
 };
 
 Plan make_plan(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t groups, int64_t KH, int64_t KW,
-               int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
-  Plan p{N, C, H, W, OC, groups, C / groups, OC / groups, KH, KW, ph, pw, dh, dw, 0, 0, 0, 0, 0, 0};
-  p.Hp = H + 2 * ph, p.Wp = W + 2 * pw, p.plane = p.Hp * p.Wp;
-  p.OH = p.Hp - dh * (KH - 1), p.OW = p.Wp - dw * (KW - 1);
-  p.Qn = (p.OH - 1) * p.Wp + p.OW;
+               int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t sh, int64_t sw) {
+  Plan p{N, C, H, W, OC, groups, C / groups, OC / groups, KH, KW, ph, pw, dh, dw, sh, sw};
+  p.Hp = H + 2 * ph, p.Wp = W + 2 * pw;
+  p.Hq = (p.Hp + sh - 1) / sh, p.Wq = (p.Wp + sw - 1) / sw, p.plane = p.Hq * p.Wq;
+  p.OH = (p.Hp - dh * (KH - 1) - 1) / sh + 1, p.OW = (p.Wp - dw * (KW - 1) - 1) / sw + 1;
+  p.Qn = (p.OH - 1) * p.Wq + p.OW;
   return p;
 }
 Plan forward_plan(const ConvDims& d) {
-  return make_plan(d.N, d.C, d.H, d.W, d.OC, d.groups, d.KH, d.KW, d.g.ph, d.g.pw, d.g.dh, d.g.dw);
+  return make_plan(d.N, d.C, d.H, d.W, d.OC, d.groups, d.KH, d.KW, d.g.ph, d.g.pw, d.g.dh, d.g.dw, d.g.sh, d.g.sw);
 }
-// dx = the forward of dy (OC channels) with padding d (k - 1) - p, giving C channels.
+// Stride 1: dx = the forward of dy (OC channels) with padding d (k - 1) - p, giving C channels.
 Plan input_grad_plan(const ConvDims& d) {
   return make_plan(d.N, d.OC, d.OH, d.OW, d.C, d.groups, d.KH, d.KW, d.g.dh * (d.KH - 1) - d.g.ph,
-                   d.g.dw * (d.KW - 1) - d.g.pw, d.g.dh, d.g.dw);
+                   d.g.dw * (d.KW - 1) - d.g.pw, d.g.dh, d.g.dw, 1, 1);
 }
 
 bool common_applies(const ConvDims& d) {
-  return detail::gemm_isa() == detail::GemmIsa::Avx512 && d.g.sh == 1 && d.g.sw == 1 && !d.is_pointwise() &&
-         d.N > 0 && d.OH > 0 && d.OW > 0 && d.C > 0 && d.OC > 0;
+  return detail::gemm_isa() == detail::GemmIsa::Avx512 && d.KH * d.KW > 1 && d.N > 0 && d.OH > 0 && d.OW > 0 &&
+         d.C > 0 && d.OC > 0;
 }
 bool fits(const Plan& p) { return p.padded_floats() * int64_t(sizeof(float)) <= kMaxPaddedBytes; }
 // A forward tile computes kMR output channels over Kg taps: with fewer than 4 channels most
@@ -85,8 +100,24 @@ bool fits(const Plan& p) { return p.padded_floats() * int64_t(sizeof(float)) <= 
 // on im2col, 1.46 here; its 1 -> 16 forward, 9 taps, 0.47 against 0.55).
 bool forward_tiles_pay(const Plan& p) { return p.OCg >= 4 && p.Kg() >= 16; }
 
-// Sample n's planes, zero-padded, into xp (p.padded_floats() values).
+// Sample n's planes, zero-padded (and split into phases, Note [Strided grids]), into xp
+// (p.padded_floats() values).
 void pad_image(const ImageView& x, int64_t n, const Plan& p, float* xp) {
+  if (p.phases() > 1) {
+    std::fill(xp, xp + p.padded_floats(), 0.f);
+    for (int64_t c = 0; c < p.C; ++c)
+      for (int64_t h = 0; h < p.H; ++h) {
+        const int64_t hp = p.ph + h;
+        const float* src = x.p + n * x.sn + c * x.sc + h * x.sh;
+        float* phase_rows = xp + c * p.channel_floats() + (hp % p.sh) * p.sw * p.plane + (hp / p.sh) * p.Wq;
+        for (int64_t t = 0; t < p.sw; ++t) {  // the columns w with (pw + w) % sw == t
+          const int64_t w0 = ((t - p.pw) % p.sw + p.sw) % p.sw;
+          float* dst = phase_rows + t * p.plane + (p.pw + w0) / p.sw;
+          for (int64_t w = w0; w < p.W; w += p.sw) *dst++ = src[w * x.sw];
+        }
+      }
+    return;
+  }
   for (int64_t c = 0; c < p.C; ++c) {
     float* plane = xp + c * p.plane;
     std::fill(plane, plane + p.ph * p.Wp, 0.f);
@@ -104,13 +135,38 @@ void pad_image(const ImageView& x, int64_t n, const Plan& p, float* xp) {
   std::fill(xp + p.C * p.plane, xp + p.padded_floats(), 0.f);
 }
 
-// off[k] for the taps k = (c, i, j) of one group, relative to the group's first plane.
+// A growable 64-byte aligned buffer per thread and slot, kept from call to call (pool
+// threads persist): allocating it afresh each call meant fresh pages, and their faults
+// measured 3-5% of a fashion-resnet training step. Contents are whatever the last user left.
+float* scratch(int slot, int64_t n) {
+  struct Buf {
+    void* p = nullptr;
+    size_t bytes = 0;
+    ~Buf() { std::free(p); }
+  };
+  thread_local Buf bufs[2];
+  Buf& b = bufs[slot];
+  const size_t need = (size_t(n) * sizeof(float) + 63) / 64 * 64;
+  if (need > b.bytes) {
+    std::free(b.p);
+    b.p = std::aligned_alloc(64, need);
+    if (b.p == nullptr) throw std::bad_alloc();
+    b.bytes = need;
+  }
+  return static_cast<float*>(b.p);
+}
+
+// off[k] for the taps k = (c, i, j) of one group, relative to the group's first channel.
 std::vector<int64_t> tap_offsets(const Plan& p) {
   std::vector<int64_t> off;
   off.reserve(size_t(p.Kg()));
   for (int64_t c = 0; c < p.Cg; ++c)
     for (int64_t i = 0; i < p.KH; ++i)
-      for (int64_t j = 0; j < p.KW; ++j) off.push_back(c * p.plane + i * p.dh * p.Wp + j * p.dw);
+      for (int64_t j = 0; j < p.KW; ++j) {
+        const int64_t r = i * p.dh, t = j * p.dw;
+        const int64_t phase = (r % p.sh) * p.sw + t % p.sw;
+        off.push_back((c * p.phases() + phase) * p.plane + (r / p.sh) * p.Wq + t / p.sw);
+      }
   return off;
 }
 
@@ -175,20 +231,20 @@ void run_forward(const Plan& p, const ImageView& x, const std::vector<float>& a,
   const int64_t tiles = (p.Qn + TW - 1) / TW, Qpad = tiles * TW, P = p.OH * p.OW;
   const std::vector<int64_t> off = tap_offsets(p);
   parallel_for(0, p.N, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<float> xp(size_t(p.padded_floats())), grid(size_t(blocks * kMR * Qpad));
+    float* xp = scratch(0, p.padded_floats());
+    float* grid = scratch(1, blocks * kMR * Qpad);
     for (int64_t n = lo; n < hi; ++n) {
-      pad_image(x, n, p, xp.data());
+      pad_image(x, n, p, xp);
       for (int64_t g = 0; g < p.groups; ++g) {
-        const float* xg = xp.data() + g * p.Cg * p.plane;
+        const float* xg = xp + g * p.Cg * p.channel_floats();
         const float* ag = a.data() + g * blocks * K * kMR;
         for (int64_t t = 0; t < tiles; ++t)
           for (int64_t b = 0; b < blocks; ++b)
-            forward_tile<NV>(K, ag + b * K * kMR, off.data(), xg + t * TW, grid.data() + b * kMR * Qpad + t * TW,
-                             Qpad);
+            forward_tile<NV>(K, ag + b * K * kMR, off.data(), xg + t * TW, grid + b * kMR * Qpad + t * TW, Qpad);
         float* block = out + (n * p.OC + g * p.OCg) * P;
         for (int64_t o = 0; o < p.OCg; ++o)
           for (int64_t oh = 0; oh < p.OH; ++oh) {
-            const float* src = grid.data() + o * Qpad + oh * p.Wp;
+            const float* src = grid + o * Qpad + oh * p.Wq;
             std::copy(src, src + p.OW, block + o * P + oh * p.OW);
           }
         if (epilogue) (*epilogue)(block, g * p.OCg, p.OCg, P);
@@ -236,7 +292,7 @@ bool conv_direct_forward_applies(const ConvDims& d) {
   return common_applies(d) && d.N >= get_num_threads() && fits(forward_plan(d)) && forward_tiles_pay(forward_plan(d));
 }
 bool conv_direct_input_grad_applies(const ConvDims& d) {
-  return common_applies(d) && d.N >= get_num_threads() && d.g.ph <= d.g.dh * (d.KH - 1) &&
+  return common_applies(d) && d.g.sh == 1 && d.g.sw == 1 && d.N >= get_num_threads() && d.g.ph <= d.g.dh * (d.KH - 1) &&
          d.g.pw <= d.g.dw * (d.KW - 1) && fits(input_grad_plan(d)) && forward_tiles_pay(input_grad_plan(d));
 }
 bool conv_direct_weight_grad_applies(const ConvDims& d) { return common_applies(d) && fits(forward_plan(d)); }
@@ -271,7 +327,7 @@ void conv_direct_weight_grad(const ImageView& dy, const ImageView& x, float* dw,
     unsigned m = 0;
     for (int l = 0; l < kLanes; ++l) {
       const int64_t q = v * kLanes + l;
-      if (q < p.Qn && q % p.Wp < p.OW) m |= 1u << l;
+      if (q < p.Qn && q % p.Wq < p.OW) m |= 1u << l;
     }
     masks[size_t(v)] = __mmask16(m);
   }
@@ -280,19 +336,20 @@ void conv_direct_weight_grad(const ImageView& dy, const ImageView& x, float* dw,
   const int64_t xfloats = p.padded_floats(), dyfloats = (p.OC + 1) * Qs;
   std::vector<float> partial(size_t((chunks - 1) * wsize));  // chunk 0 sums straight into dw
   parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<float> xbuf(static_cast<size_t>(chunk * xfloats)), dybuf(static_cast<size_t>(chunk * dyfloats));
+    float* xbuf = scratch(0, chunk * xfloats);
+    float* dybuf = scratch(1, chunk * dyfloats);  // dyfloats is a multiple of 16: rows stay aligned
     std::vector<const float*> xs(static_cast<size_t>(chunk)), dys(static_cast<size_t>(chunk));
     for (int64_t c = lo; c < hi; ++c) {
       const int64_t n0 = c * chunk, S = std::min(p.N, n0 + chunk) - n0;
       for (int64_t s = 0; s < S; ++s) {
-        float* xp = xbuf.data() + s * xfloats;
-        float* dyg = dybuf.data() + s * dyfloats;
+        float* xp = xbuf + s * xfloats;
+        float* dyg = dybuf + s * dyfloats;
         pad_image(x, n0 + s, p, xp);
         std::fill(dyg, dyg + dyfloats, 0.f);
         for (int64_t o = 0; o < p.OC; ++o)
           for (int64_t oh = 0; oh < p.OH; ++oh) {
             const float* src = dy.p + (n0 + s) * dy.sn + o * dy.sc + oh * dy.sh;
-            float* dst = dyg + o * Qs + oh * p.Wp;
+            float* dst = dyg + o * Qs + oh * p.Wq;
             for (int64_t ow = 0; ow < p.OW; ++ow) dst[ow] = src[ow * dy.sw];
           }
         xs[size_t(s)] = xp, dys[size_t(s)] = dyg;
@@ -304,7 +361,7 @@ void conv_direct_weight_grad(const ImageView& dy, const ImageView& x, float* dw,
           for (int64_t k0 = 0; k0 < K; k0 += kWgradTaps) {
             int64_t row[kWgradRows], tap[kWgradTaps];
             for (int r = 0; r < kWgradRows; ++r) row[r] = (o0 + r < p.OCg ? g * p.OCg + o0 + r : p.OC) * Qs;
-            for (int t = 0; t < kWgradTaps; ++t) tap[t] = k0 + t < K ? g * p.Cg * p.plane + off[size_t(k0 + t)] : 0;
+            for (int t = 0; t < kWgradTaps; ++t) tap[t] = k0 + t < K ? g * p.Cg * p.channel_floats() + off[size_t(k0 + t)] : 0;
             wgrad_tile(S, dys.data(), xs.data(), row, tap, masks.data(), Qv, tile);
             for (int r = 0; r < kWgradRows && o0 + r < p.OCg; ++r)
               for (int t = 0; t < kWgradTaps && k0 + t < K; ++t)

@@ -1,8 +1,9 @@
-// Direct convolution of stride-1 layers on a padded-width grid (float32, AVX-512), beside
-// the im2col + GEMM kernels of conv.cpp, which choose it per shape (conv_direct.cpp says how
-// it works and where it wins). The input gradient of a stride-1 convolution is itself a
-// stride-1 convolution (of dy with the flipped, transposed weights), so the forward
-// kernel serves both; the weight gradient has a kernel of its own.
+// Direct convolution on a padded-width grid (float32, AVX-512), beside the im2col + GEMM
+// kernels of conv.cpp, which choose it per shape (conv_direct.cpp says how it works and
+// where it wins). Strided layers read phase planes (Note [Strided grids]). The input
+// gradient of a stride-1 convolution is itself a stride-1 convolution (of dy with the
+// flipped, transposed weights), so the forward kernel serves both; the weight gradient has
+// a kernel of its own.
 //
 //   if (cpu::conv_direct_forward_applies(d)) cpu::conv_direct_forward(x, w, out, d, epilogue);
 #pragma once
@@ -25,10 +26,11 @@ struct ImageView {
 using ConvBlockEpilogue = std::function<void(float* block, int64_t oc0, int64_t rows, int64_t P)>;
 
 // Whether these kernels take the pass: float32 (the caller's check), AVX-512 micro-kernels
-// in use (detail::gemm_isa(), so tests can cap it), stride 1, not a pointwise 1x1 (the GEMM
-// reads its input in place), one padded input within 1 MB; forward and input gradient
-// also need at least one sample per thread (they thread over samples), and the input
-// gradient padding <= dilation * (kernel - 1).
+// in use (detail::gemm_isa(), so tests can cap it), a kernel larger than 1x1 (im2col of a
+// 1x1 is a plain or subsampled copy, and measured faster), one padded input within 1 MB;
+// forward and input gradient also need at least one sample per thread (they thread over
+// samples) and tiles that pay (>= 4 output channels, >= 16 taps); the input gradient
+// needs stride 1 and padding <= dilation * (kernel - 1).
 bool conv_direct_forward_applies(const ConvDims& d);
 bool conv_direct_input_grad_applies(const ConvDims& d);
 bool conv_direct_weight_grad_applies(const ConvDims& d);
