@@ -63,8 +63,8 @@ constexpr int64_t kMaxPaddedBytes = int64_t(1) << 20;
 // With stride 1 there is one phase, the padded planes themselves.
 struct Plan {
   int64_t N, C, H, W, OC, groups, Cg, OCg, KH, KW, ph, pw, dh, dw, sh, sw;
-  int64_t Hp, Wp, Hq, Wq, plane, OH, OW;
-  int64_t Qn;  // grid pixels up to the last valid output: (OH - 1) * Wq + OW
+  int64_t Hp = 0, Wp = 0, Hq = 0, Wq = 0, plane = 0, OH = 0, OW = 0;
+  int64_t Qn = 0;  // grid pixels up to the last valid output: (OH - 1) * Wq + OW
   int64_t Kg() const { return Cg * KH * KW; }
   int64_t phases() const { return sh * sw; }
   int64_t channel_floats() const { return phases() * plane; }
@@ -100,11 +100,26 @@ bool fits(const Plan& p) { return p.padded_floats() * int64_t(sizeof(float)) <= 
 // on im2col, 1.46 here; its 1 -> 16 forward, 9 taps, 0.47 against 0.55).
 bool forward_tiles_pay(const Plan& p) { return p.OCg >= 4 && p.Kg() >= 16; }
 
+// Short row copies and fills inline, in 16-lane pieces with a masked tail: rows here are
+// 7-30 floats, and a call to memmove / memset per row measured ~30% of pad_image.
+DUET_TARGET_AVX512 inline void copy_row(float* dst, const float* src, int64_t n) {
+  for (; n >= kLanes; n -= kLanes, src += kLanes, dst += kLanes) _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
+  if (n > 0) {
+    const __mmask16 m = __mmask16((1u << n) - 1);
+    _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
+  }
+}
+DUET_TARGET_AVX512 inline void zero_row(float* dst, int64_t n) {
+  const __m512 z = _mm512_setzero_ps();
+  for (; n >= kLanes; n -= kLanes, dst += kLanes) _mm512_storeu_ps(dst, z);
+  if (n > 0) _mm512_mask_storeu_ps(dst, __mmask16((1u << n) - 1), z);
+}
+
 // Sample n's planes, zero-padded (and split into phases, Note [Strided grids]), into xp
 // (p.padded_floats() values).
-void pad_image(const ImageView& x, int64_t n, const Plan& p, float* xp) {
+DUET_TARGET_AVX512 void pad_image(const ImageView& x, int64_t n, const Plan& p, float* xp) {
   if (p.phases() > 1) {
-    std::fill(xp, xp + p.padded_floats(), 0.f);
+    zero_row(xp, p.padded_floats());
     for (int64_t c = 0; c < p.C; ++c)
       for (int64_t h = 0; h < p.H; ++h) {
         const int64_t hp = p.ph + h;
@@ -120,19 +135,19 @@ void pad_image(const ImageView& x, int64_t n, const Plan& p, float* xp) {
   }
   for (int64_t c = 0; c < p.C; ++c) {
     float* plane = xp + c * p.plane;
-    std::fill(plane, plane + p.ph * p.Wp, 0.f);
+    zero_row(plane, p.ph * p.Wp);
     for (int64_t h = 0; h < p.H; ++h) {
       float* row = plane + (p.ph + h) * p.Wp;
       const float* src = x.p + n * x.sn + c * x.sc + h * x.sh;
-      std::fill(row, row + p.pw, 0.f);
-      if (x.sw == 1) std::copy(src, src + p.W, row + p.pw);
+      zero_row(row, p.pw);
+      if (x.sw == 1) copy_row(row + p.pw, src, p.W);
       else
         for (int64_t w = 0; w < p.W; ++w) row[p.pw + w] = src[w * x.sw];
-      std::fill(row + p.pw + p.W, row + p.Wp, 0.f);
+      zero_row(row + p.pw + p.W, p.pw);
     }
-    std::fill(plane + (p.ph + p.H) * p.Wp, plane + p.plane, 0.f);
+    zero_row(plane + (p.ph + p.H) * p.Wp, (p.Hp - p.ph - p.H) * p.Wp);
   }
-  std::fill(xp + p.C * p.plane, xp + p.padded_floats(), 0.f);
+  zero_row(xp + p.C * p.plane, kSlack);
 }
 
 // A growable 64-byte aligned buffer per thread and slot, kept from call to call (pool
@@ -154,6 +169,26 @@ float* scratch(int slot, int64_t n) {
     b.bytes = need;
   }
   return static_cast<float*>(b.p);
+}
+
+// The valid outputs of a group's grid (OCg rows of Qpad) into its contiguous OCg x OH x OW block.
+DUET_TARGET_AVX512 void grid_to_planes(const Plan& p, const float* grid, int64_t Qpad, float* block) {
+  for (int64_t o = 0; o < p.OCg; ++o)
+    for (int64_t oh = 0; oh < p.OH; ++oh) copy_row(block + o * (p.OH * p.OW) + oh * p.OW, grid + o * Qpad + oh * p.Wq, p.OW);
+}
+// Sample n of dy onto the grid: OC rows of Qs, zeros at the dropped columns and past the
+// end (all `floats` values written).
+DUET_TARGET_AVX512 void planes_to_grid(const Plan& p, const ImageView& dy, int64_t n, int64_t Qs, float* dyg,
+                                       int64_t floats) {
+  zero_row(dyg, floats);
+  for (int64_t o = 0; o < p.OC; ++o)
+    for (int64_t oh = 0; oh < p.OH; ++oh) {
+      const float* src = dy.p + n * dy.sn + o * dy.sc + oh * dy.sh;
+      float* dst = dyg + o * Qs + oh * p.Wq;
+      if (dy.sw == 1) copy_row(dst, src, p.OW);
+      else
+        for (int64_t ow = 0; ow < p.OW; ++ow) dst[ow] = src[ow * dy.sw];
+    }
 }
 
 // off[k] for the taps k = (c, i, j) of one group, relative to the group's first channel.
@@ -242,11 +277,7 @@ void run_forward(const Plan& p, const ImageView& x, const std::vector<float>& a,
           for (int64_t b = 0; b < blocks; ++b)
             forward_tile<NV>(K, ag + b * K * kMR, off.data(), xg + t * TW, grid + b * kMR * Qpad + t * TW, Qpad);
         float* block = out + (n * p.OC + g * p.OCg) * P;
-        for (int64_t o = 0; o < p.OCg; ++o)
-          for (int64_t oh = 0; oh < p.OH; ++oh) {
-            const float* src = grid + o * Qpad + oh * p.Wq;
-            std::copy(src, src + p.OW, block + o * P + oh * p.OW);
-          }
+        grid_to_planes(p, grid, Qpad, block);
         if (epilogue) (*epilogue)(block, g * p.OCg, p.OCg, P);
       }
     }
@@ -345,13 +376,7 @@ void conv_direct_weight_grad(const ImageView& dy, const ImageView& x, float* dw,
         float* xp = xbuf + s * xfloats;
         float* dyg = dybuf + s * dyfloats;
         pad_image(x, n0 + s, p, xp);
-        std::fill(dyg, dyg + dyfloats, 0.f);
-        for (int64_t o = 0; o < p.OC; ++o)
-          for (int64_t oh = 0; oh < p.OH; ++oh) {
-            const float* src = dy.p + (n0 + s) * dy.sn + o * dy.sc + oh * dy.sh;
-            float* dst = dyg + o * Qs + oh * p.Wq;
-            for (int64_t ow = 0; ow < p.OW; ++ow) dst[ow] = src[ow * dy.sw];
-          }
+        planes_to_grid(p, dy, n0 + s, Qs, dyg, dyfloats);
         xs[size_t(s)] = xp, dys[size_t(s)] = dyg;
       }
       float* acc = c == 0 ? dw : partial.data() + (c - 1) * wsize;
