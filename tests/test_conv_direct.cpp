@@ -51,6 +51,8 @@ const Case kCases[] = {
     {"2x3 kernel, padding (1, 0), dilation (1, 2)", true, true, 2, 4, 9, 13, 6, 2, 3, 1, 0, 1, 2},
     {"3x3 dilation 2 pad 2", true, true, 2, 8, 11, 11, 8, 3, 3, 2, 2, 2, 2},
     {"groups 2", true, true, 2, 8, 9, 9, 12, 3, 3, 1, 1, 1, 1, 2},
+    {"groups 2 of 48 output channels (3-vector weight-gradient tiles)", true, true, 2, 8, 7, 9, 96, 3, 3, 1, 1, 1, 1, 2},
+    {"groups 2 of 32 output channels, stride 2", true, false, 2, 6, 9, 8, 64, 3, 3, 1, 1, 1, 1, 2, 2, 2},
     {"depthwise (1 channel per group: im2col)", false, false, 3, 16, 10, 10, 16, 3, 3, 1, 1, 1, 1, 16},
     {"padding 3 on a 3x3 kernel (input gradient on im2col)", true, false, 2, 4, 6, 6, 5, 3, 3, 3, 3},
     {"non-contiguous operands", true, true, 3, 8, 10, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},

@@ -150,7 +150,7 @@ DUET_TARGET_AVX512 void pad_image(const ImageView& x, int64_t n, const Plan& p, 
   zero_row(xp + p.C * p.plane, kSlack);
 }
 
-// A growable 64-byte aligned buffer per thread and slot, kept from call to call (pool
+// A growable 64-byte aligned buffer per thread and slot (3 slots), kept from call to call (pool
 // threads persist): allocating it afresh each call meant fresh pages, and their faults
 // measured 3-5% of a fashion-resnet training step. Contents are whatever the last user left.
 float* scratch(int slot, int64_t n) {
@@ -159,7 +159,7 @@ float* scratch(int slot, int64_t n) {
     size_t bytes = 0;
     ~Buf() { std::free(p); }
   };
-  thread_local Buf bufs[2];
+  thread_local Buf bufs[3];
   Buf& b = bufs[slot];
   const size_t need = (size_t(n) * sizeof(float) + 63) / 64 * 64;
   if (need > b.bytes) {
@@ -317,6 +317,115 @@ DUET_TARGET_AVX512 void wgrad_tile(int64_t S, const float* const* dys, const flo
     for (int t = 0; t < kWgradTaps; ++t) out[r * kWgradTaps + t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+// The weight gradient with output channels in the vector lanes (groups of >= 32 channels):
+// dwt[r, 0 : 16 OCV] (+)= sum over the output pixels of x[tap[r] + oh Wq + ow] *
+// dyt[(oh OW + ow) ldt + 0 : 16 OCV], dyt being dy transposed to pixel-major. Only valid
+// pixels enter (no grid columns, no masks), and the sum lands in the accumulators with no
+// horizontal reduction; R taps x OCV vectors = 24 accumulators.
+template <int R, int OCV>
+DUET_TARGET_AVX512 void wgrad_broadcast_tile(const float* x, const int64_t* tap, const Plan& p, const float* dyt,
+                                             int64_t ldt, float* dwt, int64_t ldw, bool first) {
+  __m512 acc[R][OCV];
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < OCV; ++v) acc[r][v] = first ? _mm512_setzero_ps() : _mm512_load_ps(dwt + r * ldw + v * kLanes);
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    const float* xr = x + oh * p.Wq;
+    const float* d = dyt + oh * p.OW * ldt;
+    for (int64_t ow = 0; ow < p.OW; ++ow, d += ldt) {
+      __m512 dv[OCV];
+#pragma GCC unroll 4
+      for (int v = 0; v < OCV; ++v) dv[v] = _mm512_load_ps(d + v * kLanes);
+#pragma GCC unroll 32
+      for (int r = 0; r < R; ++r) {
+        const __m512 b = _mm512_set1_ps(xr[tap[r] + ow]);
+#pragma GCC unroll 4
+        for (int v = 0; v < OCV; ++v) acc[r][v] = _mm512_fmadd_ps(b, dv[v], acc[r][v]);
+      }
+    }
+  }
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < OCV; ++v) _mm512_store_ps(dwt + r * ldw + v * kLanes, acc[r][v]);
+}
+
+// Sample n of dy, pixel-major: dyt[(oh OW + ow) OC + o] = dy[n, o, oh, ow].
+void transpose_to_pixels(const Plan& p, const ImageView& dy, int64_t n, float* dyt) {
+  for (int64_t o = 0; o < p.OC; ++o)
+    for (int64_t oh = 0; oh < p.OH; ++oh) {
+      const float* src = dy.p + n * dy.sn + o * dy.sc + oh * dy.sh;
+      float* dst = dyt + oh * p.OW * p.OC + o;
+      for (int64_t ow = 0; ow < p.OW; ++ow) dst[ow * p.OC] = src[ow * dy.sw];
+    }
+}
+
+// Output-channel vectors per broadcast tile: 4, 3 or 2 (0: the group is not 32, 48 or 64k
+// channels wide, and the lane kernel takes it).
+int broadcast_vectors(const Plan& p) {
+  if (p.OCg % 64 == 0) return 4;
+  if (p.OCg % 48 == 0) return 3;
+  if (p.OCg % 32 == 0) return 2;
+  return 0;
+}
+
+// One chunk of samples [n0, n0 + S) by broadcast tiles, into acc (OC x Kg).
+template <int OCV>
+void wgrad_chunk_broadcast(const Plan& p, const ImageView& dy, const ImageView& x, const std::vector<int64_t>& off,
+                           int64_t n0, int64_t S, float* acc) {
+  constexpr int R = 24 / OCV;
+  const int64_t K = p.Kg(), Kpad = (K + R - 1) / R * R;
+  float* xp = scratch(0, p.padded_floats());
+  float* dyt = scratch(1, p.OH * p.OW * p.OC);
+  float* dwt = scratch(2, p.groups * Kpad * p.OCg);  // per group: Kpad rows of OCg
+  for (int64_t s = 0; s < S; ++s) {
+    pad_image(x, n0 + s, p, xp);
+    transpose_to_pixels(p, dy, n0 + s, dyt);
+    for (int64_t g = 0; g < p.groups; ++g)
+      for (int64_t k0 = 0; k0 < K; k0 += R) {
+        int64_t tap[R];
+        for (int r = 0; r < R; ++r) tap[r] = k0 + r < K ? g * p.Cg * p.channel_floats() + off[size_t(k0 + r)] : 0;
+        for (int64_t o0 = 0; o0 < p.OCg; o0 += OCV * kLanes)
+          wgrad_broadcast_tile<R, OCV>(xp, tap, p, dyt + g * p.OCg + o0, p.OC, dwt + (g * Kpad + k0) * p.OCg + o0,
+                                       p.OCg, s == 0);
+      }
+  }
+  for (int64_t g = 0; g < p.groups; ++g)
+    for (int64_t o = 0; o < p.OCg; ++o)
+      for (int64_t k = 0; k < K; ++k) acc[(g * p.OCg + o) * K + k] = dwt[(g * Kpad + k) * p.OCg + o];
+}
+
+// One chunk of samples by lane tiles (any channel count), into acc (OC x Kg).
+void wgrad_chunk_lanes(const Plan& p, const ImageView& dy, const ImageView& x, const std::vector<int64_t>& off,
+                       const std::vector<__mmask16>& masks, int64_t chunk, int64_t n0, int64_t S, float* acc) {
+  const int64_t K = p.Kg(), Qv = int64_t(masks.size()), Qs = Qv * kLanes;
+  // Per sample: its padded input, then dy on the grid: OC rows of Qs and one row of zeros
+  // (the rows a tile reads past its group's channels).
+  const int64_t xfloats = p.padded_floats(), dyfloats = (p.OC + 1) * Qs;
+  float* xbuf = scratch(0, chunk * xfloats);
+  float* dybuf = scratch(1, chunk * dyfloats);  // dyfloats is a multiple of 16: rows stay aligned
+  std::vector<const float*> xs(static_cast<size_t>(chunk)), dys(static_cast<size_t>(chunk));
+  for (int64_t s = 0; s < S; ++s) {
+    float* xp = xbuf + s * xfloats;
+    float* dyg = dybuf + s * dyfloats;
+    pad_image(x, n0 + s, p, xp);
+    planes_to_grid(p, dy, n0 + s, Qs, dyg, dyfloats);
+    xs[size_t(s)] = xp, dys[size_t(s)] = dyg;
+  }
+  float tile[kWgradRows * kWgradTaps];
+  for (int64_t g = 0; g < p.groups; ++g)
+    for (int64_t o0 = 0; o0 < p.OCg; o0 += kWgradRows)
+      for (int64_t k0 = 0; k0 < K; k0 += kWgradTaps) {
+        int64_t row[kWgradRows], tap[kWgradTaps];
+        for (int r = 0; r < kWgradRows; ++r) row[r] = (o0 + r < p.OCg ? g * p.OCg + o0 + r : p.OC) * Qs;
+        for (int t = 0; t < kWgradTaps; ++t) tap[t] = k0 + t < K ? g * p.Cg * p.channel_floats() + off[size_t(k0 + t)] : 0;
+        wgrad_tile(S, dys.data(), xs.data(), row, tap, masks.data(), Qv, tile);
+        for (int r = 0; r < kWgradRows && o0 + r < p.OCg; ++r)
+          for (int t = 0; t < kWgradTaps && k0 + t < K; ++t) acc[(g * p.OCg + o0 + r) * K + k0 + t] = tile[r * kWgradTaps + t];
+      }
+}
+
 }  // namespace
 
 bool conv_direct_forward_applies(const ConvDims& d) {
@@ -350,7 +459,7 @@ void conv_direct_input_grad(const ImageView& dy, const float* w, float* dx, cons
 
 void conv_direct_weight_grad(const ImageView& dy, const ImageView& x, float* dw, const ConvDims& d, int64_t chunk) {
   const Plan p = forward_plan(d);
-  const int64_t K = p.Kg(), Qv = (p.Qn + kLanes - 1) / kLanes, Qs = Qv * kLanes;
+  const int64_t K = p.Kg(), Qv = (p.Qn + kLanes - 1) / kLanes;
   const int64_t wsize = p.OC * K, chunks = (p.N + chunk - 1) / chunk;
   const std::vector<int64_t> off = tap_offsets(p);
   std::vector<__mmask16> masks(static_cast<size_t>(Qv));
@@ -362,36 +471,18 @@ void conv_direct_weight_grad(const ImageView& dy, const ImageView& x, float* dw,
     }
     masks[size_t(v)] = __mmask16(m);
   }
-  // Per sample: its padded input, then dy on the grid: OC rows of Qs and one row of zeros
-  // (the rows a tile reads past its group's channels).
-  const int64_t xfloats = p.padded_floats(), dyfloats = (p.OC + 1) * Qs;
+  const int vectors = broadcast_vectors(p);
   std::vector<float> partial(size_t((chunks - 1) * wsize));  // chunk 0 sums straight into dw
   parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
-    float* xbuf = scratch(0, chunk * xfloats);
-    float* dybuf = scratch(1, chunk * dyfloats);  // dyfloats is a multiple of 16: rows stay aligned
-    std::vector<const float*> xs(static_cast<size_t>(chunk)), dys(static_cast<size_t>(chunk));
     for (int64_t c = lo; c < hi; ++c) {
       const int64_t n0 = c * chunk, S = std::min(p.N, n0 + chunk) - n0;
-      for (int64_t s = 0; s < S; ++s) {
-        float* xp = xbuf + s * xfloats;
-        float* dyg = dybuf + s * dyfloats;
-        pad_image(x, n0 + s, p, xp);
-        planes_to_grid(p, dy, n0 + s, Qs, dyg, dyfloats);
-        xs[size_t(s)] = xp, dys[size_t(s)] = dyg;
-      }
       float* acc = c == 0 ? dw : partial.data() + (c - 1) * wsize;
-      float tile[kWgradRows * kWgradTaps];
-      for (int64_t g = 0; g < p.groups; ++g)
-        for (int64_t o0 = 0; o0 < p.OCg; o0 += kWgradRows)
-          for (int64_t k0 = 0; k0 < K; k0 += kWgradTaps) {
-            int64_t row[kWgradRows], tap[kWgradTaps];
-            for (int r = 0; r < kWgradRows; ++r) row[r] = (o0 + r < p.OCg ? g * p.OCg + o0 + r : p.OC) * Qs;
-            for (int t = 0; t < kWgradTaps; ++t) tap[t] = k0 + t < K ? g * p.Cg * p.channel_floats() + off[size_t(k0 + t)] : 0;
-            wgrad_tile(S, dys.data(), xs.data(), row, tap, masks.data(), Qv, tile);
-            for (int r = 0; r < kWgradRows && o0 + r < p.OCg; ++r)
-              for (int t = 0; t < kWgradTaps && k0 + t < K; ++t)
-                acc[(g * p.OCg + o0 + r) * K + k0 + t] = tile[r * kWgradTaps + t];
-          }
+      switch (vectors) {
+        case 4: wgrad_chunk_broadcast<4>(p, dy, x, off, n0, S, acc); break;
+        case 3: wgrad_chunk_broadcast<3>(p, dy, x, off, n0, S, acc); break;
+        case 2: wgrad_chunk_broadcast<2>(p, dy, x, off, n0, S, acc); break;
+        default: wgrad_chunk_lanes(p, dy, x, off, masks, chunk, n0, S, acc);
+      }
     }
   });
   for (int64_t c = 1; c < chunks; ++c) {
