@@ -83,15 +83,17 @@ function(duet_add_cuda_sources target)
   if(DUET_WITH_CUDA)
     target_sources(${target} PRIVATE ${DUET_CUDA_KERNEL_SOURCES} ${DUET_CUDA_HOST_SOURCES})
     target_compile_definitions(${target} PUBLIC DUET_HAVE_CUDA=1)
-    # NVRTC by its library file: the CUDA::nvrtc target also links the driver stub, which
-    # makes libcuda.so.1 a load-time dependency of every program wherever the linker runs
-    # without --as-needed (Debian's gcc drops it for sanitizer builds). Programs must start
-    # on machines with no driver: the runtime and the libraries load the driver themselves.
-    target_link_libraries(${target} PUBLIC CUDA::cudart CUDA::cublas $<TARGET_FILE:CUDA::nvrtc>)
+    # Programs must start on machines with no driver (the runtime and the libraries load
+    # the driver themselves), so nothing here links the CUDA::cuda_driver stub.
+    # cuBLAS, NVRTC and cuDNN are not linked: kernels/cuda/cuda_libs.cpp opens them with
+    # dlopen on first use (a CPU-only run of a CUDA build maps none of them), from the
+    # paths found here.
+    target_link_libraries(${target} PUBLIC CUDA::cudart ${CMAKE_DL_LIBS})
+    target_compile_definitions(${target} PRIVATE DUET_CUBLAS_LIBRARY="$<TARGET_FILE:CUDA::cublas>"
+                                                 DUET_NVRTC_LIBRARY="$<TARGET_FILE:CUDA::nvrtc>")
     if(DUET_CUDNN_INCLUDE_DIR AND DUET_CUDNN_LIBRARY)
-      target_compile_definitions(${target} PRIVATE DUET_HAVE_CUDNN=1)
+      target_compile_definitions(${target} PRIVATE DUET_HAVE_CUDNN=1 DUET_CUDNN_LIBRARY_PATH="${DUET_CUDNN_LIBRARY}")
       target_include_directories(${target} PRIVATE ${DUET_CUDNN_INCLUDE_DIR})
-      target_link_libraries(${target} PUBLIC ${DUET_CUDNN_LIBRARY})
     endif()
     # Host-side warnings as for C++; constexpr std helpers (numeric_limits) in device code.
     target_compile_options(${target} PRIVATE

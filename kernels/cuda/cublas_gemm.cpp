@@ -25,6 +25,7 @@
 
 #include "core/storage.h"
 #include "kernels/cuda/cuda_lib_check.h"
+#include "kernels/cuda/cuda_libs.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/runtime.h"
 
@@ -41,9 +42,9 @@ cublasHandle_t handle_for(int device) {
   cublasHandle_t& h = g_handles[size_t(device)];
   if (!h) {
     cublasHandle_t created = nullptr;
-    DUET_CUBLAS_CHECK(cublasCreate(&created));
-    DUET_CUBLAS_CHECK(cublasSetStream(created, stream(device)));
-    DUET_CUBLAS_CHECK(cublasSetMathMode(created, CUBLAS_DEFAULT_MATH));
+    DUET_CUBLAS_CHECK(libs::cublas().create(&created));
+    DUET_CUBLAS_CHECK(libs::cublas().set_stream(created, stream(device)));
+    DUET_CUBLAS_CHECK(libs::cublas().set_math_mode(created, CUBLAS_DEFAULT_MATH));
     h = created;
   }
   return h;
@@ -145,8 +146,8 @@ void cublas_gemm(const GemmArgs& args) {
 
   auto at = [&](const void* p, int64_t off) { return static_cast<const char*>(p) + off * int64_t(esize); };
   if (bt.ndim == 0) {
-    DUET_CUBLAS_CHECK(cublasGemmEx(h, op_b, op_a, m, n, k, alpha, g.b, type, ldb, g.a, type, lda, beta, g.c, type,
-                                   ldc_i, compute, CUBLAS_GEMM_DEFAULT));
+    DUET_CUBLAS_CHECK(libs::cublas().gemm_ex(h, op_b, op_a, m, n, k, alpha, g.b, type, ldb, g.a, type, lda, beta,
+                                             g.c, type, ldc_i, compute, CUBLAS_GEMM_DEFAULT));
   } else {
     const int inner = bt.ndim - 1;
     const int count = to_int(bt.sizes[inner], "batch count");
@@ -154,7 +155,7 @@ void cublas_gemm(const GemmArgs& args) {
     int64_t idx[kMaxDims] = {};
     int64_t oa = 0, ob = 0, oc = 0;
     for (int64_t o = 0; o < outer; ++o) {
-      DUET_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      DUET_CUBLAS_CHECK(libs::cublas().gemm_strided_batched_ex(
           h, op_b, op_a, m, n, k, alpha, at(g.b, ob), type, ldb, bt.b[inner], at(g.a, oa), type, lda, bt.a[inner],
           beta, const_cast<char*>(at(g.c, oc)), type, ldc_i, bt.c[inner], count, compute, CUBLAS_GEMM_DEFAULT));
       for (int d = inner - 1; d >= 0; --d) {  // odometer over the outer batch dims

@@ -1,9 +1,10 @@
-// Error checks for the CUDA libraries duet links: cuBLAS statuses and NVRTC results
+// Error checks for the CUDA libraries duet calls: cuBLAS statuses and NVRTC results
 // become duet::Errors naming the call, the status and the place, like DUET_CUDA_CHECK
 // (cuda_check.h) does for the runtime.
 //
-//   DUET_CUBLAS_CHECK(cublasSgemm(handle, ...));
-//   DUET_NVRTC_CHECK(nvrtcCompileProgram(prog, n, opts));
+//   DUET_CUBLAS_CHECK(libs::cublas().gemm_ex(handle, ...));
+//   DUET_NVRTC_CHECK(libs::nvrtc().compile_program(prog, n, opts));
+// (the libraries are opened on first use: cuda_libs.h).
 #pragma once
 
 #include <cublas_v2.h>
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_libs.h"
 
 namespace duet::cuda::detail {
 
@@ -52,6 +54,6 @@ inline const char* cublas_status_name(cublasStatus_t s) {
   do {                                                                                                  \
     const nvrtcResult duet_nvrtc_res_ = (expr);                                                         \
     if (duet_nvrtc_res_ != NVRTC_SUCCESS) [[unlikely]]                                                  \
-      ::duet::cuda::detail::throw_lib_error("NVRTC", nvrtcGetErrorString(duet_nvrtc_res_), int(duet_nvrtc_res_), \
+      ::duet::cuda::detail::throw_lib_error("NVRTC", ::duet::cuda::libs::nvrtc().get_error_string(duet_nvrtc_res_), int(duet_nvrtc_res_), \
                                             #expr, __FILE__, __LINE__);                                 \
   } while (0)

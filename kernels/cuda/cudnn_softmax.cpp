@@ -18,6 +18,8 @@
 #if defined(DUET_HAVE_CUDNN)
 #include <cudnn.h>
 
+#include "kernels/cuda/cuda_libs.h"
+
 #include <sstream>
 
 #define DUET_CUDNN_CHECK(expr)                                                                        \
@@ -25,7 +27,7 @@
     const cudnnStatus_t duet_cudnn_st_ = (expr);                                                      \
     if (duet_cudnn_st_ != CUDNN_STATUS_SUCCESS) [[unlikely]] {                                        \
       std::ostringstream duet_cudnn_os_;                                                              \
-      duet_cudnn_os_ << "cuDNN error: " #expr " failed with " << cudnnGetErrorString(duet_cudnn_st_) \
+      duet_cudnn_os_ << "cuDNN error: " #expr " failed with " << ::duet::cuda::libs::cudnn().get_error_string(duet_cudnn_st_) \
                      << " (" << int(duet_cudnn_st_) << ") at " << __FILE__ << ":" << __LINE__;       \
       throw ::duet::Error(duet_cudnn_os_.str());                                                      \
     }                                                                                                 \
@@ -44,8 +46,8 @@ cudnnHandle_t handle_for(int device) {
   std::lock_guard<std::mutex> lock(mu);
   DUET_ASSERT(device >= 0 && device < int(handles.size()), "cudnn: device index ", device, " out of range");
   if (!handles[size_t(device)]) {
-    DUET_CUDNN_CHECK(cudnnCreate(&handles[size_t(device)]));
-    DUET_CUDNN_CHECK(cudnnSetStream(handles[size_t(device)], stream(device)));
+    DUET_CUDNN_CHECK(libs::cudnn().create(&handles[size_t(device)]));
+    DUET_CUDNN_CHECK(libs::cudnn().set_stream(handles[size_t(device)], stream(device)));
   }
   return handles[size_t(device)];
 }
@@ -63,8 +65,8 @@ cudnnDataType_t cudnn_dtype(DType dt) {
 // The descriptor owns its handle for one call.
 struct TensorDesc {
   cudnnTensorDescriptor_t d = nullptr;
-  TensorDesc() { DUET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d)); }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
+  TensorDesc() { DUET_CUDNN_CHECK(libs::cudnn().create_tensor_descriptor(&d)); }
+  ~TensorDesc() { libs::cudnn().destroy_tensor_descriptor(d); }
   TensorDesc(const TensorDesc&) = delete;
   TensorDesc& operator=(const TensorDesc&) = delete;
 };
@@ -93,13 +95,13 @@ void cudnn_softmax(const Tensor& in, const Tensor& out, int64_t dim, bool log) {
   DeviceGuard guard(x.device().index);
   cudnnHandle_t h = handle_for(x.device().index);
   TensorDesc desc;
-  DUET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc.d, CUDNN_TENSOR_NCHW, cudnn_dtype(x.dtype()), int(outer),
+  DUET_CUDNN_CHECK(libs::cudnn().set_tensor4d_descriptor(desc.d, CUDNN_TENSOR_NCHW, cudnn_dtype(x.dtype()), int(outer),
                                               int(classes), int(inner), 1));
   // cuDNN reads alpha/beta as double for double tensors and as float otherwise.
   const double one_d = 1.0, zero_d = 0.0;
   const float one_f = 1.0f, zero_f = 0.0f;
   const bool dbl = x.dtype() == DType::Float64;
-  DUET_CUDNN_CHECK(cudnnSoftmaxForward(h, log ? CUDNN_SOFTMAX_LOG : CUDNN_SOFTMAX_ACCURATE,
+  DUET_CUDNN_CHECK(libs::cudnn().softmax_forward(h, log ? CUDNN_SOFTMAX_LOG : CUDNN_SOFTMAX_ACCURATE,
                                        CUDNN_SOFTMAX_MODE_CHANNEL, dbl ? static_cast<const void*>(&one_d) : &one_f,
                                        desc.d, x.data_ptr(), dbl ? static_cast<const void*>(&zero_d) : &zero_f,
                                        desc.d, out.data_ptr()));

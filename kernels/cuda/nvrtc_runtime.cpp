@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_lib_check.h"
+#include "kernels/cuda/cuda_libs.h"
 #include "kernels/cuda/runtime.h"
 
 namespace duet::cuda::nvrtc {
@@ -30,34 +31,34 @@ std::atomic<int64_t> g_compilations{0};
 struct Program {
   nvrtcProgram p = nullptr;
   ~Program() {
-    if (p) (void)nvrtcDestroyProgram(&p);
+    if (p) (void)libs::nvrtc().destroy_program(&p);
   }
 };
 
 std::string program_log(nvrtcProgram p) {
   size_t n = 0;
-  if (nvrtcGetProgramLogSize(p, &n) != NVRTC_SUCCESS || n <= 1) return "(no log)";
+  if (libs::nvrtc().get_program_log_size(p, &n) != NVRTC_SUCCESS || n <= 1) return "(no log)";
   std::string log(n, '\0');
-  if (nvrtcGetProgramLog(p, log.data()) != NVRTC_SUCCESS) return "(no log)";
+  if (libs::nvrtc().get_program_log(p, log.data()) != NVRTC_SUCCESS) return "(no log)";
   log.resize(n - 1);  // the terminating NUL
   return log;
 }
 
 std::string compile_locked(const std::string& source, int arch) {
   Program prog;
-  DUET_NVRTC_CHECK(nvrtcCreateProgram(&prog.p, source.c_str(), "duet_fused.cu", 0, nullptr, nullptr));
+  DUET_NVRTC_CHECK(libs::nvrtc().create_program(&prog.p, source.c_str(), "duet_fused.cu", 0, nullptr, nullptr));
   const std::string gpu = "--gpu-architecture=compute_" + std::to_string(arch);
   const char* opts[] = {gpu.c_str(), "-default-device", "--std=c++17", "--fmad=false"};
   try {
-    DUET_NVRTC_CHECK(nvrtcCompileProgram(prog.p, int(std::size(opts)), opts));
+    DUET_NVRTC_CHECK(libs::nvrtc().compile_program(prog.p, int(std::size(opts)), opts));
   } catch (const Error& e) {
     throw Error(std::string(e.what()) + " for compute_" + std::to_string(arch) + "\nNVRTC log:\n" +
                 program_log(prog.p) + "\nsource:\n" + source);
   }
   size_t n = 0;
-  DUET_NVRTC_CHECK(nvrtcGetPTXSize(prog.p, &n));
+  DUET_NVRTC_CHECK(libs::nvrtc().get_ptx_size(prog.p, &n));
   std::string ptx(n, '\0');
-  DUET_NVRTC_CHECK(nvrtcGetPTX(prog.p, ptx.data()));
+  DUET_NVRTC_CHECK(libs::nvrtc().get_ptx(prog.p, ptx.data()));
   if (!ptx.empty() && ptx.back() == '\0') ptx.pop_back();
   g_compilations.fetch_add(1, std::memory_order_relaxed);
   return ptx;
@@ -75,9 +76,9 @@ const std::string& cached_ptx_locked(const std::string& source, int arch) {
 const std::vector<int>& supported_archs() {
   static const std::vector<int> archs = [] {
     int n = 0;
-    DUET_NVRTC_CHECK(nvrtcGetNumSupportedArchs(&n));
+    DUET_NVRTC_CHECK(libs::nvrtc().get_num_supported_archs(&n));
     std::vector<int> a(size_t(std::max(n, 0)));
-    if (n > 0) DUET_NVRTC_CHECK(nvrtcGetSupportedArchs(a.data()));
+    if (n > 0) DUET_NVRTC_CHECK(libs::nvrtc().get_supported_archs(a.data()));
     std::sort(a.begin(), a.end());
     return a;
   }();

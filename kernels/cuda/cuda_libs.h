@@ -1,0 +1,71 @@
+// The CUDA libraries duet calls besides the runtime (cuBLAS, NVRTC and, where built, cuDNN),
+// opened with dlopen on first use instead of linked, as PyTorch loads its CUDA libraries
+// lazily: a CPU-only run of a CUDA build then maps none of them. Measured on fashion-mlp
+// (2-core VM, no GPU, `train_bench --workload fashion-mlp --mode graph`): peak RSS 434 MB
+// with them linked (61 MB of cuBLASLt pages and 27 MB of NVRTC's resident before the first
+// step, and their start-up allocations) against 250 MB for a CPU-only build; the figure
+// since lazy loading is in docs/ARCHITECTURE.md.
+//
+//   DUET_CUBLAS_CHECK(libs::cublas().gemm_ex(handle, ...));
+//
+// Each table is loaded whole on its first call (thread-safe); a library that cannot be
+// opened, or lacks a symbol, is a duet::Error naming the file, the symbol and dlerror().
+// The path CMake found at build time is tried first, then the bare file name (so
+// LD_LIBRARY_PATH can point elsewhere on another machine).
+#pragma once
+
+#include <cublas_v2.h>
+#include <nvrtc.h>
+
+#if defined(DUET_HAVE_CUDNN)
+#include <cudnn.h>
+#endif
+
+namespace duet::cuda::libs {
+
+struct Cublas {
+  // cublas_api.h overloads the two GEMMs for C++ (an inline wrapper taking a cudaDataType
+  // compute type), so their types are spelled out: the exported forms.
+  using GemmEx = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*,
+                                    const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*,
+                                    cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
+  using GemmStridedBatchedEx = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                                  const void*, const void*, cudaDataType, int, long long, const void*,
+                                                  cudaDataType, int, long long, const void*, void*, cudaDataType, int,
+                                                  long long, int, cublasComputeType_t, cublasGemmAlgo_t);
+  decltype(&::cublasCreate_v2) create;
+  decltype(&::cublasSetStream_v2) set_stream;
+  decltype(&::cublasSetMathMode) set_math_mode;
+  GemmEx gemm_ex;
+  GemmStridedBatchedEx gemm_strided_batched_ex;
+};
+const Cublas& cublas();
+
+struct Nvrtc {
+  decltype(&::nvrtcCreateProgram) create_program;
+  decltype(&::nvrtcCompileProgram) compile_program;
+  decltype(&::nvrtcGetProgramLogSize) get_program_log_size;
+  decltype(&::nvrtcGetProgramLog) get_program_log;
+  decltype(&::nvrtcGetPTXSize) get_ptx_size;
+  decltype(&::nvrtcGetPTX) get_ptx;
+  decltype(&::nvrtcDestroyProgram) destroy_program;
+  decltype(&::nvrtcGetErrorString) get_error_string;
+  decltype(&::nvrtcGetNumSupportedArchs) get_num_supported_archs;
+  decltype(&::nvrtcGetSupportedArchs) get_supported_archs;
+};
+const Nvrtc& nvrtc();
+
+#if defined(DUET_HAVE_CUDNN)
+struct Cudnn {
+  decltype(&::cudnnCreate) create;
+  decltype(&::cudnnSetStream) set_stream;
+  decltype(&::cudnnCreateTensorDescriptor) create_tensor_descriptor;
+  decltype(&::cudnnSetTensor4dDescriptor) set_tensor4d_descriptor;
+  decltype(&::cudnnSoftmaxForward) softmax_forward;
+  decltype(&::cudnnDestroyTensorDescriptor) destroy_tensor_descriptor;
+  decltype(&::cudnnGetErrorString) get_error_string;
+};
+const Cudnn& cudnn();
+#endif
+
+}  // namespace duet::cuda::libs
