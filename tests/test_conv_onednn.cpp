@@ -1,6 +1,6 @@
 // The oneDNN backend of the CPU convolutions (kernels/cpu/conv_onednn.cpp, DUET_CONV):
 // the backend choice and its errors (every build: an unknown name, onednn in a build
-// without oneDNN); with oneDNN, its forward (with and without bias), input gradient and
+// without oneDNN, cudnn as the CUDA device's backend and where it is missing); with oneDNN, its forward (with and without bias), input gradient and
 // weight gradient against duet's kernels over LeNet's layers, 3x3 layers of 16/32/64
 // channels, stride 2, dilation 2, groups 2, depthwise, 1x1 and non-square geometry and
 // strided operands, within float32 tolerance; float64 still runs on duet's kernel; plans
@@ -20,6 +20,8 @@
 #include "core/parallel.h"
 #include "kernels/cpu/conv_backend.h"
 #include "kernels/cpu/conv_onednn.h"
+#include "kernels/cuda/cuda_api.h"
+#include "kernels/cuda/cudnn_softmax.h"
 #include "tests/test_support.h"
 
 using namespace duet;
@@ -34,6 +36,7 @@ struct BackendReset {
     unsetenv("DUET_CONV");
     cpu::detail::reset_conv_backend_for_testing();
     cpu::set_conv_backend(ConvBackend::Duet);
+    cuda::set_conv_backend("duet");
   }
 };
 
@@ -182,6 +185,37 @@ TEST_CASE("conv backend: onednn is selected where built, and an error that says 
   CHECK(cpu::get_conv_backend() == ConvBackend::OneDNN);
   set_env("");  // empty: the default
   CHECK(cpu::get_conv_backend() == ConvBackend::Duet);
+}
+
+TEST_CASE("conv backend: cudnn is the CUDA device's, onednn the CPU's; each device keeps duet's otherwise") {
+  BackendReset reset;
+  EXPECT_ERROR(cpu::set_conv_backend("cudnn"), "set_conv_backend", "'cudnn' runs CUDA tensors",
+               "cuda::set_conv_backend");
+  EXPECT_ERROR(cuda::set_conv_backend("onednn"), "cuda::set_conv_backend", "'onednn' runs CPU tensors");
+  EXPECT_ERROR(cuda::set_conv_backend("cudnnn"), "unknown convolution backend 'cudnnn'",
+               "expected one of duet, onednn, cudnn");
+  CHECK(std::string(cuda::conv_backend_name(cuda::ConvBackend::Cudnn)) == "cudnn");
+  set_env("cudnn");
+  Tensor x = randn({1, 1, 4, 4}), w = randn({1, 1, 3, 3});
+  if (!cuda::built_with_cuda()) {
+    CHECK_FALSE(cuda::conv_backend_available(cuda::ConvBackend::Cudnn));
+    EXPECT_ERROR(conv2d(x, w), "DUET_CONV (environment variable)", "'cudnn' needs CUDA");
+    EXPECT_ERROR(cuda::set_conv_backend("cudnn"), "cuda::set_conv_backend", "'cudnn' needs CUDA");
+    return;
+  }
+  if (!cuda::cudnn_available()) {
+    EXPECT_ERROR(conv2d(x, w), "DUET_CONV (environment variable)", "did not find cuDNN");
+    return;
+  }
+  CHECK(cuda::conv_backend_available(cuda::ConvBackend::Cudnn));
+  CHECK(cpu::get_conv_backend() == ConvBackend::Duet);  // the CPU keeps duet's kernels
+  CHECK(cuda::get_conv_backend() == cuda::ConvBackend::Cudnn);
+  CHECK(conv2d(x, w).sizes() == Shape{1, 1, 2, 2});
+  if (cpu::conv_backend_available(ConvBackend::OneDNN)) {
+    set_env("onednn");
+    CHECK(cpu::get_conv_backend() == ConvBackend::OneDNN);
+    CHECK(cuda::get_conv_backend() == cuda::ConvBackend::Duet);
+  }
 }
 
 TEST_CASE("conv backend: oneDNN's forward, dgrad and wgrad match duet's kernels (float32)") {

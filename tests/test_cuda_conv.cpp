@@ -7,6 +7,7 @@
 //   more weight elements than the grid holds blocks and long N*OH*OW sums; all against
 //   the float64 loop references (tests/reference/reference_conv.h), and identical bits on
 //   a second run (no atomics anywhere).
+//   the same cases on cuDNN (DUET_CONV=cudnn), float32 and float64, two layouts.
 //   pooling: NaNs (the last NaN in scan order wins and holds the gradient), ties (the
 //   first maximum), windows of -inf and windows of padding only, ceil_mode, with inputs in
 //   three layouts; every pooling op must give the CPU kernel's bits, since the backward
@@ -25,6 +26,8 @@
 #include "core/dispatch.h"
 #include "core/functions.h"
 #include "core/ops/conv_geometry.h"
+#include "kernels/cpu/conv_backend.h"
+#include "kernels/cuda/cudnn_softmax.h"
 #include "tests/cuda_test_support.h"
 #include "tests/reference/op_cases.h"
 #include "tests/reference/reference_conv.h"
@@ -33,11 +36,14 @@
 using namespace duet;
 using duet::cases::Inputs;
 using duet::cases::Layout;
-using duet::testing::cpu;
 using duet::testing::skip_without_gpu;
 using duet::testing::to_gpu_same_layout;
 
 namespace {
+
+// A device tensor's copy on the host (duet::testing::cpu; a plain `cpu` would clash with
+// namespace duet::cpu).
+Tensor to_host(const Tensor& t) { return duet::testing::cpu(t); }
 
 struct ConvCase {
   const char* what;
@@ -75,9 +81,9 @@ void check_on_gpu(OpKind op, const std::vector<Tensor>& inputs, const Attrs& att
                   ref::Tol tol, const std::string& desc) {
   std::vector<Tensor> dev;
   for (const Tensor& t : inputs) dev.push_back(to_gpu_same_layout(t));
-  const Tensor got = cpu(apply(op, dev, attrs));
+  const Tensor got = to_host(apply(op, dev, attrs));
   CHECK_MESSAGE(ref::compare(got, want, tol) == "", op_name(op), " ", desc, ": ", ref::compare(got, want, tol));
-  CHECK_MESSAGE(ref::bitwise_equal(got, cpu(apply(op, dev, attrs))), op_name(op), " ", desc,
+  CHECK_MESSAGE(ref::bitwise_equal(got, to_host(apply(op, dev, attrs))), op_name(op), " ", desc,
                 ": a second run gave other bits");
 }
 
@@ -96,7 +102,7 @@ const char* kLayoutNames[] = {"contiguous", "transposed", "strided"};
 void check_cpu_bits(OpKind op, const std::vector<Tensor>& inputs, const Attrs& attrs, const std::string& desc) {
   std::vector<Tensor> dev;
   for (const Tensor& t : inputs) dev.push_back(to_gpu_same_layout(t));
-  const Tensor want = apply(op, inputs, attrs), got = cpu(apply(op, dev, attrs));
+  const Tensor want = apply(op, inputs, attrs), got = to_host(apply(op, dev, attrs));
   CHECK_MESSAGE(ref::bitwise_equal(got, want), op_name(op), " ", desc, " attrs ", attrs.str(), ": ",
                 ref::compare(got, ref::read(want), {0, 0}));
 }
@@ -116,6 +122,37 @@ TEST_CASE("cuda conv2d: tiled and direct kernels and both gradients against floa
         const Attrs attrs = conv_attrs(c);
         const Tensor x = in.make(dt, c.x, l), w = in.make(dt, c.w, l), dy = in.make(dt, conv_out(c), l);
         const Tensor bias = c.bias ? in.make(dt, {c.w[0]}, l == Layout::Strided ? l : Layout::Contiguous) : Tensor();
+        const std::vector<Tensor> fwd = c.bias ? std::vector<Tensor>{x, w, bias} : std::vector<Tensor>{x, w};
+        const ref::RefTensor b = c.bias ? ref::read(bias) : ref::RefTensor{};
+        check_on_gpu(OpKind::conv2d, fwd, attrs, ref::conv2d(ref::read(x), ref::read(w), c.bias ? &b : nullptr, g), tol,
+                     desc);
+        check_on_gpu(OpKind::conv2d_input_grad, {dy, w}, Attrs(attrs).set("input_shape", c.x),
+                     ref::conv2d_input_grad(ref::read(dy), ref::read(w), c.x, g), tol, desc);
+        check_on_gpu(OpKind::conv2d_weight_grad, {dy, x}, Attrs(attrs).set("weight_shape", c.w),
+                     ref::conv2d_weight_grad(ref::read(dy), ref::read(x), c.w, g), tol, desc);
+      }
+}
+
+TEST_CASE("cuda conv2d on cuDNN (DUET_CONV=cudnn): all three passes against float64 references, repeatable") {
+  if (skip_without_gpu()) return;
+  if (!cuda::cudnn_available()) {
+    MESSAGE("skipped: this build did not find cuDNN");
+    return;
+  }
+  struct Reset {
+    ~Reset() { cuda::set_conv_backend("duet"); }
+  } reset;
+  cuda::set_conv_backend("cudnn");
+  Inputs in(612);
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (const ConvCase& c : kConvCases)
+      for (Layout l : {Layout::Contiguous, Layout::Transposed}) {
+        const std::string desc = std::string("cudnn: ") + c.what + ", " + cases::describe(dt, c.x, l);
+        const ref::Tol tol = ref::scaled(ref::default_tol(dt), 4);
+        const ref::ConvGeom g = conv_geom(c);
+        const Attrs attrs = conv_attrs(c);
+        const Tensor x = in.make(dt, c.x, l), w = in.make(dt, c.w, l), dy = in.make(dt, conv_out(c), l);
+        const Tensor bias = c.bias ? in.make(dt, {c.w[0]}, Layout::Contiguous) : Tensor();
         const std::vector<Tensor> fwd = c.bias ? std::vector<Tensor>{x, w, bias} : std::vector<Tensor>{x, w};
         const ref::RefTensor b = c.bias ? ref::read(bias) : ref::RefTensor{};
         check_on_gpu(OpKind::conv2d, fwd, attrs, ref::conv2d(ref::read(x), ref::read(w), c.bias ? &b : nullptr, g), tol,

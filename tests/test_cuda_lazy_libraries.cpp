@@ -2,13 +2,16 @@
 // CPU-only program maps none of them (label `cuda`, runs without a GPU): after CPU matmul,
 // convolution, softmax and a training step's worth of autograd, and after asking how many
 // devices there are, /proc/self/maps names no libcublas, libcublasLt, libnvrtc or libcudnn.
-// In a build without CUDA the case says it skipped.
+// Then cuda::load_libraries() opens them and binds every function duet calls (no device
+// needed), and they are mapped. In a build without CUDA the cases say they skipped (and
+// load_libraries is an error).
 #include <doctest/doctest.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "core/error.h"
 #include "core/functions.h"
 #include "core/generator.h"
 #include "kernels/cuda/cuda_api.h"
@@ -43,4 +46,16 @@ TEST_CASE("a CUDA build maps no cuBLAS, NVRTC or cuDNN until a CUDA op needs the
     CAPTURE(lib);
     CHECK(maps.find(lib) == std::string::npos);
   }
+}
+
+TEST_CASE("load_libraries opens cuBLAS and NVRTC (and cuDNN where built) and binds every function duet calls") {
+  if (!cuda::built_with_cuda()) {
+    CHECK_THROWS_AS(cuda::load_libraries(), Error);
+    MESSAGE("skipped: this build has no CUDA");
+    return;
+  }
+  cuda::load_libraries();  // throws naming the library and symbol if one is missing
+  const std::string maps = mapped_files();
+  CHECK(maps.find("libcublas") != std::string::npos);
+  CHECK(maps.find("libnvrtc") != std::string::npos);
 }

@@ -88,23 +88,25 @@ void im2col(const Planes<T>& x, const ConvDims& d, T* col) {
 }
 
 // The adjoint of im2col: adds each column entry into the input element it was read from.
-// dx: C contiguous planes of H x W.
+// dx: C contiguous planes of H x W. As in im2col, the in-bounds outputs of a kernel column
+// j are one run [lo, hi), so no element tests its own bounds.
 template <typename T>
 void col2im_add(const T* col, const ConvDims& d, T* dx) {
   const Window2d& g = d.g;
+  const auto ceil_div = [](int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; };
   for (int64_t c = 0; c < d.Cg; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t shift = j * g.dw - g.pw;  // iw = ow * sw + shift
+        const int64_t lo = std::min(d.OW, ceil_div(-shift, g.sw));
+        const int64_t hi = std::max(lo, std::min(d.OW, ceil_div(d.W - shift, g.sw)));
         const T* src = col + ((c * g.kh + i) * g.kw + j) * d.P;
         T* plane = dx + c * d.H * d.W;
         for (int64_t oh = 0; oh < d.OH; ++oh, src += d.OW) {
           const int64_t ih = oh * g.sh - g.ph + i * g.dh;
           if (ih < 0 || ih >= d.H) continue;
-          T* row = plane + ih * d.W;
-          for (int64_t ow = 0; ow < d.OW; ++ow) {
-            const int64_t iw = ow * g.sw - g.pw + j * g.dw;
-            if (iw >= 0 && iw < d.W) row[iw] += src[ow];
-          }
+          T* dst = plane + ih * d.W + lo * g.sw + shift;
+          for (int64_t ow = lo; ow < hi; ++ow, dst += g.sw) *dst += src[ow];
         }
       }
 }

@@ -1,6 +1,7 @@
-// DUET_CONV / set_conv_backend: the choice of CPU convolution backend (conv_backend.h),
-// parsed in one place so that the environment variable and the API give the same errors.
-// Plain C++, built in every build; the oneDNN calls are compiled in only with oneDNN.
+// DUET_CONV / set_conv_backend: the choice of convolution backend per device
+// (conv_backend.h), parsed in one place so that the environment variable and the APIs give
+// the same errors. Plain C++, built in every build; the oneDNN calls are compiled in only
+// with oneDNN.
 #include "kernels/cpu/conv_backend.h"
 
 #include <atomic>
@@ -8,6 +9,8 @@
 
 #include "core/error.h"
 #include "kernels/cpu/conv_onednn.h"
+#include "kernels/cuda/cuda_api.h"
+#include "kernels/cuda/cudnn_softmax.h"
 
 namespace duet::cpu {
 namespace {
@@ -17,14 +20,39 @@ constexpr const char* kNotBuilt =
     "(Debian's libdnnl-dev; scripts/bootstrap.sh installs it) and -DDUET_ONEDNN=AUTO (the default) or ON, then "
     "rebuild; available: duet";
 
-ConvBackend parse_backend(std::string_view name, const char* where) {
-  if (name == "duet") return ConvBackend::Duet;
-  DUET_CHECK(name == "onednn", where, ": unknown convolution backend '", name, "'; expected one of duet, onednn");
+// Both devices' choices from one DUET_CONV value (the table in conv_backend.h).
+struct Choice {
+  ConvBackend cpu = ConvBackend::Duet;
+  cuda::ConvBackend cuda = cuda::ConvBackend::Duet;
+};
+Choice parse_choice(std::string_view name, const char* where) {
+  if (name == "duet") return {};
+  if (name == "cudnn") {
+    DUET_CHECK(cuda::built_with_cuda(), where, ": the convolution backend 'cudnn' needs CUDA, and ",
+               cuda::unavailable_reason());
+    DUET_CHECK(cuda::cudnn_available(), where,
+               ": the convolution backend 'cudnn' is not available: this build of duet did not find cuDNN "
+               "(libcudnn and cudnn.h) when it was configured");
+    return {ConvBackend::Duet, cuda::ConvBackend::Cudnn};
+  }
+  DUET_CHECK(name == "onednn", where, ": unknown convolution backend '", name,
+             "'; expected one of duet, onednn, cudnn");
   DUET_CHECK(conv_backend_available(ConvBackend::OneDNN), where, kNotBuilt);
-  return ConvBackend::OneDNN;
+  return {ConvBackend::OneDNN, cuda::ConvBackend::Duet};
 }
 
-std::atomic<int> g_backend{-1};  // -1: DUET_CONV not read yet
+std::atomic<int> g_backend{-1};       // -1: DUET_CONV not read yet
+std::atomic<int> g_cuda_backend{-1};  // the same for CUDA tensors
+
+// Reads DUET_CONV into both slots that are still unset.
+void read_environment() {
+  const char* env = std::getenv("DUET_CONV");
+  const Choice c = env && *env ? parse_choice(env, "DUET_CONV (environment variable)") : Choice{};
+  int unset = -1;
+  g_backend.compare_exchange_strong(unset, int(c.cpu));
+  unset = -1;
+  g_cuda_backend.compare_exchange_strong(unset, int(c.cuda));
+}
 
 }  // namespace
 
@@ -49,19 +77,21 @@ void set_conv_backend(ConvBackend backend) {
   g_backend.store(int(backend));
 }
 
-void set_conv_backend(std::string_view name) { g_backend.store(int(parse_backend(name, "set_conv_backend"))); }
-
-ConvBackend get_conv_backend() {
-  int b = g_backend.load();
-  if (b < 0) {  // a bad value is reported at the first convolution, where the error reaches the user
-    const char* env = std::getenv("DUET_CONV");
-    b = int(env && *env ? parse_backend(env, "DUET_CONV (environment variable)") : ConvBackend::Duet);
-    g_backend.store(b);
-  }
-  return ConvBackend(b);
+void set_conv_backend(std::string_view name) {
+  DUET_CHECK(name != "cudnn", "set_conv_backend: 'cudnn' runs CUDA tensors; select it with cuda::set_conv_backend "
+             "(the CPU backends are duet, onednn)");
+  g_backend.store(int(parse_choice(name, "set_conv_backend").cpu));
 }
 
-void detail::reset_conv_backend_for_testing() { g_backend.store(-1); }
+ConvBackend get_conv_backend() {
+  if (g_backend.load() < 0) read_environment();  // a bad value is reported at the first convolution
+  return ConvBackend(g_backend.load());
+}
+
+void detail::reset_conv_backend_for_testing() {
+  g_backend.store(-1);
+  g_cuda_backend.store(-1);
+}
 
 bool conv_on_selected_backend(ConvPass pass, std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
   if (get_conv_backend() == ConvBackend::Duet) return false;
@@ -79,3 +109,24 @@ bool conv_on_selected_backend(ConvPass pass, std::span<const Tensor> inputs, con
 }
 
 }  // namespace duet::cpu
+
+namespace duet::cuda {
+
+const char* conv_backend_name(ConvBackend backend) { return backend == ConvBackend::Cudnn ? "cudnn" : "duet"; }
+
+bool conv_backend_available(ConvBackend backend) {
+  return backend == ConvBackend::Duet || (built_with_cuda() && cudnn_available());
+}
+
+void set_conv_backend(std::string_view name) {
+  DUET_CHECK(name != "onednn", "cuda::set_conv_backend: 'onednn' runs CPU tensors; select it with "
+             "cpu::set_conv_backend (the CUDA backends are duet, cudnn)");
+  cpu::g_cuda_backend.store(int(cpu::parse_choice(name, "cuda::set_conv_backend").cuda));
+}
+
+ConvBackend get_conv_backend() {
+  if (cpu::g_cuda_backend.load() < 0) cpu::read_environment();
+  return ConvBackend(cpu::g_cuda_backend.load());
+}
+
+}  // namespace duet::cuda

@@ -5,6 +5,8 @@
 //   forward  out[g] (OCg x N*OH*OW) = W[g] (OCg x Kg) @ col(x)[g] (Kg x N*OH*OW), + bias
 //   dgrad    dx[n, c, h, w] = sum over the taps (oc, i, j) whose output reads (h, w)
 //   wgrad    dW[oc, c, i, j] = sum over n, oh, ow of dy[n, oc, oh, ow] * x[n, c, ih, iw]
+// DUET_CONV=cudnn (kernels/cpu/conv_backend.h) sends the three entry points to cuDNN
+// instead (cudnn_conv.h).
 // Accumulation: float for float32 (as the CPU's GEMM), double for float64. Every output
 // element is summed by one thread (or one fixed-shape block) in a fixed order: no atomics,
 // so results do not depend on scheduling, and two runs give the same bits.
@@ -47,6 +49,7 @@
 #include <climits>
 
 #include "core/ops/conv_geometry.h"
+#include "kernels/cuda/cudnn_conv.h"
 #include "kernels/cuda/nchw.cuh"
 #include "kernels/cuda/registration.h"
 
@@ -261,8 +264,11 @@ ConvArgs<T> conv_args(const ConvDims& d, const Tensor& out) {
   return a;
 }
 
+bool on_cudnn() { return get_conv_backend() == ConvBackend::Cudnn; }
+
 void conv2d_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   if (out.numel() == 0) return;
+  if (on_cudnn()) return cudnn_conv(cpu::ConvPass::Forward, in, out, attrs);
   const ConvDims d = conv_dims(in[0].sizes(), in[1].sizes(), attrs);
   DeviceGuard guard(out.device().index);
   visit_conv_dtype(out.dtype(), [&]<typename T>() {
@@ -287,6 +293,7 @@ void conv2d_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& att
 
 void conv2d_input_grad_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   if (out.numel() == 0) return;
+  if (on_cudnn()) return cudnn_conv(cpu::ConvPass::InputGrad, in, out, attrs);
   const ConvDims d = conv_dims(attrs.get<std::vector<int64_t>>("input_shape"), in[1].sizes(), attrs);
   DeviceGuard guard(out.device().index);
   visit_conv_dtype(out.dtype(), [&]<typename T>() {
@@ -300,6 +307,7 @@ void conv2d_input_grad_cuda(std::span<const Tensor> in, const Tensor& out, const
 
 void conv2d_weight_grad_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   if (out.numel() == 0) return;
+  if (on_cudnn()) return cudnn_conv(cpu::ConvPass::WeightGrad, in, out, attrs);
   const ConvDims d = conv_dims(in[1].sizes(), attrs.get<std::vector<int64_t>>("weight_shape"), attrs);
   DeviceGuard guard(out.device().index);
   visit_conv_dtype(out.dtype(), [&]<typename T>() {

@@ -46,6 +46,10 @@ void ensure_initialized(Device d, const char* what = "duet");
 void synchronize(Device d);
 // Returns device memory that the caching allocators hold but no tensor uses.
 void empty_cache();
+// Opens cuBLAS, NVRTC and (where built) cuDNN now and binds every function duet calls,
+// instead of on first use (kernels/cuda/cuda_libs.h); throws duet::Error naming what is
+// missing. Needs no device. Without CUDA it throws saying so.
+void load_libraries();
 
 // Copies `nbytes` between any two of host and device memory (src and dst devices say
 // which). Returns when the destination may be read by the host (device -> host) or by

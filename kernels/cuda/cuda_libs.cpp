@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace duet::cuda::libs {
 namespace {
@@ -79,6 +80,25 @@ const Cudnn& cudnn() {
     bind(lib, "cuDNN", "cudnnSoftmaxForward", t.softmax_forward);
     bind(lib, "cuDNN", "cudnnDestroyTensorDescriptor", t.destroy_tensor_descriptor);
     bind(lib, "cuDNN", "cudnnGetErrorString", t.get_error_string);
+    bind(lib, "cuDNN", "cudnnSetTensor4dDescriptorEx", t.set_tensor4d_descriptor_ex);
+    bind(lib, "cuDNN", "cudnnAddTensor", t.add_tensor);
+    bind(lib, "cuDNN", "cudnnCreateFilterDescriptor", t.create_filter_descriptor);
+    bind(lib, "cuDNN", "cudnnSetFilter4dDescriptor", t.set_filter4d_descriptor);
+    bind(lib, "cuDNN", "cudnnDestroyFilterDescriptor", t.destroy_filter_descriptor);
+    bind(lib, "cuDNN", "cudnnCreateConvolutionDescriptor", t.create_convolution_descriptor);
+    bind(lib, "cuDNN", "cudnnSetConvolution2dDescriptor", t.set_convolution2d_descriptor);
+    bind(lib, "cuDNN", "cudnnSetConvolutionGroupCount", t.set_convolution_group_count);
+    bind(lib, "cuDNN", "cudnnSetConvolutionMathType", t.set_convolution_math_type);
+    bind(lib, "cuDNN", "cudnnDestroyConvolutionDescriptor", t.destroy_convolution_descriptor);
+    bind(lib, "cuDNN", "cudnnGetConvolutionForwardAlgorithm_v7", t.get_forward_algorithm);
+    bind(lib, "cuDNN", "cudnnGetConvolutionForwardWorkspaceSize", t.get_forward_workspace_size);
+    bind(lib, "cuDNN", "cudnnConvolutionForward", t.convolution_forward);
+    bind(lib, "cuDNN", "cudnnGetConvolutionBackwardDataAlgorithm_v7", t.get_backward_data_algorithm);
+    bind(lib, "cuDNN", "cudnnGetConvolutionBackwardDataWorkspaceSize", t.get_backward_data_workspace_size);
+    bind(lib, "cuDNN", "cudnnConvolutionBackwardData", t.convolution_backward_data);
+    bind(lib, "cuDNN", "cudnnGetConvolutionBackwardFilterAlgorithm_v7", t.get_backward_filter_algorithm);
+    bind(lib, "cuDNN", "cudnnGetConvolutionBackwardFilterWorkspaceSize", t.get_backward_filter_workspace_size);
+    bind(lib, "cuDNN", "cudnnConvolutionBackwardFilter", t.convolution_backward_filter);
     return t;
   }();
   return table;
@@ -86,3 +106,15 @@ const Cudnn& cudnn() {
 #endif
 
 }  // namespace duet::cuda::libs
+
+namespace duet::cuda {
+
+void load_libraries() {
+  (void)libs::cublas();
+  (void)libs::nvrtc();
+#if defined(DUET_HAVE_CUDNN)
+  (void)libs::cudnn();
+#endif
+}
+
+}  // namespace duet::cuda

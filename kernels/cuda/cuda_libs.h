@@ -56,6 +56,10 @@ struct Nvrtc {
 const Nvrtc& nvrtc();
 
 #if defined(DUET_HAVE_CUDNN)
+// cuDNN 9 marks its convolution API deprecated (in favour of its graph API), but it is
+// still shipped and still what PyTorch's v7 path calls.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 struct Cudnn {
   decltype(&::cudnnCreate) create;
   decltype(&::cudnnSetStream) set_stream;
@@ -64,7 +68,28 @@ struct Cudnn {
   decltype(&::cudnnSoftmaxForward) softmax_forward;
   decltype(&::cudnnDestroyTensorDescriptor) destroy_tensor_descriptor;
   decltype(&::cudnnGetErrorString) get_error_string;
+  // convolution (cudnn_conv.cpp)
+  decltype(&::cudnnSetTensor4dDescriptorEx) set_tensor4d_descriptor_ex;
+  decltype(&::cudnnAddTensor) add_tensor;
+  decltype(&::cudnnCreateFilterDescriptor) create_filter_descriptor;
+  decltype(&::cudnnSetFilter4dDescriptor) set_filter4d_descriptor;
+  decltype(&::cudnnDestroyFilterDescriptor) destroy_filter_descriptor;
+  decltype(&::cudnnCreateConvolutionDescriptor) create_convolution_descriptor;
+  decltype(&::cudnnSetConvolution2dDescriptor) set_convolution2d_descriptor;
+  decltype(&::cudnnSetConvolutionGroupCount) set_convolution_group_count;
+  decltype(&::cudnnSetConvolutionMathType) set_convolution_math_type;
+  decltype(&::cudnnDestroyConvolutionDescriptor) destroy_convolution_descriptor;
+  decltype(&::cudnnGetConvolutionForwardAlgorithm_v7) get_forward_algorithm;
+  decltype(&::cudnnGetConvolutionForwardWorkspaceSize) get_forward_workspace_size;
+  decltype(&::cudnnConvolutionForward) convolution_forward;
+  decltype(&::cudnnGetConvolutionBackwardDataAlgorithm_v7) get_backward_data_algorithm;
+  decltype(&::cudnnGetConvolutionBackwardDataWorkspaceSize) get_backward_data_workspace_size;
+  decltype(&::cudnnConvolutionBackwardData) convolution_backward_data;
+  decltype(&::cudnnGetConvolutionBackwardFilterAlgorithm_v7) get_backward_filter_algorithm;
+  decltype(&::cudnnGetConvolutionBackwardFilterWorkspaceSize) get_backward_filter_workspace_size;
+  decltype(&::cudnnConvolutionBackwardFilter) convolution_backward_filter;
 };
+#pragma GCC diagnostic pop
 const Cudnn& cudnn();
 #endif
 

@@ -30,6 +30,7 @@ void check_device(Device d, const char* what) {
 void ensure_initialized(Device d, const char* what) { check_device(d, what); }
 void synchronize(Device d) { check_device(d, "synchronize"); }
 void empty_cache() {}
+void load_libraries() { DUET_FAIL("load_libraries: ", kNoCuda); }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes) {
   check_device(dst_device, "copy");

@@ -1,77 +1,21 @@
 // softmax / log_softmax through cuDNN (cudnnSoftmaxForward), the selectable alternative
 // to duet's kernels (cudnn_softmax.h). A softmax over dim d of a contiguous tensor is
 // cuDNN's "channel" softmax of an N x C x H x 1 tensor with N = the product of the sizes
-// before d, C = size(d) and H = the product after it. One cuDNN handle per device, bound
-// to duet's stream of that device, so the call is ordered with duet's own kernels.
+// before d, C = size(d) and H = the product after it, on cudnn_common.h's handle.
 // Built with CUDA; without cuDNN (DUET_HAVE_CUDNN undefined) cudnn_softmax only throws,
 // and it is never reached then, since selecting the backend already fails.
 #include "kernels/cuda/cudnn_softmax.h"
 
-#include <array>
 #include <climits>
-#include <mutex>
 
 #include "core/error.h"
 #include "core/functions.h"
+#include "kernels/cuda/cudnn_common.h"
 #include "kernels/cuda/runtime.h"
-
-#if defined(DUET_HAVE_CUDNN)
-#include <cudnn.h>
-
-#include "kernels/cuda/cuda_libs.h"
-
-#include <sstream>
-
-#define DUET_CUDNN_CHECK(expr)                                                                        \
-  do {                                                                                                \
-    const cudnnStatus_t duet_cudnn_st_ = (expr);                                                      \
-    if (duet_cudnn_st_ != CUDNN_STATUS_SUCCESS) [[unlikely]] {                                        \
-      std::ostringstream duet_cudnn_os_;                                                              \
-      duet_cudnn_os_ << "cuDNN error: " #expr " failed with " << ::duet::cuda::libs::cudnn().get_error_string(duet_cudnn_st_) \
-                     << " (" << int(duet_cudnn_st_) << ") at " << __FILE__ << ":" << __LINE__;       \
-      throw ::duet::Error(duet_cudnn_os_.str());                                                      \
-    }                                                                                                 \
-  } while (0)
-#endif
 
 namespace duet::cuda {
 
 #if defined(DUET_HAVE_CUDNN)
-namespace {
-
-// Handles are created on first use per device and live for the process (like the streams).
-cudnnHandle_t handle_for(int device) {
-  static std::mutex mu;
-  static std::array<cudnnHandle_t, 16> handles{};
-  std::lock_guard<std::mutex> lock(mu);
-  DUET_ASSERT(device >= 0 && device < int(handles.size()), "cudnn: device index ", device, " out of range");
-  if (!handles[size_t(device)]) {
-    DUET_CUDNN_CHECK(libs::cudnn().create(&handles[size_t(device)]));
-    DUET_CUDNN_CHECK(libs::cudnn().set_stream(handles[size_t(device)], stream(device)));
-  }
-  return handles[size_t(device)];
-}
-
-cudnnDataType_t cudnn_dtype(DType dt) {
-  switch (dt) {
-    case DType::Float32: return CUDNN_DATA_FLOAT;
-    case DType::Float64: return CUDNN_DATA_DOUBLE;
-    case DType::Float16: return CUDNN_DATA_HALF;
-    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
-    default: DUET_FAIL("softmax (cudnn): cuDNN has no softmax for ", dtype_name(dt), " tensors");
-  }
-}
-
-// The descriptor owns its handle for one call.
-struct TensorDesc {
-  cudnnTensorDescriptor_t d = nullptr;
-  TensorDesc() { DUET_CUDNN_CHECK(libs::cudnn().create_tensor_descriptor(&d)); }
-  ~TensorDesc() { libs::cudnn().destroy_tensor_descriptor(d); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-};
-
-}  // namespace
 
 void cudnn_softmax(const Tensor& in, const Tensor& out, int64_t dim, bool log) {
   const char* op = log ? "log_softmax (cudnn)" : "softmax (cudnn)";
@@ -93,9 +37,9 @@ void cudnn_softmax(const Tensor& in, const Tensor& out, int64_t dim, bool log) {
   DUET_CHECK(outer <= INT_MAX && classes <= INT_MAX && inner <= INT_MAX, op, ": shape ", x.sizes(),
              " is too large for cuDNN's 32-bit tensor dimensions; use the duet softmax backend");
   DeviceGuard guard(x.device().index);
-  cudnnHandle_t h = handle_for(x.device().index);
+  cudnnHandle_t h = cudnn_handle(x.device().index);
   TensorDesc desc;
-  DUET_CUDNN_CHECK(libs::cudnn().set_tensor4d_descriptor(desc.d, CUDNN_TENSOR_NCHW, cudnn_dtype(x.dtype()), int(outer),
+  DUET_CUDNN_CHECK(libs::cudnn().set_tensor4d_descriptor(desc.d, CUDNN_TENSOR_NCHW, cudnn_dtype(x.dtype(), op), int(outer),
                                               int(classes), int(inner), 1));
   // cuDNN reads alpha/beta as double for double tensors and as float otherwise.
   const double one_d = 1.0, zero_d = 0.0;
