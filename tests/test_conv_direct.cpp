@@ -59,13 +59,16 @@ const Case kCases[] = {
     {"depthwise (1 channel per group: im2col)", false, false, 3, 16, 10, 10, 16, 3, 3, 1, 1, 1, 1, 16},
     {"padding 3 on a 3x3 kernel (input gradient on im2col)", true, false, 2, 4, 6, 6, 5, 3, 3, 3, 3},
     {"non-contiguous operands", true, true, 3, 8, 10, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
-    // strided: phase planes (Note [Strided grids]); the input gradient stays on im2col
-    {"fashion-resnet stage 2 down 16->32 3x3 stride 2 pad 1", true, false, 2, 16, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 2, 2},
-    {"fashion-resnet stage 3 down 32->64 3x3 stride 2 pad 1", true, false, 3, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 2, 2},
-    {"odd size 3x3 stride 2 pad 1", true, false, 2, 5, 15, 13, 9, 3, 3, 1, 1, 1, 1, 1, 2, 2},
-    {"stride (2, 1), padding (0, 2)", true, false, 2, 4, 10, 9, 6, 3, 3, 0, 2, 1, 1, 1, 2, 1},
-    {"stride 3, dilation 2, 5x5", true, false, 2, 3, 23, 20, 8, 5, 5, 2, 1, 2, 2, 1, 3, 3},
-    {"stride 2 groups 2, non-contiguous", true, false, 2, 8, 11, 12, 8, 3, 3, 1, 1, 1, 1, 2, 2, 2, true},
+    // strided: phase planes (Note [Strided grids]), input gradients by phases of dx (Note
+    // [Strided input gradients]), one with phases that have no taps
+    {"2x2 kernel, stride 3 (dx phases without taps)", true, true, 2, 4, 11, 10, 8, 2, 2, 0, 0, 1, 1, 1, 3, 3},
+    {"stride 2, dilation 2, padding 2", true, true, 2, 4, 13, 12, 8, 3, 3, 2, 2, 2, 2, 1, 2, 2},
+    {"fashion-resnet stage 2 down 16->32 3x3 stride 2 pad 1", true, true, 2, 16, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 2, 2},
+    {"fashion-resnet stage 3 down 32->64 3x3 stride 2 pad 1", true, true, 3, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 2, 2},
+    {"odd size 3x3 stride 2 pad 1", true, true, 2, 5, 15, 13, 9, 3, 3, 1, 1, 1, 1, 1, 2, 2},
+    {"stride (2, 1), padding (0, 2)", true, true, 2, 4, 10, 9, 6, 3, 3, 0, 2, 1, 1, 1, 2, 1},
+    {"stride 3, dilation 2, 5x5 (3 input channels: im2col input gradient)", true, false, 2, 3, 23, 20, 8, 5, 5, 2, 1, 2, 2, 1, 3, 3},
+    {"stride 2 groups 2, non-contiguous", true, true, 2, 8, 11, 12, 8, 3, 3, 1, 1, 1, 1, 2, 2, 2, true},
 };
 
 Attrs attrs_of(const Case& c) {
@@ -123,7 +126,7 @@ const ref::Tol kTol = ref::scaled(ref::default_tol(DType::Float32), 4);
 
 }  // namespace
 
-TEST_CASE("direct conv: where it is chosen (stride-1 input gradients only, no 1x1, enough samples)") {
+TEST_CASE("direct conv: where it is chosen (no 1x1, enough samples, enough channels)") {
   if (skip_without_avx512()) return;
   const auto dims = [](Shape x, Shape w, int64_t stride, int64_t pad) {
     const Attrs a = Attrs()
@@ -139,7 +142,7 @@ TEST_CASE("direct conv: where it is chosen (stride-1 input gradients only, no 1x
   CHECK(cpu::conv_direct_weight_grad_applies(dims({128, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));
   CHECK(cpu::conv_direct_forward_applies(dims({128, 16, 28, 28}, {32, 16, 3, 3}, 2, 1)));          // stride 2
   CHECK(cpu::conv_direct_weight_grad_applies(dims({128, 16, 28, 28}, {32, 16, 3, 3}, 2, 1)));
-  CHECK_FALSE(cpu::conv_direct_input_grad_applies(dims({128, 16, 28, 28}, {32, 16, 3, 3}, 2, 1)));
+  CHECK(cpu::conv_direct_input_grad_applies(dims({128, 16, 28, 28}, {32, 16, 3, 3}, 2, 1)));
   CHECK_FALSE(cpu::conv_direct_weight_grad_applies(dims({128, 16, 28, 28}, {32, 16, 1, 1}, 1, 0)));  // 1x1
   CHECK_FALSE(cpu::conv_direct_forward_applies(dims({128, 16, 28, 28}, {32, 16, 1, 1}, 2, 0)));      // 1x1 stride 2
   CHECK_FALSE(cpu::conv_direct_forward_applies(dims({1, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));      // 1 sample, 2 threads

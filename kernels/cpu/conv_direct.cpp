@@ -143,7 +143,7 @@ DUET_TARGET_AVX512 void pad_image(const ImageView& x, int64_t n, const Plan& p, 
       if (x.sw == 1) copy_row(row + p.pw, src, p.W);
       else
         for (int64_t w = 0; w < p.W; ++w) row[p.pw + w] = src[w * x.sw];
-      zero_row(row + p.pw + p.W, p.pw);
+      zero_row(row + p.pw + p.W, p.Wp - p.pw - p.W);
     }
     zero_row(plane + (p.ph + p.H) * p.Wp, (p.Hp - p.ph - p.H) * p.Wp);
   }
@@ -536,14 +536,136 @@ void wgrad_chunk_lanes(const Plan& p, const ImageView& dy, const ImageView& x, c
       }
 }
 
+// ---- input gradient of a strided convolution
+//
+// Note [Strided input gradients]: with stride s, dx's rows fall into s classes by
+// (ih + ph) % sh = r. A row of class r, ih = a sh + r - ph, receives dy row oh = a - b_i
+// from exactly the taps i with i dh = b_i sh + r, and nothing else. So each (row class,
+// column class) phase of dx is a stride-1 correlation of dy with that phase's taps, at
+// offsets -b_i: the grid forward again, over one zero-padded copy of dy shared by the
+// phases (rows shifted down by T, columns right by L, enough for every phase's reads),
+// with each phase's own tap offsets and weights, its outputs scattered to their rows and
+// columns of dx. Every dx element is written by exactly one phase, as a sum over (o, i, j)
+// in a fixed order (a phase without taps runs tiles of K = 0, which store zeros).
+struct StridedPhase {
+  int64_t a0 = 0, A = 0, c0 = 0, Ac = 0;  // first output row (col) index a and count, per class
+  std::vector<int64_t> is, js;            // the class's taps
+  std::vector<int64_t> bi, bj;            // their shifts b
+};
+
+// The phase of row class rh and column class rw (sizes of dx, stride, padding, dilation).
+StridedPhase strided_phase(const ConvDims& d, int64_t rh, int64_t rw) {
+  const Window2d& g = d.g;
+  StridedPhase ph;
+  const auto first = [](int64_t pad, int64_t r, int64_t s) {  // ceil((pad - r) / s), for pad - r >= -s
+    const int64_t v = pad - r;
+    return v <= 0 ? -((-v) / s) : (v + s - 1) / s;
+  };
+  ph.a0 = first(g.ph, rh, g.sh);
+  ph.A = std::max<int64_t>(0, (d.H - 1 + g.ph - rh) >= 0 ? (d.H - 1 + g.ph - rh) / g.sh - ph.a0 + 1 : 0);
+  ph.c0 = first(g.pw, rw, g.sw);
+  ph.Ac = std::max<int64_t>(0, (d.W - 1 + g.pw - rw) >= 0 ? (d.W - 1 + g.pw - rw) / g.sw - ph.c0 + 1 : 0);
+  for (int64_t i = 0; i < d.KH; ++i)
+    if ((i * g.dh) % g.sh == rh) ph.is.push_back(i), ph.bi.push_back((i * g.dh - rh) / g.sh);
+  for (int64_t j = 0; j < d.KW; ++j)
+    if ((j * g.dw) % g.sw == rw) ph.js.push_back(j), ph.bj.push_back((j * g.dw - rw) / g.sw);
+  return ph;
+}
+
+void input_grad_strided(const ImageView& dy, const float* w, float* dx, const ConvDims& d) {
+  const Window2d& g = d.g;
+  std::vector<StridedPhase> phases;
+  for (int64_t rh = 0; rh < g.sh; ++rh)
+    for (int64_t rw = 0; rw < g.sw; ++rw) phases.push_back(strided_phase(d, rh, rw));
+  // The shared padded dy: rows at T + oh, columns at L + ow, Hpad x Wq.
+  int64_t T = 0, L = 0;
+  for (const StridedPhase& ph : phases) {
+    for (int64_t b : ph.bi) T = std::max(T, b - ph.a0);
+    for (int64_t b : ph.bj) L = std::max(L, b - ph.c0);
+  }
+  int64_t Hpad = T + d.OH, Wq = L + d.OW;
+  for (const StridedPhase& ph : phases) {
+    for (int64_t b : ph.bi) Hpad = std::max(Hpad, ph.A + ph.a0 - b + T);
+    for (int64_t b : ph.bj) Wq = std::max(Wq, ph.Ac + ph.c0 - b + L);
+  }
+  Plan p = make_plan(d.N, d.OC, d.OH, d.OW, d.C, d.groups, 1, 1, 0, 0, 1, 1, 1, 1);
+  p.ph = T, p.pw = L, p.Hp = p.Hq = Hpad, p.Wp = p.Wq = Wq, p.plane = Hpad * Wq;
+  // Per phase: tap offsets (relative to a group's first dy channel) and packed weights:
+  // output "channel" r = dx's channel c, taps k = (o, i, j).
+  const int64_t blocks = (d.Cg + kMR - 1) / kMR, KK = d.KH * d.KW;
+  struct Job {
+    const StridedPhase* ph;
+    int64_t K, Qn, tw, tiles;  // tiles of tw = 32 or 48 grid pixels, as with_tile_width picks
+    std::vector<int64_t> off;
+    std::vector<float> a;
+  };
+  std::vector<Job> jobs;
+  for (const StridedPhase& ph : phases) {
+    if (ph.A == 0 || ph.Ac == 0) continue;
+    Job j{&ph, d.OCg * int64_t(ph.is.size() * ph.js.size()), (ph.A - 1) * Wq + ph.Ac, 0, 0, {}, {}};
+    with_tile_width(j.Qn, [&]<int NV>() { j.tw = NV * kLanes; });
+    j.tiles = (j.Qn + j.tw - 1) / j.tw;
+    for (int64_t o = 0; o < d.OCg; ++o)
+      for (size_t ii = 0; ii < ph.is.size(); ++ii)
+        for (size_t jj = 0; jj < ph.js.size(); ++jj)
+          j.off.push_back(o * p.plane + (ph.a0 - ph.bi[ii] + T) * Wq + (ph.c0 - ph.bj[jj] + L));
+    j.a.assign(size_t(d.groups * blocks * j.K * kMR), 0.f);
+    for (int64_t gi = 0; gi < d.groups; ++gi)
+      for (int64_t c = 0; c < d.Cg; ++c) {
+        float* dst = j.a.data() + ((gi * blocks + c / kMR) * j.K) * kMR + c % kMR;
+        for (int64_t o = 0; o < d.OCg; ++o)
+          for (int64_t i : ph.is)
+            for (int64_t jw : ph.js) {
+              *dst = w[((gi * d.OCg + o) * d.Cg + c) * KK + i * d.KW + jw];
+              dst += kMR;
+            }
+      }
+    jobs.push_back(std::move(j));
+  }
+  int64_t grid_floats = 0;
+  for (const Job& j : jobs) grid_floats = std::max(grid_floats, blocks * kMR * j.tiles * j.tw);
+  parallel_for(0, d.N, 1, [&](int64_t lo, int64_t hi) {
+    float* dyp = scratch(0, p.padded_floats());
+    float* grid = scratch(1, grid_floats);
+    for (int64_t n = lo; n < hi; ++n) {
+      pad_image(dy, n, p, dyp);
+      float* dxn = dx + n * d.C * d.H * d.W;
+      for (const Job& j : jobs) {
+        const StridedPhase& ph = *j.ph;
+        const int64_t TW = j.tw, Qpad = j.tiles * TW, rh = (j.ph - phases.data()) / g.sw, rw = (j.ph - phases.data()) % g.sw;
+        for (int64_t gi = 0; gi < d.groups; ++gi) {
+          const float* xg = dyp + gi * d.OCg * p.plane;
+          const float* ag = j.a.data() + gi * blocks * j.K * kMR;
+          for (int64_t t = 0; t < j.tiles; ++t)
+            for (int64_t b = 0; b < blocks; ++b) {
+              float* c = grid + b * kMR * Qpad + t * TW;
+              if (TW == 2 * kLanes) forward_tile<2>(j.K, ag + b * j.K * kMR, j.off.data(), xg + t * TW, c, Qpad);
+              else forward_tile<3>(j.K, ag + b * j.K * kMR, j.off.data(), xg + t * TW, c, Qpad);
+            }
+          for (int64_t c = 0; c < d.Cg; ++c)
+            for (int64_t a = 0; a < ph.A; ++a) {
+              const float* src = grid + c * Qpad + a * Wq;
+              float* dst = dxn + ((gi * d.Cg + c) * d.H + (ph.a0 + a) * g.sh + rh - g.ph) * d.W + ph.c0 * g.sw + rw - g.pw;
+              for (int64_t b = 0; b < ph.Ac; ++b) dst[b * g.sw] = src[b];
+            }
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 bool conv_direct_forward_applies(const ConvDims& d) {
   return common_applies(d) && d.N >= get_num_threads() && fits(forward_plan(d)) && forward_tiles_pay(forward_plan(d));
 }
 bool conv_direct_input_grad_applies(const ConvDims& d) {
-  return common_applies(d) && d.g.sh == 1 && d.g.sw == 1 && d.N >= get_num_threads() && d.g.ph <= d.g.dh * (d.KH - 1) &&
-         d.g.pw <= d.g.dw * (d.KW - 1) && fits(input_grad_plan(d)) && forward_tiles_pay(input_grad_plan(d));
+  if (!common_applies(d) || d.N < get_num_threads()) return false;
+  if (d.g.sh > 1 || d.g.sw > 1)  // Note [Strided input gradients]: dy padded by at most a kernel's reach
+    return d.Cg >= 4 && d.OCg >= 4 && d.g.ph < d.KH * d.g.dh && d.g.pw < d.KW * d.g.dw &&
+           fits(make_plan(d.N, d.OC, d.OH + d.KH * d.g.dh, d.OW + d.KW * d.g.dw, d.OC, d.groups, 1, 1, 0, 0, 1, 1, 1, 1));
+  return d.g.ph <= d.g.dh * (d.KH - 1) && d.g.pw <= d.g.dw * (d.KW - 1) && fits(input_grad_plan(d)) &&
+         forward_tiles_pay(input_grad_plan(d));
 }
 bool conv_direct_weight_grad_applies(const ConvDims& d) { return common_applies(d) && fits(forward_plan(d)); }
 
@@ -558,6 +680,7 @@ void conv_direct_forward(const ImageView& x, const float* w, float* out, const C
 }
 
 void conv_direct_input_grad(const ImageView& dy, const float* w, float* dx, const ConvDims& d) {
+  if (d.g.sh > 1 || d.g.sw > 1) return input_grad_strided(dy, w, dx, d);
   const Plan p = input_grad_plan(d);  // its "output channel" o is x's channel, its "c" dy's
   const int64_t KK = d.KH * d.KW;
   const auto weight = [&](int64_t g, int64_t o, int64_t c, int64_t i, int64_t j) {
