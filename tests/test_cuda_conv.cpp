@@ -109,14 +109,17 @@ void check_cpu_bits(OpKind op, const std::vector<Tensor>& inputs, const Attrs& a
 
 }  // namespace
 
-TEST_CASE("cuda conv2d: tiled and direct kernels and both gradients against float64 references") {
-  if (skip_without_gpu()) return;
-  Inputs in(611);
+namespace {
+
+// Every case of kConvCases, all three passes, on whichever backend is selected: float32 in
+// the given layouts, float64 contiguous.
+void check_conv_cases(uint64_t seed, std::initializer_list<Layout> layouts, const std::string& prefix) {
+  Inputs in(seed);
   for (DType dt : {DType::Float32, DType::Float64})
     for (const ConvCase& c : kConvCases)
-      for (Layout l : {Layout::Contiguous, Layout::Transposed, Layout::Strided}) {
+      for (Layout l : layouts) {
         if (dt == DType::Float64 && l != Layout::Contiguous) continue;
-        const std::string desc = std::string(c.what) + ", " + cases::describe(dt, c.x, l);
+        const std::string desc = prefix + c.what + ", " + cases::describe(dt, c.x, l);
         const ref::Tol tol = ref::scaled(ref::default_tol(dt), 4);
         const ref::ConvGeom g = conv_geom(c);
         const Attrs attrs = conv_attrs(c);
@@ -133,6 +136,13 @@ TEST_CASE("cuda conv2d: tiled and direct kernels and both gradients against floa
       }
 }
 
+}  // namespace
+
+TEST_CASE("cuda conv2d: tiled and direct kernels and both gradients against float64 references") {
+  if (skip_without_gpu()) return;
+  check_conv_cases(611, {Layout::Contiguous, Layout::Transposed, Layout::Strided}, "");
+}
+
 TEST_CASE("cuda conv2d on cuDNN (DUET_CONV=cudnn): all three passes against float64 references, repeatable") {
   if (skip_without_gpu()) return;
   if (!cuda::cudnn_available()) {
@@ -143,25 +153,7 @@ TEST_CASE("cuda conv2d on cuDNN (DUET_CONV=cudnn): all three passes against floa
     ~Reset() { cuda::set_conv_backend("duet"); }
   } reset;
   cuda::set_conv_backend("cudnn");
-  Inputs in(612);
-  for (DType dt : {DType::Float32, DType::Float64})
-    for (const ConvCase& c : kConvCases)
-      for (Layout l : {Layout::Contiguous, Layout::Transposed}) {
-        const std::string desc = std::string("cudnn: ") + c.what + ", " + cases::describe(dt, c.x, l);
-        const ref::Tol tol = ref::scaled(ref::default_tol(dt), 4);
-        const ref::ConvGeom g = conv_geom(c);
-        const Attrs attrs = conv_attrs(c);
-        const Tensor x = in.make(dt, c.x, l), w = in.make(dt, c.w, l), dy = in.make(dt, conv_out(c), l);
-        const Tensor bias = c.bias ? in.make(dt, {c.w[0]}, Layout::Contiguous) : Tensor();
-        const std::vector<Tensor> fwd = c.bias ? std::vector<Tensor>{x, w, bias} : std::vector<Tensor>{x, w};
-        const ref::RefTensor b = c.bias ? ref::read(bias) : ref::RefTensor{};
-        check_on_gpu(OpKind::conv2d, fwd, attrs, ref::conv2d(ref::read(x), ref::read(w), c.bias ? &b : nullptr, g), tol,
-                     desc);
-        check_on_gpu(OpKind::conv2d_input_grad, {dy, w}, Attrs(attrs).set("input_shape", c.x),
-                     ref::conv2d_input_grad(ref::read(dy), ref::read(w), c.x, g), tol, desc);
-        check_on_gpu(OpKind::conv2d_weight_grad, {dy, x}, Attrs(attrs).set("weight_shape", c.w),
-                     ref::conv2d_weight_grad(ref::read(dy), ref::read(x), c.w, g), tol, desc);
-      }
+  check_conv_cases(612, {Layout::Contiguous, Layout::Transposed, Layout::Strided}, "cudnn: ");
 }
 
 TEST_CASE("cuda pooling: NaNs, ties, -inf and all-padding windows give the CPU's bits") {

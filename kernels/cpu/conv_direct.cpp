@@ -28,12 +28,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <new>
 #include <vector>
 
 #include "core/parallel.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/thread_scratch.h"
 
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -150,26 +149,8 @@ DUET_TARGET_AVX512 void pad_image(const ImageView& x, int64_t n, const Plan& p, 
   zero_row(xp + p.C * p.plane, kSlack);
 }
 
-// A growable 64-byte aligned buffer per thread and slot (3 slots), kept from call to call (pool
-// threads persist): allocating it afresh each call meant fresh pages, and their faults
-// measured 3-5% of a fashion-resnet training step. Contents are whatever the last user left.
-float* scratch(int slot, int64_t n) {
-  struct Buf {
-    void* p = nullptr;
-    size_t bytes = 0;
-    ~Buf() { std::free(p); }
-  };
-  thread_local Buf bufs[3];
-  Buf& b = bufs[slot];
-  const size_t need = (size_t(n) * sizeof(float) + 63) / 64 * 64;
-  if (need > b.bytes) {
-    std::free(b.p);
-    b.p = std::aligned_alloc(64, need);
-    if (b.p == nullptr) throw std::bad_alloc();
-    b.bytes = need;
-  }
-  return static_cast<float*>(b.p);
-}
+// Working memory: thread_scratch slots 2-4 (thread_scratch.h).
+float* scratch(int slot, int64_t n) { return thread_scratch<float>(2 + slot, n); }
 
 // The valid outputs of a group's grid (OCg rows of Qpad) into its contiguous OCg x OH x OW block.
 DUET_TARGET_AVX512 void grid_to_planes(const Plan& p, const float* grid, int64_t Qpad, float* block) {

@@ -46,6 +46,7 @@
 #include "core/parallel.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/thread_scratch.h"
 
 namespace duet::cpu {
 namespace {
@@ -75,24 +76,10 @@ constexpr int64_t kParallelMinMacs = int64_t(1) << 19;
 // Packing a B block smaller than this is not worth a parallel region of its own.
 constexpr int64_t kParallelPackMin = int64_t(1) << 16;
 
-// A growable 64-byte aligned scratch buffer per thread and slot (0: packed A, 1: packed B).
+// Packing buffers: thread_scratch slots 0 (packed A) and 1 (packed B).
 template <typename T>
 T* scratch(int slot, int64_t n) {
-  struct Buf {
-    void* p = nullptr;
-    size_t bytes = 0;
-    ~Buf() { std::free(p); }
-  };
-  thread_local Buf bufs[2];
-  Buf& b = bufs[slot];
-  size_t need = (size_t(n) * sizeof(T) + 63) / 64 * 64;
-  if (need > b.bytes) {
-    std::free(b.p);
-    b.p = std::aligned_alloc(64, need);
-    DUET_ASSERT(b.p != nullptr, "gemm: out of memory for a ", need, "-byte packing buffer");
-    b.bytes = need;
-  }
-  return static_cast<T*>(b.p);
+  return thread_scratch<T>(slot, n);
 }
 
 // Packs rows [0, mc) x cols [0, kc) of A (element (i, p) at A[i * rs + p * cs]) into
