@@ -13,15 +13,11 @@
 // gradient sums samples in fixed chunks of kWgradChunk (partial sums run in parallel and
 // are added in chunk order), so its bits do not depend on the thread count either.
 //
-// Versions and figures: v1 (this file) im2col + GEMM for every shape. Measured 2026-12-07 on
-// the 2-core VM (`duet_bench --benchmark_filter=conv/`, zmm FMA peak 337 GFLOP/s): 3.5-22%
-// of peak on the fashion-lenet / fashion-resnet layers, e.g. the 64-channel 3x3 layer
-// (batch 128, 7x7) 7.2 / 7.0 / 6.3 ms forward / dgrad / wgrad. Against oneDNN (DUET_CONV=onednn,
-// its per-layer table in conv_onednn.cpp): on one thread oneDNN's direct convolution is 2-5x
-// faster on the 3x3 layers with 16-64 channels in all three passes; this file wins the input
-// gradient of one-channel layers (4-6x) and strided 1x1 layers (1.4x). Not yet built here: a
-// direct or Winograd path for the 3x3 layers, where im2col's unfolding and the GEMM's
-// packing cost most.
+// Versions: v1 im2col + GEMM for every shape (3.5-22% of the FMA peak on the fashion
+// workloads' layers, 2-5x slower than oneDNN on the 3x3 layers). v2: the direct kernels of
+// conv_direct.cpp take float32 layers larger than 1x1 when the CPU has AVX-512 (its header
+// has the per-layer table against this file and oneDNN); this file keeps float64, 1x1
+// layers, one-channel input gradients and small batches.
 #include <algorithm>
 #include <optional>
 #include <type_traits>

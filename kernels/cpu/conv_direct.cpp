@@ -1,4 +1,4 @@
-// Direct convolution of stride-1 layers (float32, AVX-512) on a padded-width grid.
+// Direct convolution (float32, AVX-512) on a padded-width grid.
 //
 // Pad one sample's input planes once, to Hp x Wp (Hp = H + 2 ph, Wp = W + 2 pw), and number
 // the output pixels on the padded width: q = oh * Wp + ow. With stride 1 the input element
@@ -7,21 +7,56 @@
 // too. So a tile of 16 * NV consecutive grid pixels times 8 output channels is a GEMM micro-
 // tile whose B rows are plain unaligned loads from xp at a per-tap offset: no im2col matrix,
 // no packing of B. The grid's columns ow >= OW (Wp - OW per row) are computed and dropped.
+// Strided layers read phase planes instead (Note [Strided grids]).
 //
 //   forward      out[oc, q] = sum_k W[oc, k] * xp[off[k] + q]        (8 x 16 NV register tile)
-//   input grad   the forward of dy with the flipped, transposed weights and padding
-//                dilation * (k - 1) - padding (a stride-1 convolution's adjoint)
+//                groups of 64k channels on rows with a width divisible by 4-7: channels in
+//                the lanes, R pixels of a row broadcast (no dropped columns)
+//   input grad   stride 1: the forward of dy with the flipped, transposed weights and
+//                padding dilation * (k - 1) - padding; strided: per phase of dx (Note
+//                [Strided input gradients])
 //   weight grad  dW[oc, k] = sum_n sum_q dyg[oc, q] * xp[off[k] + q], dyg = dy on the grid
 //                with zeros at ow >= OW; a 4 x 6 tile of (oc, k) dot products in 16-lane
 //                vectors, the input loads masked to the valid lanes (so an inf or NaN that
 //                only a dropped column reads stays out, as in PyTorch), reduced at the end of
-//                each chunk of samples.
+//                each chunk of samples; groups of 32/48/64k channels: channels in the lanes,
+//                dy transposed to pixel-major, valid pixels only, no horizontal sums
 //
-// Each output is a fused multiply-add chain over k in (c, i, j) order (forward) or a fixed
-// lane-then-tree order (weight gradient): deterministic and independent of the thread count.
+// Each output is a multiply-add chain in a fixed order (taps in (c, i, j) order, or lanes
+// then a fixed tree): deterministic and independent of the thread count.
 //
-// Where it wins (2-core VM, 2 threads, `duet_bench --benchmark_filter=conv/`, before -> after,
-// ms): see docs/ARCHITECTURE.md's convolution section and the table at the end of this header.
+// Measured against im2col + GEMM (conv.cpp's other family) and oneDNN, 2-core VM, 2 threads,
+// `duet_bench --benchmark_filter=conv/ --benchmark_repetitions=3`, medians, ms, oneDNN in the
+// same run (2026-12-07; the VM's speed drifts by 15-20% between runs, so compare columns
+// of one run):
+//
+//   layer (batch)              pass     im2col  direct  oneDNN
+//   lenet conv1 1->6 5x5 (64)  forward   0.48    0.11    0.24
+//                              wgrad     1.14    0.16    0.23
+//   lenet conv2 6->16 5x5      forward   0.82    0.17    0.12
+//                              dgrad     0.61    0.43    0.37
+//                              wgrad     0.64    0.38    0.33
+//   resnet 16->16 3x3 28x28    forward   5.11    2.64    4.22
+//   (128)                      dgrad     5.51    2.92    5.95
+//                              wgrad     6.81    2.84    4.25
+//   resnet 32->32 3x3 14x14    forward   4.83    2.05    1.78
+//                              dgrad     5.46    2.91    2.02
+//                              wgrad     4.49    2.58    1.73
+//   resnet 64->64 3x3 7x7      forward   5.19    2.70    1.84
+//                              dgrad     4.61    2.47    1.79
+//                              wgrad     4.59    3.00    1.75
+//   resnet 16->32 3x3 s2       forward   3.61    1.91    1.63
+//                              dgrad     3.28    2.01    1.71
+//                              wgrad     3.80    2.10    1.51
+//   resnet 32->64 3x3 s2       forward   2.90    2.24    1.02
+//                              dgrad     2.71    2.24    1.45
+//                              wgrad     2.61    2.46    1.42
+// (im2col column: an earlier run.) im2col stays for float64, 1x1 kernels (a plain or
+// subsampled copy, measured faster: 0.45 against 1.24 ms for the 16->32 1x1 stride 2), the
+// one-channel stem's forward (9 taps) and input gradients with fewer than 4 channels.
+// Where oneDNN still wins (the 7x7 and stride-2 layers, 0.5-0.9x), the grid's dropped
+// columns, the padded copy per sample and GCC's one spilled accumulator in the 7-pixel
+// broadcast tile are what is left; Winograd is not built.
 #include "kernels/cpu/conv_direct.h"
 
 #include <immintrin.h>
