@@ -119,6 +119,64 @@ def start_tensorflow(modes, workload="fashion-mlp", example_shape=(784,)):
     return args, tf, keras, train, test
 
 
+def run_torch(args, torch, model, opt, train_split, test_split, lr_note="", set_lr=None):
+    """A PyTorch peer's run after its model and optimizer: the cross-entropy training step
+    (torch.compile'd in compile mode), the timed epochs, the test accuracy in eval mode
+    without autograd, and the record."""
+    x_train, y_train = train_split
+    x_test, y_test = test_split
+
+    def train_step(x, y):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    step_fn = torch.compile(train_step, dynamic=False) if args.mode == "compile" else train_step
+
+    def gather(idx):
+        idx = torch.from_numpy(idx)
+        return x_train[idx], y_train[idx]
+
+    print(f"{args.workload}: pytorch {torch.__version__}, mode {args.mode}, {args.epochs} epochs, "
+          f"batch {args.batch}, lr {args.lr:g}{lr_note}, seed {args.seed}, threads {torch.get_num_threads()}",
+          flush=True)
+    timer = train(args, len(y_train), gather, lambda xb, yb: step_fn(xb, yb).item(), set_lr)
+    model.eval()  # batch norm's running statistics, where there is batch norm
+    with torch.no_grad():
+        test_accuracy = accuracy(lambda x: model(torch.from_numpy(x)).argmax(1).numpy(), x_test, y_test)
+    rec = timer.record("pytorch", args.mode, args, compiled=args.mode == "compile")
+    rec["framework_version"] = torch.__version__
+    finish(rec, test_accuracy, args.json)
+
+
+def run_tensorflow(args, tf, keras, model, train_step, train_split, test_split, example_shape, lr_note="",
+                   set_lr=None):
+    """A TensorFlow peer's run after its model and training step (x, y) -> loss: the step as
+    written (eager), in tf.function (function) or compiled by XLA (xla), the timed epochs,
+    the test accuracy with training=False, and the record."""
+    x_train, y_train = train_split
+    x_test, y_test = test_split
+    signature = [tf.TensorSpec([None, *example_shape], tf.float32), tf.TensorSpec([None], tf.int64)]
+    if args.mode == "function":
+        step_fn = tf.function(train_step, input_signature=signature)
+    elif args.mode == "xla":
+        step_fn = tf.function(train_step, input_signature=signature, jit_compile=True)
+    else:
+        step_fn = train_step
+    print(f"{args.workload}: tensorflow {tf.__version__} (keras {keras.__version__}), mode {args.mode}, "
+          f"{args.epochs} epochs, batch {args.batch}, lr {args.lr:g}{lr_note}, seed {args.seed}, "
+          f"threads {args.threads}", flush=True)
+    timer = train(args, len(y_train), lambda idx: (tf.constant(x_train[idx]), tf.constant(y_train[idx])),
+                  lambda xb, yb: float(step_fn(xb, yb).numpy()), set_lr)
+    test_accuracy = accuracy(lambda x: np.argmax(model(tf.constant(x), training=False).numpy(), axis=1),
+                             x_test, y_test)
+    rec = timer.record("tensorflow", args.mode, args, compiled=args.mode != "eager")
+    rec["framework_version"] = tf.__version__
+    finish(rec, test_accuracy, args.json)
+
+
 def read_idx(path):
     """Reads one gzip'd IDX file (big-endian header: magic, then one uint32 per dimension)."""
     with gzip.open(path, "rb") as f:

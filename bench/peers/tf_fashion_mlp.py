@@ -21,7 +21,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
-import numpy as np  # noqa: E402
 
 MODES = ["eager", "function", "xla"]
 
@@ -39,7 +38,7 @@ def make_model(keras, seed):
 
 
 def main():
-    args, tf, keras, (x_train, y_train), (x_test, y_test) = common.start_tensorflow(MODES)
+    args, tf, keras, train, test = common.start_tensorflow(MODES)
 
     model = make_model(keras, args.seed)
     opt = keras.optimizers.Adam(learning_rate=args.lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
@@ -53,26 +52,7 @@ def main():
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    signature = [tf.TensorSpec([None, 784], tf.float32), tf.TensorSpec([None], tf.int64)]
-    if args.mode == "function":
-        step_fn = tf.function(train_step, input_signature=signature)
-    elif args.mode == "xla":
-        step_fn = tf.function(train_step, input_signature=signature, jit_compile=True)
-    else:
-        step_fn = train_step
-
-    print(f"fashion-mlp: tensorflow {tf.__version__} (keras {keras.__version__}), mode {args.mode}, "
-          f"{args.epochs} epochs, batch {args.batch}, lr {args.lr:g}, seed {args.seed}, threads {args.threads}",
-          flush=True)
-    timer = common.train(args, len(y_train), lambda idx: (tf.constant(x_train[idx]), tf.constant(y_train[idx])),
-                         lambda xb, yb: float(step_fn(xb, yb).numpy()))
-
-    # Evaluation in chunks of 1000 with the trained variables (eager forward).
-    accuracy = common.accuracy(lambda x: np.argmax(model(tf.constant(x), training=False).numpy(), axis=1),
-                               x_test, y_test)
-    rec = timer.record("tensorflow", args.mode, args, compiled=args.mode != "eager")
-    rec["framework_version"] = tf.__version__
-    common.finish(rec, accuracy, args.json)
+    common.run_tensorflow(args, tf, keras, model, train_step, train, test, (784,))
 
 
 if __name__ == "__main__":

@@ -74,39 +74,15 @@ def make_model(torch):
 
 
 def main():
-    args, torch, (x_train, y_train), (x_test, y_test) = common.start_torch(MODES, WORKLOAD, EXAMPLE_SHAPE)
+    args, torch, train, test = common.start_torch(MODES, WORKLOAD, EXAMPLE_SHAPE)
     model = make_model(torch)
     lr = torch.tensor(args.lr)  # the schedule fills it in place (see the docstring)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
 
-    def train_step(x, y):
-        opt.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    step_fn = torch.compile(train_step, dynamic=False) if args.mode == "compile" else train_step
-
-    def gather(idx):
-        idx = torch.from_numpy(idx)
-        return x_train[idx], y_train[idx]
-
     def set_lr(step, total_steps):
         lr.fill_(common.cosine_lr(args.lr, step, total_steps))
 
-    print(f"{WORKLOAD}: pytorch {torch.__version__}, mode {args.mode}, {args.epochs} epochs, "
-          f"batch {args.batch}, lr {args.lr:g} (cosine), seed {args.seed}, threads {torch.get_num_threads()}",
-          flush=True)
-    timer = common.train(args, len(y_train), gather, lambda xb, yb: step_fn(xb, yb).item(), set_lr)
-
-    # Evaluation in eval mode (BN's running statistics), in chunks of 1000, without autograd.
-    model.eval()
-    with torch.no_grad():
-        accuracy = common.accuracy(lambda x: model(torch.from_numpy(x)).argmax(1).numpy(), x_test, y_test)
-    rec = timer.record("pytorch", args.mode, args, compiled=args.mode == "compile")
-    rec["framework_version"] = torch.__version__
-    common.finish(rec, accuracy, args.json)
+    common.run_torch(args, torch, model, opt, train, test, lr_note=" (cosine)", set_lr=set_lr)
 
 
 if __name__ == "__main__":
