@@ -24,6 +24,7 @@
 #include "tests/test_support.h"
 
 using namespace duet;
+using duet::testing::ThreadCount;
 
 namespace {
 
@@ -115,13 +116,6 @@ Run make_run(const Case& c) {
   return r;
 }
 
-// Sets the thread count for a scope and restores the previous one.
-struct ScopedNumThreads {
-  int saved = get_num_threads();
-  explicit ScopedNumThreads(int n) { set_num_threads(n); }
-  ~ScopedNumThreads() { set_num_threads(saved); }
-};
-
 const ref::Tol kTol = ref::scaled(ref::default_tol(DType::Float32), 4);
 
 }  // namespace
@@ -136,7 +130,7 @@ TEST_CASE("direct conv: where it is chosen (no 1x1, enough samples, enough chann
                         .set("groups", int64_t(1));
     return conv_dims(x, w, a);
   };
-  const ScopedNumThreads two(2);
+  const ThreadCount two(2);
   CHECK(cpu::conv_direct_forward_applies(dims({128, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));
   CHECK(cpu::conv_direct_input_grad_applies(dims({128, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));
   CHECK(cpu::conv_direct_weight_grad_applies(dims({128, 16, 28, 28}, {16, 16, 3, 3}, 1, 1)));
@@ -158,7 +152,7 @@ TEST_CASE("direct conv: where it is chosen (no 1x1, enough samples, enough chann
 
 TEST_CASE("direct conv: forward, input gradient and weight gradient match the float64 references") {
   if (skip_without_avx512()) return;
-  const ScopedNumThreads two(2);
+  const ThreadCount two(2);
   manual_seed(5);
   for (const Case& c : kCases) {
     const std::string name = c.name;
@@ -203,10 +197,10 @@ TEST_CASE("direct conv: results do not depend on the thread count") {
   const Run r = make_run(c);
   Tensor f1, d1, w1;
   {
-    const ScopedNumThreads one(1);
+    const ThreadCount one(1);
     f1 = r.forward(), d1 = r.input_grad(), w1 = r.weight_grad();
   }
-  const ScopedNumThreads two(2);
+  const ThreadCount two(2);
   CHECK(ref::bitwise_equal(f1, r.forward()));
   CHECK(ref::bitwise_equal(d1, r.input_grad()));
   CHECK(ref::bitwise_equal(w1, r.weight_grad()));

@@ -26,20 +26,15 @@
 #include "core/op_registry.h"
 #include "core/parallel.h"
 #include "tests/reference/op_cases.h"
+#include "tests/test_support.h"
 
 using namespace duet;
 using namespace duet::cases;
+using duet::testing::ThreadCount;
 
 namespace {
 
 const auto& op_table() { return op_case_table(); }
-
-// Restores the thread count however a case ends.
-struct ThreadCount {
-  int saved = get_num_threads();
-  explicit ThreadCount(int n) { set_num_threads(n); }
-  ~ThreadCount() { set_num_threads(saved); }
-};
 
 std::string prefixed(const std::string& prefix, const std::string& err) { return err.empty() ? err : prefix + err; }
 

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/functions.h"
+#include "core/parallel.h"
 #include "core/tensor.h"
 
 namespace duet::testing {
@@ -32,6 +33,13 @@ inline Tensor make_index(DType dt, const Shape& shape, int64_t hi, uint64_t seed
 }
 
 // Values in logical row-major order, read through the strides (no kernels involved).
+// Sets the thread count for a scope and restores the previous one however the scope ends.
+struct ThreadCount {
+  int saved = get_num_threads();
+  explicit ThreadCount(int n) { set_num_threads(n); }
+  ~ThreadCount() { set_num_threads(saved); }
+};
+
 inline std::vector<double> values_of(const Tensor& t) {
   std::vector<double> v;
   const int64_t n = t.numel();

@@ -564,6 +564,7 @@ void wgrad_chunk_lanes(const Plan& p, const ImageView& dy, const ImageView& x, c
 // columns of dx. Every dx element is written by exactly one phase, as a sum over (o, i, j)
 // in a fixed order (a phase without taps runs tiles of K = 0, which store zeros).
 struct StridedPhase {
+  int64_t rh = 0, rw = 0;                 // the row and column class
   int64_t a0 = 0, A = 0, c0 = 0, Ac = 0;  // first output row (col) index a and count, per class
   std::vector<int64_t> is, js;            // the class's taps
   std::vector<int64_t> bi, bj;            // their shifts b
@@ -573,6 +574,7 @@ struct StridedPhase {
 StridedPhase strided_phase(const ConvDims& d, int64_t rh, int64_t rw) {
   const Window2d& g = d.g;
   StridedPhase ph;
+  ph.rh = rh, ph.rw = rw;
   const auto first = [](int64_t pad, int64_t r, int64_t s) {  // ceil((pad - r) / s), for pad - r >= -s
     const int64_t v = pad - r;
     return v <= 0 ? -((-v) / s) : (v + s - 1) / s;
@@ -648,7 +650,7 @@ void input_grad_strided(const ImageView& dy, const float* w, float* dx, const Co
       float* dxn = dx + n * d.C * d.H * d.W;
       for (const Job& j : jobs) {
         const StridedPhase& ph = *j.ph;
-        const int64_t TW = j.tw, Qpad = j.tiles * TW, rh = (j.ph - phases.data()) / g.sw, rw = (j.ph - phases.data()) % g.sw;
+        const int64_t TW = j.tw, Qpad = j.tiles * TW;
         for (int64_t gi = 0; gi < d.groups; ++gi) {
           const float* xg = dyp + gi * d.OCg * p.plane;
           const float* ag = j.a.data() + gi * blocks * j.K * kMR;
@@ -661,7 +663,8 @@ void input_grad_strided(const ImageView& dy, const float* w, float* dx, const Co
           for (int64_t c = 0; c < d.Cg; ++c)
             for (int64_t a = 0; a < ph.A; ++a) {
               const float* src = grid + c * Qpad + a * Wq;
-              float* dst = dxn + ((gi * d.Cg + c) * d.H + (ph.a0 + a) * g.sh + rh - g.ph) * d.W + ph.c0 * g.sw + rw - g.pw;
+              float* dst =
+                  dxn + ((gi * d.Cg + c) * d.H + (ph.a0 + a) * g.sh + ph.rh - g.ph) * d.W + ph.c0 * g.sw + ph.rw - g.pw;
               for (int64_t b = 0; b < ph.Ac; ++b) dst[b * g.sw] = src[b];
             }
         }
@@ -710,16 +713,17 @@ void conv_direct_weight_grad(const ImageView& dy, const ImageView& x, float* dw,
   const int64_t K = p.Kg(), Qv = (p.Qn + kLanes - 1) / kLanes;
   const int64_t wsize = p.OC * K, chunks = (p.N + chunk - 1) / chunk;
   const std::vector<int64_t> off = tap_offsets(p);
-  std::vector<__mmask16> masks(static_cast<size_t>(Qv));
-  for (int64_t v = 0; v < Qv; ++v) {
-    unsigned m = 0;
-    for (int l = 0; l < kLanes; ++l) {
-      const int64_t q = v * kLanes + l;
-      if (q < p.Qn && q % p.Wq < p.OW) m |= 1u << l;
-    }
-    masks[size_t(v)] = __mmask16(m);
-  }
   const int vectors = broadcast_vectors(p);
+  std::vector<__mmask16> masks;  // the lane tiles' valid lanes, per 16 grid pixels
+  if (vectors == 0)
+    for (int64_t v = 0; v < Qv; ++v) {
+      unsigned m = 0;
+      for (int l = 0; l < kLanes; ++l) {
+        const int64_t q = v * kLanes + l;
+        if (q < p.Qn && q % p.Wq < p.OW) m |= 1u << l;
+      }
+      masks.push_back(__mmask16(m));
+    }
   std::vector<float> partial(size_t((chunks - 1) * wsize));  // chunk 0 sums straight into dw
   parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; ++c) {

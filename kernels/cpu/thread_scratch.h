@@ -1,7 +1,7 @@
 // Growable 64-byte aligned scratch buffers, one per thread and slot, kept from call to call
 // (the pool's threads persist): kernels that need a few hundred KB of working memory per
-// call take it here instead of allocating it, since a fresh allocation of that size is
-// fresh pages, and their faults cost measurably (3-5% of a fashion-resnet training step).
+// call take it here instead of allocating it each call: glibc may serve a block that size
+// with a fresh mapping, whose pages then fault again on first touch every call.
 // Contents are whatever the slot's last user left. Each user owns its slots:
 //   0, 1   duet's GEMM (packed A, packed B: gemm_duet.cpp)
 //   2-4    the direct convolutions (conv_direct.cpp)

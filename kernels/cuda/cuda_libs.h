@@ -1,10 +1,10 @@
 // The CUDA libraries duet calls besides the runtime (cuBLAS, NVRTC and, where built, cuDNN),
 // opened with dlopen on first use instead of linked, as PyTorch loads its CUDA libraries
 // lazily: a CPU-only run of a CUDA build then maps none of them. Measured on fashion-mlp
-// (2-core VM, no GPU, `train_bench --workload fashion-mlp --mode graph`): peak RSS 434 MB
-// with them linked (61 MB of cuBLASLt pages and 27 MB of NVRTC's resident before the first
-// step, and their start-up allocations) against 250 MB for a CPU-only build; the figure
-// since lazy loading is in docs/ARCHITECTURE.md.
+// (2-core VM, no GPU, `train_bench --workload fashion-mlp --mode graph --steps 400
+// --threads 2`): peak RSS 433.6 MB with them linked (per /proc/PID/smaps: 61 MB of cuBLASLt's
+// pages and 27 MB of NVRTC's resident, and 84 MB more anonymous memory), 250.1 MB opened on
+// first use, 249.5 MB for a build without CUDA.
 //
 //   DUET_CUBLAS_CHECK(libs::cublas().gemm_ex(handle, ...));
 //
