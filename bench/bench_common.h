@@ -45,5 +45,6 @@ void register_gemm_benchmarks();
 void register_bandwidth_benchmarks();
 void register_conv_benchmarks();
 void register_pool_benchmarks();
+void register_batch_norm_benchmarks();
 
 }  // namespace duet::bench

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   register_bandwidth_benchmarks();
   register_conv_benchmarks();
   register_pool_benchmarks();
+  register_batch_norm_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
