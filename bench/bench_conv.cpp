@@ -5,7 +5,8 @@
 // kernels/cpu/conv_backend.h; in a build without oneDNN its rows report that they skipped).
 // Counters: GFLOPS (2 * N * OC * OH * OW * C / groups * KH * KW per pass) and pct_peak,
 // the share of the FMA peak measured at start-up.
-// Names: conv/<workload>_<layer>/<pass>/<duet|onednn>.
+// Names: conv/<workload>_<layer>/<pass>/<duet|duet_direct|onednn>; duet_direct is duet with
+// Winograd off (kernels/cpu/conv_winograd.h), so the layers where Winograd runs show both.
 //   duet_bench --benchmark_filter=conv/ --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
@@ -17,6 +18,7 @@
 #include "core/functions.h"
 #include "core/ops/conv_geometry.h"
 #include "kernels/cpu/conv_backend.h"
+#include "kernels/cpu/conv_winograd.h"
 
 namespace duet::bench {
 namespace {
@@ -37,19 +39,26 @@ const std::vector<ConvLayer> kLayers = {
 enum class Pass { Forward, InputGrad, WeightGrad };
 const char* pass_name(Pass p) { return p == Pass::Forward ? "forward" : p == Pass::InputGrad ? "dgrad" : "wgrad"; }
 
-// Selects a convolution backend for one benchmark and restores duet's afterwards.
+// Selects a convolution backend (and duet's Winograd on or off) for one benchmark and
+// restores the defaults afterwards.
 struct UseConvBackend {
-  explicit UseConvBackend(cpu::ConvBackend b) { cpu::set_conv_backend(b); }
-  ~UseConvBackend() { cpu::set_conv_backend(cpu::ConvBackend::Duet); }
+  UseConvBackend(cpu::ConvBackend b, bool winograd) {
+    cpu::set_conv_backend(b);
+    cpu::set_conv_winograd(winograd);
+  }
+  ~UseConvBackend() {
+    cpu::set_conv_backend(cpu::ConvBackend::Duet);
+    cpu::set_conv_winograd(true);
+  }
 };
 
-void bm_conv(benchmark::State& state, ConvLayer l, Pass pass, cpu::ConvBackend backend) {
+void bm_conv(benchmark::State& state, ConvLayer l, Pass pass, cpu::ConvBackend backend, bool winograd) {
   if (!cpu::conv_backend_available(backend)) {
     state.SkipWithError("this build has no oneDNN (install libdnnl-dev and configure with DUET_ONEDNN=AUTO or ON)");
     return;
   }
   settle_pools(backend == cpu::ConvBackend::OneDNN ? PoolOwner::OneDnn : PoolOwner::Duet);
-  const UseConvBackend use(backend);
+  const UseConvBackend use(backend, winograd);
   const Attrs attrs = Attrs()
                           .set("stride", std::vector<int64_t>{l.stride, l.stride})
                           .set("padding", std::vector<int64_t>{l.pad, l.pad})
@@ -81,11 +90,15 @@ void bm_conv(benchmark::State& state, ConvLayer l, Pass pass, cpu::ConvBackend b
 void register_conv_benchmarks() {
   for (const ConvLayer& l : kLayers)
     for (Pass p : {Pass::Forward, Pass::InputGrad, Pass::WeightGrad})
-      for (cpu::ConvBackend b : {cpu::ConvBackend::Duet, cpu::ConvBackend::OneDNN})
-        benchmark::RegisterBenchmark(
-            ("conv/" + l.name + "/" + pass_name(p) + "/" + cpu::conv_backend_name(b)).c_str(), bm_conv, l, p, b)
+      for (const char* variant : {"duet", "duet_direct", "onednn"}) {
+        const bool onednn = std::string(variant) == "onednn";
+        if (std::string(variant) == "duet_direct" && (p == Pass::WeightGrad || l.K != 3 || l.stride != 1)) continue;
+        benchmark::RegisterBenchmark(("conv/" + l.name + "/" + pass_name(p) + "/" + variant).c_str(), bm_conv, l, p,
+                                     onednn ? cpu::ConvBackend::OneDNN : cpu::ConvBackend::Duet,
+                                     std::string(variant) != "duet_direct")
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
+      }
 }
 
 }  // namespace duet::bench

@@ -56,7 +56,9 @@
 // one-channel stem's forward (9 taps) and input gradients with fewer than 4 channels.
 // Where oneDNN still wins (the 7x7 and stride-2 layers, 0.5-0.9x), the grid's dropped
 // columns, the padded copy per sample and GCC's one spilled accumulator in the 7-pixel
-// broadcast tile are what is left; Winograd is not built.
+// broadcast tile are what is left. The forward (and so the stride-1 input gradient) of 3x3,
+// stride-1 layers with >= 8 channels whose output the 2 x 2 tiles cover densely (28 x 28,
+// 14 x 14; not 7 x 7) runs Winograd F(2x2, 3x3) instead (conv_winograd.cpp).
 #include "kernels/cpu/conv_direct.h"
 
 #include <immintrin.h>
@@ -66,54 +68,21 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/cpu/conv_grid.h"
+#include "kernels/cpu/conv_winograd.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/thread_scratch.h"
 
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#define DUET_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
-
 namespace duet::cpu {
 namespace {
 
-constexpr int kLanes = 16;
-constexpr int kMR = 8;            // output channels per forward tile
+using namespace conv_grid;
+
 constexpr int kWgradRows = 4;     // output channels per weight-gradient tile
 constexpr int kWgradTaps = 6;     // kernel taps per weight-gradient tile
-constexpr int64_t kSlack = 4 * kLanes;  // zeros after the padded planes: a tile's last loads
-constexpr int64_t kMaxPaddedBytes = int64_t(1) << 20;
 
-// One convolution as the kernels see it: an image of N x C x H x W, padded by (ph, pw),
-// convolved with KH x KW taps dilated by (dh, dw), stride (sh, sw), into N x OC x OH x OW.
-//
-// Note [Strided grids]: with stride s the padded input is split into s x s phase planes,
-// phase (r, t) holding the padded elements at rows = r and columns = t modulo s, each plane
-// Hq x Wq = ceil(Hp / sh) x ceil(Wp / sw). The padded element (oh sh + i dh, ow sw + j dw)
-// that tap (i, j) multiplies into output (oh, ow) is element (oh + i dh / sh, ow + j dw / sw)
-// of phase (i dh % sh, j dw % sw): a stride-1 read again, so output pixels q = oh * Wq + ow
-// of the grid read consecutive elements of one phase plane per tap. A valid output never
-// reads past its row (ow sw + j dw <= Wp - 1, so ow + j dw / sw <= (Wp - 1) / sw < Wq).
-// With stride 1 there is one phase, the padded planes themselves.
-struct Plan {
-  int64_t N, C, H, W, OC, groups, Cg, OCg, KH, KW, ph, pw, dh, dw, sh, sw;
-  int64_t Hp = 0, Wp = 0, Hq = 0, Wq = 0, plane = 0, OH = 0, OW = 0;
-  int64_t Qn = 0;  // grid pixels up to the last valid output: (OH - 1) * Wq + OW
-  int64_t Kg() const { return Cg * KH * KW; }
-  int64_t phases() const { return sh * sw; }
-  int64_t channel_floats() const { return phases() * plane; }
-  int64_t padded_floats() const { return C * channel_floats() + kSlack; }
-};
-
-Plan make_plan(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t groups, int64_t KH, int64_t KW,
-               int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t sh, int64_t sw) {
-  Plan p{N, C, H, W, OC, groups, C / groups, OC / groups, KH, KW, ph, pw, dh, dw, sh, sw};
-  p.Hp = H + 2 * ph, p.Wp = W + 2 * pw;
-  p.Hq = (p.Hp + sh - 1) / sh, p.Wq = (p.Wp + sw - 1) / sw, p.plane = p.Hq * p.Wq;
-  p.OH = (p.Hp - dh * (KH - 1) - 1) / sh + 1, p.OW = (p.Wp - dw * (KW - 1) - 1) / sw + 1;
-  p.Qn = (p.OH - 1) * p.Wq + p.OW;
-  return p;
-}
 Plan forward_plan(const ConvDims& d) {
   return make_plan(d.N, d.C, d.H, d.W, d.OC, d.groups, d.KH, d.KW, d.g.ph, d.g.pw, d.g.dh, d.g.dw, d.g.sh, d.g.sw);
 }
@@ -134,58 +103,6 @@ bool fits(const Plan& p) { return p.padded_floats() * int64_t(sizeof(float)) <= 
 // on im2col, 1.46 here; its 1 -> 16 forward, 9 taps, 0.47 against 0.55).
 bool forward_tiles_pay(const Plan& p) { return p.OCg >= 4 && p.Kg() >= 16; }
 
-// Short row copies and fills inline, in 16-lane pieces with a masked tail: rows here are
-// 7-30 floats, and a call to memmove / memset per row measured ~30% of pad_image.
-DUET_TARGET_AVX512 inline void copy_row(float* dst, const float* src, int64_t n) {
-  for (; n >= kLanes; n -= kLanes, src += kLanes, dst += kLanes) _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
-  if (n > 0) {
-    const __mmask16 m = __mmask16((1u << n) - 1);
-    _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
-  }
-}
-DUET_TARGET_AVX512 inline void zero_row(float* dst, int64_t n) {
-  const __m512 z = _mm512_setzero_ps();
-  for (; n >= kLanes; n -= kLanes, dst += kLanes) _mm512_storeu_ps(dst, z);
-  if (n > 0) _mm512_mask_storeu_ps(dst, __mmask16((1u << n) - 1), z);
-}
-
-// Sample n's planes, zero-padded (and split into phases, Note [Strided grids]), into xp
-// (p.padded_floats() values).
-DUET_TARGET_AVX512 void pad_image(const ImageView& x, int64_t n, const Plan& p, float* xp) {
-  if (p.phases() > 1) {
-    zero_row(xp, p.padded_floats());
-    for (int64_t c = 0; c < p.C; ++c)
-      for (int64_t h = 0; h < p.H; ++h) {
-        const int64_t hp = p.ph + h;
-        const float* src = x.p + n * x.sn + c * x.sc + h * x.sh;
-        float* phase_rows = xp + c * p.channel_floats() + (hp % p.sh) * p.sw * p.plane + (hp / p.sh) * p.Wq;
-        for (int64_t t = 0; t < p.sw; ++t) {  // the columns w with (pw + w) % sw == t
-          const int64_t w0 = ((t - p.pw) % p.sw + p.sw) % p.sw;
-          float* dst = phase_rows + t * p.plane + (p.pw + w0) / p.sw;
-          for (int64_t w = w0; w < p.W; w += p.sw) *dst++ = src[w * x.sw];
-        }
-      }
-    return;
-  }
-  for (int64_t c = 0; c < p.C; ++c) {
-    float* plane = xp + c * p.plane;
-    zero_row(plane, p.ph * p.Wp);
-    for (int64_t h = 0; h < p.H; ++h) {
-      float* row = plane + (p.ph + h) * p.Wp;
-      const float* src = x.p + n * x.sn + c * x.sc + h * x.sh;
-      zero_row(row, p.pw);
-      if (x.sw == 1) copy_row(row + p.pw, src, p.W);
-      else
-        for (int64_t w = 0; w < p.W; ++w) row[p.pw + w] = src[w * x.sw];
-      zero_row(row + p.pw + p.W, p.Wp - p.pw - p.W);
-    }
-    zero_row(plane + (p.ph + p.H) * p.Wp, (p.Hp - p.ph - p.H) * p.Wp);
-  }
-  zero_row(xp + p.C * p.plane, kSlack);
-}
-
-// Working memory: thread_scratch slots 2-4 (thread_scratch.h).
-float* scratch(int slot, int64_t n) { return thread_scratch<float>(2 + slot, n); }
 
 // The valid outputs of a group's grid (OCg rows of Qpad) into its contiguous OCg x OH x OW block.
 DUET_TARGET_AVX512 void grid_to_planes(const Plan& p, const float* grid, int64_t Qpad, float* block) {
@@ -239,40 +156,6 @@ std::vector<float> pack_weights(const Plan& p, const Weight& weight) {
   return a;
 }
 
-// c[r, 0 : 16 NV] = sum_k a[k, r] * x[off[k] + 0 : 16 NV] for the kMR rows r.
-template <int NV>
-DUET_TARGET_AVX512 void forward_tile(int64_t K, const float* a, const int64_t* off, const float* x, float* c,
-                                     int64_t ldc) {
-  __m512 acc[kMR][NV];
-#pragma GCC unroll 32
-  for (int r = 0; r < kMR; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < K; ++k, a += kMR) {
-    const float* b = x + off[k];
-    __m512 bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + v * kLanes);
-#pragma GCC unroll 32
-    for (int r = 0; r < kMR; ++r) {
-      const __m512 ar = _mm512_set1_ps(a[r]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
-    }
-  }
-#pragma GCC unroll 32
-  for (int r = 0; r < kMR; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(c + r * ldc + v * kLanes, acc[r][v]);
-}
-
-// Tiles of 32 or 48 grid pixels, whichever covers Qn with fewer dropped pixels.
-template <typename Fn>
-void with_tile_width(int64_t Qn, const Fn& fn) {
-  const auto padded = [&](int64_t w) { return (Qn + w - 1) / w * w; };
-  if (padded(2 * kLanes) < padded(3 * kLanes)) fn.template operator()<2>();
-  else fn.template operator()<3>();
-}
 
 template <int NV>
 void run_forward(const Plan& p, const ImageView& x, const std::vector<float>& a, float* out,
@@ -322,32 +205,39 @@ std::vector<float> pack_weights_transposed(const Plan& p, const Weight& weight) 
   return wt;
 }
 
-// outt[r, 0 : 16 OCV] = sum_k x[off[k] + r] * wt[k, 0 : 16 OCV] for the R pixels r (row
-// stride ld of wt and outt). R x OCV <= 28 accumulators.
-template <int R, int OCV>
+// outt[rr, r, 0 : 16 OCV] = sum_k x[off[k] + rr xrow + r] * wt[k, 0 : 16 OCV] for the ROWS
+// rows rr of R pixels r (row stride ld of wt and outt; outt's rows orow apart). ROWS x R x
+// OCV <= 28 accumulators.
+template <int R, int OCV, int ROWS>
 DUET_TARGET_AVX512 void forward_broadcast_tile(int64_t K, const float* wt, const int64_t* off, const float* x,
-                                               float* outt, int64_t ld) {
-  __m512 acc[R][OCV];
+                                               int64_t xrow, float* outt, int64_t ld, int64_t orow) {
+  __m512 acc[ROWS][R][OCV];
+#pragma GCC unroll 2
+  for (int rr = 0; rr < ROWS; ++rr)
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
+    for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < OCV; ++v) acc[r][v] = _mm512_setzero_ps();
+      for (int v = 0; v < OCV; ++v) acc[rr][r][v] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k, wt += ld) {
     const float* b = x + off[k];
     __m512 w[OCV];
 #pragma GCC unroll 4
     for (int v = 0; v < OCV; ++v) w[v] = _mm512_loadu_ps(wt + v * kLanes);
+#pragma GCC unroll 2
+    for (int rr = 0; rr < ROWS; ++rr)
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      const __m512 xr = _mm512_set1_ps(b[r]);
+      for (int r = 0; r < R; ++r) {
+        const __m512 xr = _mm512_set1_ps(b[rr * xrow + r]);
 #pragma GCC unroll 4
-      for (int v = 0; v < OCV; ++v) acc[r][v] = _mm512_fmadd_ps(xr, w[v], acc[r][v]);
-    }
+        for (int v = 0; v < OCV; ++v) acc[rr][r][v] = _mm512_fmadd_ps(xr, w[v], acc[rr][r][v]);
+      }
   }
+#pragma GCC unroll 2
+  for (int rr = 0; rr < ROWS; ++rr)
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
+    for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < OCV; ++v) _mm512_storeu_ps(outt + r * ld + v * kLanes, acc[r][v]);
+      for (int v = 0; v < OCV; ++v) _mm512_storeu_ps(outt + rr * orow + r * ld + v * kLanes, acc[rr][r][v]);
 }
 
 // A broadcast tile's shape: R pixels (dividing OW, so tiles never cross a row) x OCV
@@ -379,11 +269,20 @@ void run_forward_broadcast(const Plan& p, const ImageView& x, const std::vector<
       for (int64_t g = 0; g < p.groups; ++g) {
         const float* xg = xp + g * p.Cg * p.channel_floats();
         const float* wg = wt.data() + g * K * p.OCg;
-        for (int64_t oh = 0; oh < p.OH; ++oh)
+        // Pairs of rows by 2 channel vectors (28 accumulators for R = 7, none spilled),
+        // an odd last row by OCV vectors.
+        const int64_t orow = p.OW * p.OCg;
+        int64_t oh = 0;
+        for (; oh + 2 <= p.OH; oh += 2)
+          for (int64_t ow = 0; ow < p.OW; ow += R)
+            for (int64_t o0 = 0; o0 < p.OCg; o0 += 2 * kLanes)
+              forward_broadcast_tile<R, 2, 2>(K, wg + o0, off.data(), xg + oh * p.Wq + ow, p.Wq,
+                                              outt + (oh * p.OW + ow) * p.OCg + o0, p.OCg, orow);
+        if (oh < p.OH)
           for (int64_t ow = 0; ow < p.OW; ow += R)
             for (int64_t o0 = 0; o0 < p.OCg; o0 += OCV * kLanes)
-              forward_broadcast_tile<R, OCV>(K, wg + o0, off.data(), xg + oh * p.Wq + ow,
-                                             outt + (oh * p.OW + ow) * p.OCg + o0, p.OCg);
+              forward_broadcast_tile<R, OCV, 1>(K, wg + o0, off.data(), xg + oh * p.Wq + ow, p.Wq,
+                                                outt + (oh * p.OW + ow) * p.OCg + o0, p.OCg, orow);
         float* block = out + (n * p.OC + g * p.OCg) * P;
         for (int64_t o = 0; o < p.OCg; ++o)
           for (int64_t q = 0; q < P; ++q) block[o * P + q] = outt[q * p.OCg + o];
@@ -396,6 +295,14 @@ void run_forward_broadcast(const Plan& p, const ImageView& x, const std::vector<
 // The forward of plan p with weight(g, o, c, i, j), on whichever tiles suit it.
 template <typename Weight>
 void forward(const Plan& p, const ImageView& x, const Weight& weight, float* out, const ConvBlockEpilogue* epilogue) {
+  if (winograd_applies(p)) {
+    std::vector<float> w(size_t(p.OC * p.C * 9));
+    for (int64_t o = 0; o < p.OC; ++o)
+      for (int64_t c = 0; c < p.C; ++c)
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 3; ++j) w[size_t(((o * p.C + c) * 3 + i) * 3 + j)] = weight(0, o, c, i, j);
+    return winograd_forward(p, x, w.data(), out, epilogue);
+  }
   const BroadcastShape b = broadcast_shape(p);
   if (b.R > 0) {
     const std::vector<float> wt = pack_weights_transposed(p, weight);

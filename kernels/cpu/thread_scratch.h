@@ -4,7 +4,7 @@
 // with a fresh mapping, whose pages then fault again on first touch every call.
 // Contents are whatever the slot's last user left. Each user owns its slots:
 //   0, 1   duet's GEMM (packed A, packed B: gemm_duet.cpp)
-//   2-4    the direct convolutions (conv_direct.cpp)
+//   2-4    the direct and Winograd convolutions (conv_direct.cpp, conv_winograd.cpp)
 //
 //   float* buf = cpu::thread_scratch<float>(kSlot, n);
 #pragma once

@@ -1,0 +1,26 @@
+// Winograd F(2x2, 3x3) convolution (float32, AVX-512) for the 3x3, stride-1 layers where it
+// beats the direct kernels, on the same padded grid (conv_grid.h). conv_direct.cpp's forward
+// (and so the stride-1 input gradient, itself a forward) calls it where winograd_applies
+// says so; conv_winograd.cpp says how it works and where it wins.
+#pragma once
+
+#include "kernels/cpu/conv_grid.h"
+
+namespace duet::cpu {
+
+// Whether the forward of plan p (a stride-1 grid plan, conv_grid.h) runs on Winograd tiles:
+// 3x3 taps, stride and dilation 1, one group, at least 8 input and output channels, tiles
+// that cover the output without wasting much of the grid (the 7 x 7 layers do not), and
+// Winograd enabled (set_conv_winograd).
+bool winograd_applies(const conv_grid::Plan& p);
+
+// out: contiguous [N, OC, OH, OW]; w: contiguous [OC, C, 3, 3], as the forward reads it
+// (the input gradient passes its flipped, transposed weights). epilogue as in conv_direct.h.
+void winograd_forward(const conv_grid::Plan& p, const ImageView& x, const float* w, float* out,
+                      const ConvBlockEpilogue* epilogue);
+
+// On by default; off makes every layer take the direct tiles (benchmarks and tests compare).
+void set_conv_winograd(bool on);
+bool conv_winograd();
+
+}  // namespace duet::cpu
