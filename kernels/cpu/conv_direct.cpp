@@ -25,40 +25,41 @@
 // Each output is a multiply-add chain in a fixed order (taps in (c, i, j) order, or lanes
 // then a fixed tree): deterministic and independent of the thread count.
 //
-// Measured against im2col + GEMM (conv.cpp's other family) and oneDNN, 2-core VM, 2 threads,
-// `duet_bench --benchmark_filter=conv/ --benchmark_repetitions=3`, medians, ms, oneDNN in the
-// same run (2026-12-07; the VM's speed drifts by 15-20% between runs, so compare columns
-// of one run):
+// Measured against oneDNN, 2-core VM, 2 threads, `duet_bench --benchmark_filter=conv/
+// --benchmark_repetitions=3`, medians, ms, all columns from one run (2026-12-07; the VM's
+// speed drifts by 15-20% between runs, so compare within a run). "duet" is what conv.cpp
+// runs: these kernels, or Winograd (W, conv_winograd.cpp) for the forward and stride-1
+// input gradient of dense 3x3 layers; "direct" the same pass with Winograd off:
 //
-//   layer (batch)              pass     im2col  direct  oneDNN
-//   lenet conv1 1->6 5x5 (64)  forward   0.48    0.11    0.24
-//                              wgrad     1.14    0.16    0.23
-//   lenet conv2 6->16 5x5      forward   0.82    0.17    0.12
-//                              dgrad     0.61    0.43    0.37
-//                              wgrad     0.64    0.38    0.33
-//   resnet 16->16 3x3 28x28    forward   5.11    2.64    4.22
-//   (128)                      dgrad     5.51    2.92    5.95
-//                              wgrad     6.81    2.84    4.25
-//   resnet 32->32 3x3 14x14    forward   4.83    2.05    1.78
-//                              dgrad     5.46    2.91    2.02
-//                              wgrad     4.49    2.58    1.73
-//   resnet 64->64 3x3 7x7      forward   5.19    2.70    1.84
-//                              dgrad     4.61    2.47    1.79
-//                              wgrad     4.59    3.00    1.75
-//   resnet 16->32 3x3 s2       forward   3.61    1.91    1.63
-//                              dgrad     3.28    2.01    1.71
-//                              wgrad     3.80    2.10    1.51
-//   resnet 32->64 3x3 s2       forward   2.90    2.24    1.02
-//                              dgrad     2.71    2.24    1.45
-//                              wgrad     2.61    2.46    1.42
-// (im2col column: an earlier run.) im2col stays for float64, 1x1 kernels (a plain or
+//   layer (batch)              pass     duet    direct  oneDNN
+//   lenet conv1 1->6 5x5 (64)  forward   0.10            0.23
+//                              wgrad     0.16            0.22
+//   lenet conv2 6->16 5x5      forward   0.17            0.12
+//                              dgrad     0.36            0.29
+//                              wgrad     0.24            0.34
+//   resnet 16->16 3x3 28x28    forward   1.91 W  2.02    3.78
+//   (128)                      dgrad     1.83 W  1.97    4.77
+//                              wgrad     2.57            2.40
+//   resnet 32->32 3x3 14x14    forward   1.64 W  1.95    1.74
+//                              dgrad     1.62 W  1.90    1.90
+//                              wgrad     2.08            1.76
+//   resnet 64->64 3x3 7x7      forward   1.72    1.73    1.47
+//                              dgrad     1.79    1.78    1.55
+//                              wgrad     2.15            1.69
+//   resnet 16->32 3x3 s2       forward   1.31            1.35
+//                              dgrad     1.68            1.21
+//                              wgrad     1.41            1.42
+//   resnet 32->64 3x3 s2       forward   1.21            0.99
+//                              dgrad     1.41            1.17
+//                              wgrad     1.38            1.12
+// Against im2col + GEMM (conv.cpp's other family; an earlier run) the direct kernels were
+// 1.1-7x faster on every row above. im2col stays for float64, 1x1 kernels (a plain or
 // subsampled copy, measured faster: 0.45 against 1.24 ms for the 16->32 1x1 stride 2), the
 // one-channel stem's forward (9 taps) and input gradients with fewer than 4 channels.
-// Where oneDNN still wins (the 7x7 and stride-2 layers, 0.5-0.9x), the grid's dropped
-// columns, the padded copy per sample and GCC's one spilled accumulator in the 7-pixel
-// broadcast tile are what is left. The forward (and so the stride-1 input gradient) of 3x3,
-// stride-1 layers with >= 8 channels whose output the 2 x 2 tiles cover densely (28 x 28,
-// 14 x 14; not 7 x 7) runs Winograd F(2x2, 3x3) instead (conv_winograd.cpp).
+// Where oneDNN still wins (0.79-0.87x on the 7x7 and stride-2 layers and the 32/64-channel
+// weight gradients; 0.72-0.82x on lenet conv2's forward and input gradient), what is left
+// is the grid's dropped columns, the per-sample padded copy and transposes, and tiles that
+// reach ~75% of the FMA peak where oneDNN's blocked-layout kernels reach ~90%.
 #include "kernels/cpu/conv_direct.h"
 
 #include <immintrin.h>

@@ -27,9 +27,15 @@
 // add up to 9 terms before the products; tested against the float64 references with the
 // direct kernels' tolerance).
 //
-// Measured (2-core VM, 2 threads, `duet_bench --benchmark_filter=conv/resnet
-// --benchmark_repetitions=3`, medians, ms, one run, 2026-12-07):
-//   see the table in bench/results/2026-12-07-vm-winograd.md; summary in conv_direct.cpp.
+// Measured (2-core VM, 2 threads, `duet_bench --benchmark_filter=conv/
+// --benchmark_repetitions=3`, medians, ms, one run, 2026-12-07), Winograd against the
+// direct tiles (duet_direct rows) and oneDNN:
+//   fashion-resnet 16->16 28x28  forward 1.91 / 2.02 / 3.78   input grad 1.83 / 1.97 / 4.77
+//   fashion-resnet 32->32 14x14  forward 1.64 / 1.95 / 1.74   input grad 1.62 / 1.90 / 1.90
+// Most of the 16-channel forward is not the GEMMs (perf samples: forward tiles 29%,
+// input transform 15%, padding and phase split 13%, phase interleave 7%, output transform
+// 5%), which is why the 2.25x fewer multiplies give 1.06-1.19x; on 7 x 7 images the 2 x 2
+// tiles and the grid's last column waste 60% of the work, and the direct tiles win.
 #include "kernels/cpu/conv_winograd.h"
 
 #include <algorithm>
