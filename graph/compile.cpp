@@ -17,6 +17,7 @@
 #include "graph/lowering.h"
 #include "graph/passes/pass.h"
 #include "graph/passes/pipeline.h"
+#include "graph/remat.h"
 #include "graph/schedule.h"
 #include "graph/step_inputs.h"
 #include "graph/unsupported.h"
@@ -49,6 +50,8 @@ std::string CompileReport::str() const {
   os << "  kernels per run     " << kernels << "\n";
   os << "  schedule            " << (rescheduled ? "memory-aware" : "capture order") << " (capture order's arena "
      << mb(capture_order_arena_bytes) << ")\n";
+  os << "  rematerialized      " << rematerialized << " values (" << mb(rematerialized_bytes)
+     << " no longer held for the backward pass)\n";
   os << "  memory              arena " << mb(arena_bytes) << ", naive " << mb(naive_bytes) << ", lower bound "
      << mb(lower_bound_bytes);
   if (lower_bound_bytes > 0) os << " (arena/lower bound " << double(arena_bytes) / double(lower_bound_bytes) << "x)";
@@ -158,6 +161,11 @@ CompiledFunction::Variant* CompiledFunction::capture_with(Entry& e, const std::v
     ScheduleStats ss = schedule_for_memory(g, options_.strategy);
     rep.capture_order_arena_bytes = ss.arena_before;
     rep.rescheduled = ss.reordered;
+  }
+  if (options_.rematerialize) {
+    const RematStats rs = rematerialize(g, options_.remat_min_gap);
+    rep.rematerialized = rs.values;
+    rep.rematerialized_bytes = rs.bytes;
   }
 #ifndef NDEBUG
   g.verify();

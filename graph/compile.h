@@ -60,6 +60,8 @@ struct CompileOptions {
                               // (graph/fusion.h fuse_options_for, graph/cuda_codegen.h)
   bool side_stores = true;    // fused groups may store state updates (Note [Side stores])
   bool schedule = true;       // memory-aware node order (graph/schedule.h)
+  bool rematerialize = true;  // recompute cheap activations for the backward pass (graph/remat.h)
+  int remat_min_gap = 0;      // uses this many nodes apart are worth a copy (0: remat.h's default)
   PlanStrategy strategy = PlanStrategy::GreedyBySize;
   std::string dump_dir;       // IR text + DOT after every pass; default: $DUET_DUMP_GRAPH
   bool print_report = false;  // print the compile report to stderr; also $DUET_COMPILE_REPORT=1
@@ -76,6 +78,8 @@ struct CompileReport {
   int64_t arena_bytes = 0, naive_bytes = 0, lower_bound_bytes = 0;
   int64_t capture_order_arena_bytes = 0;  // the arena capture order would have needed
   bool rescheduled = false;               // the memory-aware order replaced capture order
+  int rematerialized = 0;                 // values recomputed for their late uses (graph/remat.h)
+  int64_t rematerialized_bytes = 0;
   int inplace_reuses = 0;
   size_t writebacks = 0;
   size_t direct_writebacks = 0;  // of those, computed straight into the state's memory
