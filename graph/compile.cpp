@@ -51,7 +51,7 @@ std::string CompileReport::str() const {
   os << "  schedule            " << (rescheduled ? "memory-aware" : "capture order") << " (capture order's arena "
      << mb(capture_order_arena_bytes) << ")\n";
   os << "  rematerialized      " << rematerialized << " values (" << mb(rematerialized_bytes)
-     << " no longer held for the backward pass)\n";
+     << " no longer held for the backward pass), " << rematerialized_convolutions << " of them convolutions\n";
   os << "  memory              arena " << mb(arena_bytes) << ", naive " << mb(naive_bytes) << ", lower bound "
      << mb(lower_bound_bytes);
   if (lower_bound_bytes > 0) os << " (arena/lower bound " << double(arena_bytes) / double(lower_bound_bytes) << "x)";
@@ -163,9 +163,10 @@ CompiledFunction::Variant* CompiledFunction::capture_with(Entry& e, const std::v
     rep.rescheduled = ss.reordered;
   }
   if (options_.rematerialize) {
-    const RematStats rs = rematerialize(g, options_.remat_min_gap);
+    const RematStats rs = rematerialize(g, options_.remat_min_gap, options_.recompute_convolutions, options_.strategy);
     rep.rematerialized = rs.values;
     rep.rematerialized_bytes = rs.bytes;
+    rep.rematerialized_convolutions = rs.convolutions;
   }
 #ifndef NDEBUG
   g.verify();

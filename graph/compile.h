@@ -62,6 +62,8 @@ struct CompileOptions {
   bool schedule = true;       // memory-aware node order (graph/schedule.h)
   bool rematerialize = true;  // recompute cheap activations for the backward pass (graph/remat.h)
   int remat_min_gap = 0;      // uses this many nodes apart are worth a copy (0: remat.h's default)
+  bool recompute_convolutions = false;  // rematerialize convolutions too: less memory, a
+                                        // second forward convolution each (graph/remat.h)
   PlanStrategy strategy = PlanStrategy::GreedyBySize;
   std::string dump_dir;       // IR text + DOT after every pass; default: $DUET_DUMP_GRAPH
   bool print_report = false;  // print the compile report to stderr; also $DUET_COMPILE_REPORT=1
@@ -80,6 +82,7 @@ struct CompileReport {
   bool rescheduled = false;               // the memory-aware order replaced capture order
   int rematerialized = 0;                 // values recomputed for their late uses (graph/remat.h)
   int64_t rematerialized_bytes = 0;
+  int rematerialized_convolutions = 0;    // of those values
   int inplace_reuses = 0;
   size_t writebacks = 0;
   size_t direct_writebacks = 0;  // of those, computed straight into the state's memory

@@ -1,5 +1,6 @@
 // TrainConfig: the settings every workload's run takes, one per common command-line flag
-// (--mode --device --epochs --steps --batch --lr --threads --data --limit --seed), and the
+// (--mode --device --epochs --steps --batch --lr --threads --data --limit --seed
+// --recompute-convs), and the
 // check that refuses bad values before any data is read.
 //
 //   TrainConfig c = defaults_for(spec);   // the workload's epochs, batch and lr
@@ -25,6 +26,7 @@ struct TrainConfig {
   int64_t limit = -1;           // use only the first N training (and test) examples
   uint64_t seed = 0;
   int64_t max_steps = 0;        // > 0: stop training after this many steps in all
+  bool recompute_convs = false; // graph mode: recompute convolutions for the backward pass
 };
 
 // What a workload's recipe sets and a flag may override.

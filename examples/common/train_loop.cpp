@@ -24,6 +24,12 @@ Tensor as_model_input(const Tensor& images, const Shape& example_shape) {
   return images.sizes() == shape ? images : images.reshape(shape);
 }
 
+graph::CompileOptions compile_options(const TrainConfig& config) {
+  graph::CompileOptions o;
+  o.recompute_convolutions = config.recompute_convs;
+  return o;
+}
+
 double evaluate(nn::Module& model, const data::FashionMnist& test, const Shape& example_shape, Device dev) {
   NoGradGuard no_grad;
   model.eval();
@@ -65,7 +71,7 @@ TrainResult run_workload(const WorkloadSpec& spec, const TrainConfig& config, co
     opt->zero_grad();
     return std::vector<Tensor>{loss};
   };
-  graph::CompiledFunction compiled = graph::compile(train_step);
+  graph::CompiledFunction compiled = graph::compile(train_step, compile_options(config));
   const bool graph_mode = config.mode == "graph";
 
   const bool limited = config.max_steps > 0;

@@ -55,7 +55,8 @@ TEST_CASE("workload registry: every workload, and an unknown name lists them") {
 TEST_CASE("common flags: given flags over each workload's defaults") {
   CLI::App app{"test", "test_program"};
   CommonFlags flags(app, std::nullopt);
-  REQUIRE_FALSE(parse(flags, {"--mode", "graph", "--lr", "0.01", "--limit", "-1", "--steps", "7"}).has_value());
+  REQUIRE_FALSE(parse(flags, {"--mode", "graph", "--lr", "0.01", "--limit", "-1", "--steps", "7", "--recompute-convs"})
+                    .has_value());
   for (const char* name : {"fashion-mlp", "fashion-lenet"}) {
     const WorkloadSpec& spec = find_workload(name);
     TrainConfig c = flags.config_for(spec);
@@ -65,6 +66,7 @@ TEST_CASE("common flags: given flags over each workload's defaults") {
     CHECK(c.epochs == spec.defaults.epochs);
     CHECK(c.limit == -1);
     CHECK(c.max_steps == 7);
+    CHECK(c.recompute_convs);
   }
 }
 
@@ -85,6 +87,12 @@ TEST_CASE("common flags: bad values are refused while parsing") {
   CommonFlags flags(app, WorkloadDefaults{});
   REQUIRE_FALSE(parse(flags, {"--batch", "0"}).has_value());  // a range, checked with the workload's config
   CHECK_THROWS_AS(flags.config_for(find_workload("fashion-mlp")), Error);
+
+  CLI::App eager_app{"test", "test_program"};
+  CommonFlags eager_flags(eager_app, WorkloadDefaults{});
+  REQUIRE_FALSE(parse(eager_flags, {"--recompute-convs"}).has_value());  // a compile option: graph mode only
+  CHECK_THROWS_WITH_AS(eager_flags.config_for(find_workload("fashion-lenet")),
+                       doctest::Contains("--recompute-convs is a graph-mode compile option"), Error);
 }
 
 TEST_CASE("fashion-resnet: shapes, parameter count, batch-norm buffers, cosine learning rate") {
