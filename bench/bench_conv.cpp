@@ -92,7 +92,7 @@ void register_conv_benchmarks() {
     for (Pass p : {Pass::Forward, Pass::InputGrad, Pass::WeightGrad})
       for (const char* variant : {"duet", "duet_direct", "onednn"}) {
         const bool onednn = std::string(variant) == "onednn";
-        if (std::string(variant) == "duet_direct" && (p == Pass::WeightGrad || l.K != 3 || l.stride != 1)) continue;
+        if (std::string(variant) == "duet_direct" && (l.K != 3 || l.stride != 1)) continue;
         benchmark::RegisterBenchmark(("conv/" + l.name + "/" + pass_name(p) + "/" + variant).c_str(), bm_conv, l, p,
                                      onednn ? cpu::ConvBackend::OneDNN : cpu::ConvBackend::Duet,
                                      std::string(variant) != "duet_direct")

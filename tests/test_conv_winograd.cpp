@@ -1,11 +1,13 @@
 // Winograd F(2x2, 3x3) convolution (kernels/cpu/conv_winograd.cpp): where it is chosen and
-// where not; forward and stride-1 input gradient against the float64 references on
-// geometries that stress its tile grid (odd output sizes: tiles past the edge; padding 0
-// and 2; channel counts that leave the last 8-channel block part empty; a bias epilogue;
-// non-contiguous operands), with the direct kernels' tolerance; results that do not depend
-// on the thread count. Skips, saying so, on a CPU without AVX-512.
+// where not; forward, stride-1 input gradient and weight gradient against the float64
+// references on geometries that stress its tile grid (odd output sizes: tiles past the
+// edge; padding 0 and 2; channel counts that leave the last 8-channel block part empty; a
+// bias epilogue; non-contiguous operands), with the direct kernels' tolerance; a NaN read
+// only past the tiles kept out of the weight gradient; results that do not depend on the
+// thread count. Skips, saying so, on a CPU without AVX-512.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -143,4 +145,84 @@ TEST_CASE("winograd: results do not depend on the thread count") {
   }
   const ThreadCount t(2);
   CHECK(ref::bitwise_equal(one, apply(OpKind::conv2d, {x, w}, a)));
+}
+
+// ---- weight gradient (Note [Winograd weight gradient])
+
+namespace {
+
+struct WgradCase {
+  const char* name;
+  int64_t N, C, H, W, OC, ph, pw;
+  bool strided = false;
+};
+
+const WgradCase kWgradCases[] = {
+    {"fashion-resnet stage 1 16->16 28x28 pad 1", 3, 16, 28, 28, 16, 1, 1},
+    {"fashion-resnet stage 2 32->32 14x14 pad 1, 11 samples (a part chunk)", 11, 32, 14, 14, 32, 1, 1},
+    {"odd output 13x11 (tiles past the edge), 9->16 channels", 2, 9, 13, 11, 16, 1, 1},
+    {"padding 0: 16x18 -> 14x16, 8->48", 2, 8, 16, 18, 48, 0, 0},
+    {"padding 2: 12x12 -> 16x16, 12->64", 2, 12, 12, 12, 64, 2, 2},
+    {"padding (1, 0), 20 -> 32, 16 x 19 -> 16 x 17", 2, 20, 16, 19, 32, 1, 0},
+    {"non-contiguous operands", 2, 12, 14, 16, 16, 1, 1, true},
+};
+
+Tensor weight_grad(const Tensor& dy, const Tensor& x, const Shape& w, const Attrs& a) {
+  return apply(OpKind::conv2d_weight_grad, {dy, x}, Attrs(a).set("weight_shape", w));
+}
+
+}  // namespace
+
+TEST_CASE("winograd weight gradient: where it runs, and against the float64 reference") {
+  if (skip_without_avx512()) return;
+  CHECK(cpu::winograd_weight_grad_applies(plan(128, 16, 28, 28, 16, 3, 1, 1)));
+  CHECK(cpu::winograd_weight_grad_applies(plan(128, 32, 14, 14, 32, 3, 1, 1)));
+  CHECK_FALSE(cpu::winograd_weight_grad_applies(plan(128, 16, 28, 28, 24, 3, 1, 1)));  // not whole vectors
+  CHECK_FALSE(cpu::winograd_weight_grad_applies(plan(128, 16, 28, 28, 80, 3, 1, 1)));  // more than 4 vectors
+  CHECK_FALSE(cpu::winograd_weight_grad_applies(plan(128, 64, 7, 7, 64, 3, 1, 1)));   // 7x7: as the forward
+  CHECK_FALSE(cpu::winograd_weight_grad_applies(plan(128, 16, 28, 28, 32, 3, 2, 1)));  // stride 2
+  const ThreadCount two(2);
+  manual_seed(13);
+  for (const WgradCase& c : kWgradCases) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    const Attrs a = conv_attrs(1, c.ph, c.pw);
+    const Tensor x = make({c.N, c.C, c.H, c.W}, c.strided);
+    const Shape ws{c.OC, c.C, 3, 3};
+    const ConvDims d = conv_dims(x.sizes(), ws, a);
+    const Tensor dy = make({c.N, c.OC, d.OH, d.OW}, c.strided);
+    REQUIRE(cpu::conv_direct_weight_grad_applies(d));
+    REQUIRE(cpu::winograd_weight_grad_applies(
+        cpu::conv_grid::make_plan(c.N, c.C, c.H, c.W, c.OC, 1, 3, 3, c.ph, c.pw, 1, 1, 1, 1)));
+    const Tensor dw = weight_grad(dy, x, ws, a);
+    const ref::ConvGeom g{1, 1, c.ph, c.pw, 1, 1, 1};
+    CHECK(ref::compare(dw, ref::conv2d_weight_grad(ref::read(dy), ref::read(x), ws, g), kTol) == "");
+    const Winograd off(false);  // the direct kernel rounds differently: the bits show which ran
+    CHECK_FALSE(ref::bitwise_equal(dw, weight_grad(dy, x, ws, a)));
+  }
+}
+
+TEST_CASE("winograd weight gradient: a NaN read only past the tiles stays out; thread-count independent bits") {
+  if (skip_without_avx512()) return;
+  manual_seed(14);
+  // Padding 0, 16 x 18 -> 14 x 16: the grid's last positions (no tiles) read past channel 0's
+  // last phase plane into channel 1's first elements. A NaN there belongs to channel 1; the
+  // zeroed lanes keep it out of channel 0's gradient, where the reference has none.
+  const Attrs a = conv_attrs(1, 0, 0);
+  Tensor x = randn({3, 8, 16, 18});
+  x.data<float>()[16 * 18] = NAN;  // sample 0, channel 1, row 0, column 0
+  const Tensor dy = randn({3, 16, 14, 16});
+  const Shape ws{16, 8, 3, 3};
+  REQUIRE(cpu::winograd_weight_grad_applies(plan(3, 8, 16, 18, 16, 3, 1, 0)));
+  Tensor one;
+  {
+    const ThreadCount t(1);
+    one = weight_grad(dy, x, ws, a);
+  }
+  const ThreadCount t(2);
+  const Tensor two = weight_grad(dy, x, ws, a);
+  CHECK(ref::bitwise_equal(one, two));
+  const std::vector<double> v = duet::testing::values_of(two);
+  for (int64_t o = 0; o < 16; ++o)
+    for (int64_t k = 0; k < 9; ++k) CHECK(std::isfinite(v[size_t(o * 72 + k)]));  // channel 0's taps
 }

@@ -647,6 +647,7 @@ void conv_direct_input_grad(const ImageView& dy, const float* w, float* dx, cons
 
 void conv_direct_weight_grad(const ImageView& dy, const ImageView& x, float* dw, const ConvDims& d, int64_t chunk) {
   const Plan p = forward_plan(d);
+  if (winograd_weight_grad_applies(p)) return winograd_weight_grad(p, dy, x, dw, chunk);
   const int64_t K = p.Kg(), Qv = (p.Qn + kLanes - 1) / kLanes;
   const int64_t wsize = p.OC * K, chunks = (p.N + chunk - 1) / chunk;
   const std::vector<int64_t> off = tap_offsets(p);

@@ -112,11 +112,14 @@ std::vector<float> transform_weights(const TileGrid& t, const float* w, int64_t 
 }
 
 // V[xi][c][0 : width] = (B^T d B)[xi] for every channel and the grid positions q0 + [0,
-// width) (positions past the last tile read the next planes or the slack: finite garbage,
-// dropped).
-DUET_TARGET_AVX512 void transform_input(const TileGrid& t, const float* xp, int64_t q0, int64_t width, float* V) {
+// width), xi rows xi_stride apart (positions past the last tile read the next planes or the
+// slack: garbage the forward drops). With `valid` (the weight gradient, where every
+// position enters a sum), lanes that are not a tile (valid[(q0 + q) / 16]) store zeros.
+template <bool Masked>
+DUET_TARGET_AVX512 void transform_input(const TileGrid& t, const float* xp, int64_t q0, int64_t width, float* V,
+                                        int64_t xi_stride, const __mmask16* valid) {
   const Plan& in = t.in;
-  const int64_t C = in.C, xi_stride = v_xi(t);
+  const int64_t C = in.C;
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = xp + c * in.channel_floats() + q0;
     const float* src[4][4];
@@ -132,13 +135,17 @@ DUET_TARGET_AVX512 void transform_input(const TileGrid& t, const float* xp, int6
         u[0][j] = _mm512_sub_ps(d0, d2), u[1][j] = _mm512_add_ps(d1, d2);
         u[2][j] = _mm512_sub_ps(d2, d1), u[3][j] = _mm512_sub_ps(d1, d3);
       }
+      const __mmask16 keep = Masked ? valid[(q0 + q) / kLanes] : __mmask16(0xffff);
+      const auto store = [keep](float* at, __m512 v) {
+        _mm512_storeu_ps(at, Masked ? _mm512_maskz_mov_ps(keep, v) : v);
+      };
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) {
         float* row = dst + (4 * i) * xi_stride + q;
-        _mm512_storeu_ps(row, _mm512_sub_ps(u[i][0], u[i][2]));
-        _mm512_storeu_ps(row + xi_stride, _mm512_add_ps(u[i][1], u[i][2]));
-        _mm512_storeu_ps(row + 2 * xi_stride, _mm512_sub_ps(u[i][2], u[i][1]));
-        _mm512_storeu_ps(row + 3 * xi_stride, _mm512_sub_ps(u[i][1], u[i][3]));
+        store(row, _mm512_sub_ps(u[i][0], u[i][2]));
+        store(row + xi_stride, _mm512_add_ps(u[i][1], u[i][2]));
+        store(row + 2 * xi_stride, _mm512_sub_ps(u[i][2], u[i][1]));
+        store(row + 3 * xi_stride, _mm512_sub_ps(u[i][1], u[i][3]));
       }
     }
   }
@@ -203,7 +210,7 @@ void run_winograd(const Plan& p, const TileGrid& t, const ImageView& x, const st
       pad_image(x, n, t.in, xp);
       for (int64_t k = 0; k < chunks; ++k) {
         const int64_t q0 = k * TWd;
-        transform_input(t, xp, q0, TWd, V);
+        transform_input<false>(t, xp, q0, TWd, V, vx, nullptr);
         for (int64_t xi = 0; xi < kXi; ++xi)
           for (int64_t b = 0; b < t.blocks; ++b)
             forward_tile<NV>(C, a.data() + (xi * t.blocks + b) * C * kMR, off.data(), V + xi * vx,
@@ -215,6 +222,189 @@ void run_winograd(const Plan& p, const TileGrid& t, const ImageView& x, const st
       if (epilogue) (*epilogue)(block, 0, OC, P);
     }
   });
+}
+
+// ---- weight gradient (Note [Winograd weight gradient])
+//
+// Note [Winograd weight gradient]: the forward's M[xi][oc, tile] = sum_c U[xi][oc, c]
+// V[xi][c, tile] (U = G g G^T, V = B^T d B) has the gradient
+//   dU[xi][oc, c] = sum over samples and tiles of dM[xi][oc, tile] V[xi][c, tile],
+//   dM = A dY A^T (the 2 x 2 block of dy under the tile, to 4 x 4),  dg = G^T dU G,
+// 16 GEMMs reducing over the tiles, where the direct weight gradient's 9 taps reduce over
+// every pixel: 16 x 224 against 9 x 784 multiply-adds per channel pair and sample on 28 x 28
+// maps, 16 x 64 against 9 x 196 on 14 x 14. Per sample: V over the whole grid (as the
+// forward computes it, lanes that are no tile stored as zeros, so garbage past the last
+// tile or in a dropped column cannot make a 0 x inf); dy split into its four phases
+// pixel-major (Y[r s][q][oc], output channels contiguous; zeros where no tile or no
+// output), dM from it in the same layout; then per xi a tile of R input channels x OCV
+// vectors of output channels, V broadcast, dM loaded, summed over the grid straight into
+// the chunk's dU (no horizontal sums; the output channels are the lanes). Samples in fixed
+// chunks, the chunks' dU added in order, dg in double at the end: bits independent of the
+// thread count. Output channels must fill whole vectors (16, 32, 48 or 64).
+
+int64_t wg_v_xi(const TileGrid& t) { return t.in.C * t.Qpad + kSkew; }
+int64_t wg_m_xi(const TileGrid& t) { return t.Qpad * t.in.OC + kSkew; }
+
+// Which grid positions are tiles, per 16: q < Qn and q % Wq < TW.
+std::vector<__mmask16> tile_lanes(const TileGrid& t) {
+  std::vector<__mmask16> m(size_t(t.Qpad / kLanes), 0);
+  for (int64_t q = 0; q < t.Qn; ++q)
+    if (q % t.in.Wq < t.TW) m[size_t(q / kLanes)] |= __mmask16(1u << (q % kLanes));
+  return m;
+}
+
+// r[k] = column k of the 16 x 16 block in rows r[0..15] (in-register transpose: unpack,
+// shuffle within 128-bit lanes, then two rounds of 128-bit lane shuffles).
+DUET_TARGET_AVX512 inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44), r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44), r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i)
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88),
+            t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+  for (int i = 0; i < 8; ++i)
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88), r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+}
+
+// Sample n of dy as four phase planes, pixel-major: Y[(r * 2 + s) * ys + (th Wq + tw) OC + o]
+// = dy[n, o, 2 th + r, 2 tw + s], zeros elsewhere (all 4 ys values written). 16 x 16 blocks
+// (16 channels x 16 columns) transposed in registers, each column stored whole to its
+// phase; a scatter per 16 elements measured a third of the kernel.
+DUET_TARGET_AVX512 void split_dy(const TileGrid& t, const Plan& p, const ImageView& dy, int64_t n, float* Y,
+                                 int64_t ys) {
+  const int64_t OC = p.OC, Wq = t.in.Wq;
+  zero_row(Y, 4 * ys);
+  for (int64_t o0 = 0; o0 < OC; o0 += kLanes)
+    for (int64_t oh = 0; oh < p.OH; ++oh) {
+      const float* src = dy.p + n * dy.sn + o0 * dy.sc + oh * dy.sh;
+      float* row = Y + (oh % 2) * 2 * ys + (oh / 2) * Wq * OC + o0;
+      if (dy.sw != 1) {
+        for (int64_t o = 0; o < kLanes; ++o)
+          for (int64_t ow = 0; ow < p.OW; ++ow) row[(ow % 2) * ys + (ow / 2) * OC + o] = src[o * dy.sc + ow * dy.sw];
+        continue;
+      }
+      for (int64_t ow0 = 0; ow0 < p.OW; ow0 += kLanes) {
+        const int64_t cols = std::min<int64_t>(kLanes, p.OW - ow0);
+        const __mmask16 m = __mmask16(cols >= kLanes ? 0xffffu : (1u << cols) - 1);
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int o = 0; o < kLanes; ++o) r[o] = _mm512_maskz_loadu_ps(m, src + o * dy.sc + ow0);
+        transpose16(r);
+        for (int64_t k = 0; k < cols; ++k) {
+          const int64_t ow = ow0 + k;
+          _mm512_storeu_ps(row + (ow % 2) * ys + (ow / 2) * OC, r[k]);
+        }
+      }
+    }
+}
+
+// dM = A dY A^T at every grid position, 16 output channels a vector: from Y (four phase
+// planes ys apart) to dM[xi * mx + q OC + o].
+DUET_TARGET_AVX512 void transform_dy(const TileGrid& t, const float* Y, int64_t ys, float* dM, int64_t mx) {
+  const int64_t n = t.Qpad * t.in.OC;
+  for (int64_t e = 0; e < n; e += kLanes) {
+    const __m512 y00 = _mm512_loadu_ps(Y + e), y01 = _mm512_loadu_ps(Y + ys + e);
+    const __m512 y10 = _mm512_loadu_ps(Y + 2 * ys + e), y11 = _mm512_loadu_ps(Y + 3 * ys + e);
+    // rows: a[i][s] = sum_r A[i][r] y[r][s], A = [1 0; 1 1; 1 -1; 0 -1]
+    __m512 a[4][2];
+    a[0][0] = y00, a[0][1] = y01;
+    a[1][0] = _mm512_add_ps(y00, y10), a[1][1] = _mm512_add_ps(y01, y11);
+    a[2][0] = _mm512_sub_ps(y00, y10), a[2][1] = _mm512_sub_ps(y01, y11);
+    a[3][0] = _mm512_sub_ps(_mm512_setzero_ps(), y10), a[3][1] = _mm512_sub_ps(_mm512_setzero_ps(), y11);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      float* row = dM + (4 * i) * mx + e;
+      _mm512_storeu_ps(row, a[i][0]);
+      _mm512_storeu_ps(row + mx, _mm512_add_ps(a[i][0], a[i][1]));
+      _mm512_storeu_ps(row + 2 * mx, _mm512_sub_ps(a[i][0], a[i][1]));
+      _mm512_storeu_ps(row + 3 * mx, _mm512_sub_ps(_mm512_setzero_ps(), a[i][1]));
+    }
+  }
+}
+
+// dU[c][0 : 16 OCV] (+)= sum over q < Q of v[c][q] * dm[q OC + 0 : 16 OCV] for the R rows
+// of vrow (rows >= rows are computed from row 0 and not stored).
+template <int R, int OCV>
+DUET_TARGET_AVX512 void wgrad_xi_tile(const float* const* vrow, int rows, const float* dm, int64_t OC, int64_t Q,
+                                      float* du, bool first) {
+  __m512 acc[R][OCV];
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < OCV; ++v)
+      acc[r][v] = first || r >= rows ? _mm512_setzero_ps() : _mm512_loadu_ps(du + r * OC + v * kLanes);
+  // With one vector of output channels, odd positions go to a second set of accumulators
+  // (added at the end): 8 chains of 4-cycle FMAs alone left the two FMA ports waiting.
+  constexpr int Sets = OCV == 1 ? 2 : 1;
+  __m512 odd[R][OCV];
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < OCV; ++v) odd[r][v] = _mm512_setzero_ps();
+  int64_t q = 0;
+  for (; q + Sets <= Q; q += Sets, dm += Sets * OC) {
+#pragma GCC unroll 2
+    for (int h = 0; h < Sets; ++h) {
+      __m512 d[OCV];
+#pragma GCC unroll 4
+      for (int v = 0; v < OCV; ++v) d[v] = _mm512_loadu_ps(dm + h * OC + v * kLanes);
+#pragma GCC unroll 32
+      for (int r = 0; r < R; ++r) {
+        const __m512 b = _mm512_set1_ps(vrow[r][q + h]);
+#pragma GCC unroll 4
+        for (int v = 0; v < OCV; ++v) {
+          __m512& a = h == 0 ? acc[r][v] : odd[r][v];
+          a = _mm512_fmadd_ps(b, d[v], a);
+        }
+      }
+    }
+  }
+  for (; q < Q; ++q, dm += OC)
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < OCV; ++v)
+        acc[r][v] = _mm512_fmadd_ps(_mm512_set1_ps(vrow[r][q]), _mm512_loadu_ps(dm + v * kLanes), acc[r][v]);
+  if (Sets == 2)
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < OCV; ++v) acc[r][v] = _mm512_add_ps(acc[r][v], odd[r][v]);
+  for (int r = 0; r < rows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < OCV; ++v) _mm512_storeu_ps(du + r * OC + v * kLanes, acc[r][v]);
+}
+
+// One chunk of samples [n0, n0 + S) into du ([16][C][OC], overwritten).
+// R input channels a tile: 8, or 4 with 4 vectors of output channels (R x OCV accumulators
+// within the 32 registers; R row pointers within the general registers: with 16 rows GCC
+// kept them in vector registers and moved one out per broadcast, measured 2.5x slower).
+template <int OCV>
+void wgrad_chunk(const Plan& p, const TileGrid& t, const ImageView& dy, const ImageView& x,
+                 const std::vector<__mmask16>& lanes, int64_t n0, int64_t S, float* du) {
+  constexpr int R = OCV == 4 ? 4 : 8;
+  const int64_t C = p.C, OC = p.OC, vx = wg_v_xi(t), mx = wg_m_xi(t), ys = t.Qpad * OC;
+  float* xp = scratch(0, t.in.padded_floats());
+  float* V = scratch(1, kXi * vx);
+  float* Y = scratch(2, 4 * ys + kXi * mx);
+  float* dM = Y + 4 * ys;
+  for (int64_t s = 0; s < S; ++s) {
+    pad_image(x, n0 + s, t.in, xp);
+    transform_input<true>(t, xp, 0, t.Qpad, V, vx, lanes.data());
+    split_dy(t, p, dy, n0 + s, Y, ys);
+    transform_dy(t, Y, ys, dM, mx);
+    for (int64_t xi = 0; xi < kXi; ++xi)
+      for (int64_t c0 = 0; c0 < C; c0 += R) {
+        const int rows = int(std::min<int64_t>(R, C - c0));
+        const float* vrow[R];
+        for (int r = 0; r < R; ++r) vrow[r] = V + xi * vx + (c0 + (r < rows ? r : 0)) * t.Qpad;
+        wgrad_xi_tile<R, OCV>(vrow, rows, dM + xi * mx, OC, t.Qpad, du + (xi * C + c0) * OC, s == 0);
+      }
+  }
 }
 
 }  // namespace
@@ -240,6 +430,44 @@ void winograd_forward(const Plan& p, const ImageView& x, const float* w, float* 
   const std::vector<float> a = transform_weights(t, w, p.C, p.OC);
   if (t.NV == 2) run_winograd<2>(p, t, x, a, out, epilogue);
   else run_winograd<3>(p, t, x, a, out, epilogue);
+}
+
+bool winograd_weight_grad_applies(const Plan& p) {
+  return winograd_applies(p) && p.OC % kLanes == 0 && p.OC <= 4 * kLanes;
+}
+
+void winograd_weight_grad(const Plan& p, const ImageView& dy, const ImageView& x, float* dw, int64_t chunk) {
+  const TileGrid t = tile_grid(p);
+  const int64_t C = p.C, OC = p.OC, usize = kXi * C * OC, chunks = (p.N + chunk - 1) / chunk;
+  const std::vector<__mmask16> lanes = tile_lanes(t);
+  std::vector<float> du(size_t(std::max<int64_t>(1, chunks) * usize), 0.f);  // per chunk [16][C][OC]
+  parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t k = lo; k < hi; ++k) {
+      const int64_t n0 = k * chunk, S = std::min(p.N, n0 + chunk) - n0;
+      float* part = du.data() + k * usize;
+      switch (OC / kLanes) {
+        case 1: wgrad_chunk<1>(p, t, dy, x, lanes, n0, S, part); break;
+        case 2: wgrad_chunk<2>(p, t, dy, x, lanes, n0, S, part); break;
+        case 3: wgrad_chunk<3>(p, t, dy, x, lanes, n0, S, part); break;
+        default: wgrad_chunk<4>(p, t, dy, x, lanes, n0, S, part); break;
+      }
+    }
+  });
+  for (int64_t k = 1; k < chunks; ++k)
+    for (int64_t i = 0; i < usize; ++i) du[size_t(i)] += du[size_t(k * usize + i)];
+  // dg = G^T dU G per (oc, c), in double. G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1].
+  static constexpr double GT[3][4] = {{1, 0.5, 0.5, 0}, {0, 0.5, -0.5, 0}, {0, 0.5, 0.5, 1}};
+  for (int64_t o = 0; o < OC; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      double u[4][4], m[3][4];
+      for (int xi = 0; xi < kXi; ++xi) u[xi / 4][xi % 4] = du[size_t((xi * C + c) * OC + o)];
+      for (int a = 0; a < 3; ++a)
+        for (int j = 0; j < 4; ++j) m[a][j] = GT[a][0] * u[0][j] + GT[a][1] * u[1][j] + GT[a][2] * u[2][j] + GT[a][3] * u[3][j];
+      float* g = dw + (o * C + c) * 9;
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b)
+          g[a * 3 + b] = float(m[a][0] * GT[b][0] + m[a][1] * GT[b][1] + m[a][2] * GT[b][2] + m[a][3] * GT[b][3]);
+    }
 }
 
 }  // namespace duet::cpu

@@ -19,6 +19,16 @@ bool winograd_applies(const conv_grid::Plan& p);
 void winograd_forward(const conv_grid::Plan& p, const ImageView& x, const float* w, float* out,
                       const ConvBlockEpilogue* epilogue);
 
+// Whether the weight gradient of plan p runs on Winograd tiles: winograd_applies(p) and 16,
+// 32, 48 or 64 output channels (they are the vector lanes; conv_winograd.cpp, Note
+// [Winograd weight gradient]).
+bool winograd_weight_grad_applies(const conv_grid::Plan& p);
+
+// dw: contiguous [OC, C, 3, 3] (overwritten); samples summed in chunks of `chunk`, the
+// chunks added in order, as conv_direct_weight_grad.
+void winograd_weight_grad(const conv_grid::Plan& p, const ImageView& dy, const ImageView& x, float* dw,
+                          int64_t chunk);
+
 // On by default; off makes every layer take the direct tiles (benchmarks and tests compare).
 void set_conv_winograd(bool on);
 bool conv_winograd();
