@@ -42,14 +42,9 @@ const char* pass_name(Pass p) { return p == Pass::Forward ? "forward" : p == Pas
 // Selects a convolution backend (and duet's Winograd on or off) for one benchmark and
 // restores the defaults afterwards.
 struct UseConvBackend {
-  UseConvBackend(cpu::ConvBackend b, bool winograd) {
-    cpu::set_conv_backend(b);
-    cpu::set_conv_winograd(winograd);
-  }
-  ~UseConvBackend() {
-    cpu::set_conv_backend(cpu::ConvBackend::Duet);
-    cpu::set_conv_winograd(true);
-  }
+  UseConvBackend(cpu::ConvBackend b, bool winograd) : winograd_(winograd) { cpu::set_conv_backend(b); }
+  ~UseConvBackend() { cpu::set_conv_backend(cpu::ConvBackend::Duet); }
+  cpu::ConvWinogradScope winograd_;
 };
 
 void bm_conv(benchmark::State& state, ConvLayer l, Pass pass, cpu::ConvBackend backend, bool winograd) {

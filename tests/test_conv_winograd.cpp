@@ -32,12 +32,6 @@ bool skip_without_avx512() {
   return true;
 }
 
-// Winograd on (the default) or off for one scope.
-struct Winograd {
-  explicit Winograd(bool on) { cpu::set_conv_winograd(on); }
-  ~Winograd() { cpu::set_conv_winograd(true); }
-};
-
 Attrs conv_attrs(int64_t stride, int64_t ph, int64_t pw, int64_t dil = 1, int64_t groups = 1) {
   return Attrs()
       .set("stride", std::vector<int64_t>{stride, stride})
@@ -91,7 +85,7 @@ TEST_CASE("winograd: chosen for dense 3x3 stride-1 layers of >= 8 channels, not 
   CHECK_FALSE(cpu::winograd_applies(plan(128, 4, 28, 28, 16, 3, 1, 1)));   // 4 input channels
   CHECK_FALSE(cpu::winograd_applies(plan(128, 16, 28, 28, 4, 3, 1, 1)));   // 4 output channels
   CHECK_FALSE(cpu::winograd_applies(plan(64, 6, 14, 14, 16, 5, 1, 0)));    // 5x5
-  const Winograd off(false);
+  const cpu::ConvWinogradScope off(false);
   CHECK_FALSE(cpu::winograd_applies(plan(128, 16, 28, 28, 16, 3, 1, 1)));
 }
 
@@ -126,7 +120,7 @@ TEST_CASE("winograd: forward and input gradient match the float64 references") {
     CHECK(ref::compare(dx, ref::conv2d_input_grad(ref::read(dy), ref::read(w), x.sizes(), g), kTol) == "");
     // The direct kernels, which Winograd replaces here, round differently: the bits show
     // which ran.
-    const Winograd off(false);
+    const cpu::ConvWinogradScope off(false);
     CHECK_FALSE(ref::bitwise_equal(fw, forward()));
     CHECK_FALSE(ref::bitwise_equal(dx, input_grad()));
   }
@@ -151,20 +145,15 @@ TEST_CASE("winograd: results do not depend on the thread count") {
 
 namespace {
 
-struct WgradCase {
-  const char* name;
-  int64_t N, C, H, W, OC, ph, pw;
-  bool strided = false;
-};
-
-const WgradCase kWgradCases[] = {
+// Output channels in whole vectors (16-64); the forward's Case, without bias.
+const Case kWgradCases[] = {
     {"fashion-resnet stage 1 16->16 28x28 pad 1", 3, 16, 28, 28, 16, 1, 1},
     {"fashion-resnet stage 2 32->32 14x14 pad 1, 11 samples (a part chunk)", 11, 32, 14, 14, 32, 1, 1},
     {"odd output 13x11 (tiles past the edge), 9->16 channels", 2, 9, 13, 11, 16, 1, 1},
     {"padding 0: 16x18 -> 14x16, 8->48", 2, 8, 16, 18, 48, 0, 0},
     {"padding 2: 12x12 -> 16x16, 12->64", 2, 12, 12, 12, 64, 2, 2},
     {"padding (1, 0), 20 -> 32, 16 x 19 -> 16 x 17", 2, 20, 16, 19, 32, 1, 0},
-    {"non-contiguous operands", 2, 12, 14, 16, 16, 1, 1, true},
+    {"non-contiguous operands", 2, 12, 14, 16, 16, 1, 1, false, true},
 };
 
 Tensor weight_grad(const Tensor& dy, const Tensor& x, const Shape& w, const Attrs& a) {
@@ -183,7 +172,7 @@ TEST_CASE("winograd weight gradient: where it runs, and against the float64 refe
   CHECK_FALSE(cpu::winograd_weight_grad_applies(plan(128, 16, 28, 28, 32, 3, 2, 1)));  // stride 2
   const ThreadCount two(2);
   manual_seed(13);
-  for (const WgradCase& c : kWgradCases) {
+  for (const Case& c : kWgradCases) {
     const std::string name = c.name;
     CAPTURE(name);
     const Attrs a = conv_attrs(1, c.ph, c.pw);
@@ -197,7 +186,7 @@ TEST_CASE("winograd weight gradient: where it runs, and against the float64 refe
     const Tensor dw = weight_grad(dy, x, ws, a);
     const ref::ConvGeom g{1, 1, c.ph, c.pw, 1, 1, 1};
     CHECK(ref::compare(dw, ref::conv2d_weight_grad(ref::read(dy), ref::read(x), ws, g), kTol) == "");
-    const Winograd off(false);  // the direct kernel rounds differently: the bits show which ran
+    const cpu::ConvWinogradScope off(false);  // the direct kernel rounds differently: the bits show which ran
     CHECK_FALSE(ref::bitwise_equal(dw, weight_grad(dy, x, ws, a)));
   }
 }

@@ -36,6 +36,14 @@
 // input transform 15%, padding and phase split 13%, phase interleave 7%, output transform
 // 5%), which is why the 2.25x fewer multiplies give 1.06-1.19x; on 7 x 7 images the 2 x 2
 // tiles and the grid's last column waste 60% of the work, and the direct tiles win.
+//
+// The weight gradient (Note [Winograd weight gradient], below) runs where the forward would
+// and the output channels fill 1-4 vectors. Measured the same way (2026-12-07, two runs of
+// 5 repetitions, Winograd / direct / oneDNN): 16->16 28x28 3.09 / 3.47 / 6.28 and 3.10 /
+// 3.39 / 5.24 ms; 32->32 14x14 2.56 / 2.85 / 2.02 and 2.58 / 2.77 / 2.39 ms (the VM was
+// slow that hour; earlier the same day 2.19 / 2.62 and 1.89 / 2.09). Its GEMMs are under
+// half its time (perf on 16->16: GEMMs 40%, input transform 16%, dy transform 14%,
+// padding 13%, dy phase split 7%).
 #include "kernels/cpu/conv_winograd.h"
 
 #include <algorithm>

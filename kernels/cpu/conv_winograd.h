@@ -33,4 +33,16 @@ void winograd_weight_grad(const conv_grid::Plan& p, const ImageView& dy, const I
 void set_conv_winograd(bool on);
 bool conv_winograd();
 
+// Winograd on or off for one scope, then back to what it was.
+class ConvWinogradScope {
+ public:
+  explicit ConvWinogradScope(bool on) : was_(conv_winograd()) { set_conv_winograd(on); }
+  ~ConvWinogradScope() { set_conv_winograd(was_); }
+  ConvWinogradScope(const ConvWinogradScope&) = delete;
+  ConvWinogradScope& operator=(const ConvWinogradScope&) = delete;
+
+ private:
+  bool was_;
+};
+
 }  // namespace duet::cpu
