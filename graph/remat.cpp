@@ -2,6 +2,7 @@
 #include "graph/remat.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "graph/fusion.h"
 #include "graph/lifetimes.h"
@@ -67,7 +68,7 @@ RematStats copy_values(Graph& g, int min_gap_nodes, bool convolutions) {
     const Node& node = g.nodes[vi];
     if (!recomputable(node, convolutions) || pinned[vi] || root[vi] != v) continue;
     std::vector<ValueId> u = uses[vi];
-    std::sort(u.begin(), u.end(), [&](ValueId a, ValueId b) { return key(a) < key(b); });
+    std::sort(u.begin(), u.end(), [&](ValueId a, ValueId b) { return std::pair(key(a), a) < std::pair(key(b), b); });
     u.erase(std::unique(u.begin(), u.end()), u.end());
     if (u.size() < 2) continue;
     size_t split = 0;  // late uses are u[split..]
