@@ -47,6 +47,7 @@
 #include "graph/capture.h"
 #include "graph/memory_planner.h"
 #include "graph/passes/pass.h"
+#include "graph/remat.h"
 #include "graph/step_inputs.h"
 
 namespace duet::graph {
@@ -62,8 +63,9 @@ struct CompileOptions {
   bool schedule = true;       // memory-aware node order (graph/schedule.h)
   bool rematerialize = true;  // recompute cheap activations for the backward pass (graph/remat.h)
   int remat_min_gap = 0;      // uses this many nodes apart are worth a copy (0: remat.h's default)
-  bool recompute_convolutions = false;  // rematerialize convolutions too: less memory, a
-                                        // second forward convolution each (graph/remat.h)
+  // Rematerialize convolutions too (graph/remat.h): less memory, a second forward
+  // convolution each; WhenSmaller keeps them only where the arena shrinks.
+  ConvRecompute recompute_convolutions = ConvRecompute::Off;
   PlanStrategy strategy = PlanStrategy::GreedyBySize;
   std::string dump_dir;       // IR text + DOT after every pass; default: $DUET_DUMP_GRAPH
   bool print_report = false;  // print the compile report to stderr; also $DUET_COMPILE_REPORT=1

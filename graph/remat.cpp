@@ -119,8 +119,8 @@ RematStats copy_values(Graph& g, int min_gap_nodes, bool convolutions) {
 
 }  // namespace
 
-RematStats rematerialize(Graph& g, int min_gap, bool convolutions, PlanStrategy strategy) {
-  if (!convolutions) return copy_values(g, min_gap, false);
+RematStats rematerialize(Graph& g, int min_gap, ConvRecompute convolutions, PlanStrategy strategy) {
+  if (convolutions != ConvRecompute::WhenSmaller) return copy_values(g, min_gap, convolutions == ConvRecompute::Always);
   Graph with = g;
   const RematStats stats = copy_values(with, min_gap, true);
   if (stats.convolutions == 0) {

@@ -16,15 +16,15 @@
 // batch-norm + ReLU output from the backward pass's peak; the block outputs (a ReLU of an
 // add whose other input dies in the forward pass) stay.
 //
-// With `convolutions` on (CompileOptions::recompute_convolutions, off by default), a
+// With `convolutions` on (CompileOptions::recompute_convolutions, Off by default), a
 // convolution (with its fused epilogue, if any) is recomputed by the same rule: activation
 // checkpointing, as torch.utils.checkpoint does by hand, found by the compiler. Values are
 // visited last first, so a copy's input may itself be copied for it: in a residual block
 // the backward pass recomputes conv -> batch norm + ReLU -> conv from the block's input,
 // which the first convolution's weight gradient keeps anyway, and only the block outputs
 // are held across the step. It costs a second forward convolution per recomputed value,
-// so the copies are kept only if they make the arena smaller (in LeNet the peak is
-// elsewhere and they would not).
+// so WhenSmaller (the examples' --recompute-convs) keeps the copies only if they make the
+// arena smaller (in LeNet the peak is elsewhere and they would not).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,10 @@
 #include "graph/memory_planner.h"
 
 namespace duet::graph {
+
+// Whether convolutions are recomputed too: never, where the arena comes out smaller, or
+// always (tests and the fuzzer, so the copies run even where they buy nothing).
+enum class ConvRecompute { Off, WhenSmaller, Always };
 
 struct RematStats {
   int values = 0;       // values recomputed for their late uses
@@ -43,9 +47,10 @@ struct RematStats {
 // The graph must be in its final order (after schedule_for_memory); keeps it valid.
 // min_gap: the smallest gap between uses (in nodes) worth a copy; 0 picks the default, an
 // eighth of the step and at least 16 (the fuzzer tries small gaps, to copy often).
-// convolutions: recompute convolutions too (more time, less memory), kept only where the
-// arena (planned with `strategy`) comes out smaller than with batch norm and ReLU alone.
-RematStats rematerialize(Graph& g, int min_gap = 0, bool convolutions = false,
+// convolutions: recompute convolutions too (more time, less memory); WhenSmaller keeps
+// them only where the arena (planned with `strategy`) comes out smaller than with batch
+// norm and ReLU alone.
+RematStats rematerialize(Graph& g, int min_gap = 0, ConvRecompute convolutions = ConvRecompute::Off,
                          PlanStrategy strategy = PlanStrategy::GreedyBySize);
 
 }  // namespace duet::graph

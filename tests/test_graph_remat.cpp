@@ -87,7 +87,7 @@ struct Run {
 };
 
 template <typename Net = ResidualNet>
-Run train(bool compiled, bool remat, bool convolutions = false) {
+Run train(bool compiled, bool remat, graph::ConvRecompute convolutions = graph::ConvRecompute::Off) {
   manual_seed(41);
   Net net;
   optim::SGD opt(net.parameters(), 0.05, {.momentum = 0.9});
@@ -135,7 +135,7 @@ TEST_CASE("rematerialisation: inner batch-norm + ReLU outputs recomputed, smalle
 
 TEST_CASE("rematerialisation with convolutions: the block outputs held, the rest recomputed, eager's bits") {
   const Run eager = train<BlockNet>(false, false), remat = train<BlockNet>(true, true),
-            ckpt = train<BlockNet>(true, true, true);
+            ckpt = train<BlockNet>(true, true, graph::ConvRecompute::WhenSmaller);
   INFO("convolutions recomputed too:\n", ckpt.report.str(), "batch norm and ReLU only:\n", remat.report.str());
   CHECK(same_bits(eager.values, ckpt.values));
   CHECK(remat.report.rematerialized_convolutions == 0);
@@ -152,9 +152,16 @@ TEST_CASE("rematerialisation with convolutions: the block outputs held, the rest
 TEST_CASE("rematerialisation with convolutions: not where the copies buy no memory") {
   // One block: recomputing it rebuilds most of what the forward pass held, at once, at the
   // backward pass's peak (measured: a larger arena), so the convolutions stay held.
-  const Run remat = train(true, true), ckpt = train(true, true, true);
+  const Run remat = train(true, true), ckpt = train(true, true, graph::ConvRecompute::WhenSmaller),
+             always = train(true, true, graph::ConvRecompute::Always);
   INFO("convolutions asked for:\n", ckpt.report.str());
   CHECK(ckpt.report.rematerialized_convolutions == 0);
   CHECK(ckpt.report.rematerialized == remat.report.rematerialized);
   CHECK(ckpt.report.arena_bytes == remat.report.arena_bytes);
+  // Always keeps them, all four convolutions, and the bits stay eager's, though the arena
+  // grows.
+  const Run eager = train(false, false);
+  CHECK(always.report.rematerialized_convolutions == 4);
+  CHECK(always.report.arena_bytes > remat.report.arena_bytes);
+  CHECK(same_bits(eager.values, always.values));
 }

@@ -26,7 +26,7 @@ Tensor as_model_input(const Tensor& images, const Shape& example_shape) {
 
 graph::CompileOptions compile_options(const TrainConfig& config) {
   graph::CompileOptions o;
-  o.recompute_convolutions = config.recompute_convs;
+  o.recompute_convolutions = config.recompute_convs ? graph::ConvRecompute::WhenSmaller : graph::ConvRecompute::Off;
   return o;
 }
 
