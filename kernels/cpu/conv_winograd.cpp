@@ -441,7 +441,11 @@ void winograd_forward(const Plan& p, const ImageView& x, const float* w, float* 
 }
 
 bool winograd_weight_grad_applies(const Plan& p) {
-  return winograd_applies(p) && p.OC % kLanes == 0 && p.OC <= 4 * kLanes;
+  if (!winograd_applies(p) || p.OC % kLanes != 0 || p.OC > 4 * kLanes) return false;
+  // Per thread a whole sample's V, dM and dy phases (fashion-resnet's 16->16: 0.5 MB).
+  const TileGrid t = tile_grid(p);
+  const int64_t floats = kXi * wg_v_xi(t) + kXi * wg_m_xi(t) + 4 * t.Qpad * p.OC;
+  return floats * int64_t(sizeof(float)) <= 4 * kMaxPaddedBytes;
 }
 
 void winograd_weight_grad(const Plan& p, const ImageView& dy, const ImageView& x, float* dw, int64_t chunk) {

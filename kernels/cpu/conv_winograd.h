@@ -19,9 +19,9 @@ bool winograd_applies(const conv_grid::Plan& p);
 void winograd_forward(const conv_grid::Plan& p, const ImageView& x, const float* w, float* out,
                       const ConvBlockEpilogue* epilogue);
 
-// Whether the weight gradient of plan p runs on Winograd tiles: winograd_applies(p) and 16,
+// Whether the weight gradient of plan p runs on Winograd tiles: winograd_applies(p), 16,
 // 32, 48 or 64 output channels (they are the vector lanes; conv_winograd.cpp, Note
-// [Winograd weight gradient]).
+// [Winograd weight gradient]) and a sample's transformed operands within 4 MB.
 bool winograd_weight_grad_applies(const conv_grid::Plan& p);
 
 // dw: contiguous [OC, C, 3, 3] (overwritten); samples summed in chunks of `chunk`, the
