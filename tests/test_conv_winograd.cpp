@@ -170,6 +170,10 @@ TEST_CASE("winograd weight gradient: where it runs, and against the float64 refe
   CHECK_FALSE(cpu::winograd_weight_grad_applies(plan(128, 16, 28, 28, 80, 3, 1, 1)));  // more than 4 vectors
   CHECK_FALSE(cpu::winograd_weight_grad_applies(plan(128, 64, 7, 7, 64, 3, 1, 1)));   // 7x7: as the forward
   CHECK_FALSE(cpu::winograd_weight_grad_applies(plan(128, 16, 28, 28, 32, 3, 2, 1)));  // stride 2
+  // 64 -> 64 at 56 x 56: the forward runs on Winograd, but a sample's transformed operands
+  // for the weight gradient would pass 4 MB.
+  CHECK(cpu::winograd_applies(plan(128, 64, 56, 56, 64, 3, 1, 1)));
+  CHECK_FALSE(cpu::winograd_weight_grad_applies(plan(128, 64, 56, 56, 64, 3, 1, 1)));
   const ThreadCount two(2);
   manual_seed(13);
   for (const Case& c : kWgradCases) {
