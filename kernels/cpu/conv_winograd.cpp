@@ -41,9 +41,11 @@
 // and the output channels fill 1-4 vectors. Measured the same way (2026-12-07, two runs of
 // 5 repetitions, Winograd / direct / oneDNN): 16->16 28x28 3.09 / 3.47 / 6.28 and 3.10 /
 // 3.39 / 5.24 ms; 32->32 14x14 2.56 / 2.85 / 2.02 and 2.58 / 2.77 / 2.39 ms (the VM was
-// slow that hour; earlier the same day 2.19 / 2.62 and 1.89 / 2.09). Its GEMMs are under
+// slow that hour; earlier the same day 2.19 / 2.62 and 1.89 / 2.09). Its GEMMs were under
 // half its time (perf on 16->16: GEMMs 40%, input transform 16%, dy transform 14%,
-// padding 13%, dy phase split 7%).
+// padding 13%, dy phase split 7%); computing dM straight from dy's rows instead of from
+// phase planes then made it 6-11% faster (two rounds alternating: 16->16 2.20, 2.31 ->
+// 2.06, 2.06 ms; 32->32 1.84, 1.92 -> 1.72, 1.75 ms).
 #include "kernels/cpu/conv_winograd.h"
 
 #include <algorithm>
@@ -242,9 +244,9 @@ void run_winograd(const Plan& p, const TileGrid& t, const ImageView& x, const st
 // every pixel: 16 x 224 against 9 x 784 multiply-adds per channel pair and sample on 28 x 28
 // maps, 16 x 64 against 9 x 196 on 14 x 14. Per sample: V over the whole grid (as the
 // forward computes it, lanes that are no tile stored as zeros, so garbage past the last
-// tile or in a dropped column cannot make a 0 x inf); dy split into its four phases
-// pixel-major (Y[r s][q][oc], output channels contiguous; zeros where no tile or no
-// output), dM from it in the same layout; then per xi a tile of R input channels x OCV
+// tile or in a dropped column cannot make a 0 x inf); dM pixel-major (dM[xi][q][oc],
+// output channels contiguous), straight from dy's rows by in-register transposes, zeros
+// where no tile; then per xi a tile of R input channels x OCV
 // vectors of output channels, V broadcast, dM loaded, summed over the grid straight into
 // the chunk's dU (no horizontal sums; the output channels are the lanes). Samples in fixed
 // chunks, the chunks' dU added in order, dg in double at the end: bits independent of the
@@ -278,60 +280,67 @@ DUET_TARGET_AVX512 inline void transpose16(__m512 r[16]) {
     r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88), r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
 }
 
-// Sample n of dy as four phase planes, pixel-major: Y[(r * 2 + s) * ys + (th Wq + tw) OC + o]
-// = dy[n, o, 2 th + r, 2 tw + s], zeros elsewhere (all 4 ys values written). 16 x 16 blocks
-// (16 channels x 16 columns) transposed in registers, each column stored whole to its
-// phase; a scatter per 16 elements measured a third of the kernel.
-DUET_TARGET_AVX512 void split_dy(const TileGrid& t, const Plan& p, const ImageView& dy, int64_t n, float* Y,
-                                 int64_t ys) {
-  const int64_t OC = p.OC, Wq = t.in.Wq;
-  zero_row(Y, 4 * ys);
-  for (int64_t o0 = 0; o0 < OC; o0 += kLanes)
-    for (int64_t oh = 0; oh < p.OH; ++oh) {
-      const float* src = dy.p + n * dy.sn + o0 * dy.sc + oh * dy.sh;
-      float* row = Y + (oh % 2) * 2 * ys + (oh / 2) * Wq * OC + o0;
-      if (dy.sw != 1) {
-        for (int64_t o = 0; o < kLanes; ++o)
-          for (int64_t ow = 0; ow < p.OW; ++ow) row[(ow % 2) * ys + (ow / 2) * OC + o] = src[o * dy.sc + ow * dy.sw];
-        continue;
-      }
-      for (int64_t ow0 = 0; ow0 < p.OW; ow0 += kLanes) {
-        const int64_t cols = std::min<int64_t>(kLanes, p.OW - ow0);
-        const __mmask16 m = __mmask16(cols >= kLanes ? 0xffffu : (1u << cols) - 1);
-        __m512 r[16];
+// Columns ow0 .. ow0 + 15 of one dy row for 16 output channels from src (channel o at
+// src + o sc), transposed: r[k] = the 16 channels' values at column ow0 + k, zeros past OW.
+DUET_TARGET_AVX512 inline void dy_columns(const float* src, int64_t sc, int64_t sw, int64_t ow0, int64_t OW,
+                                          __m512 r[16]) {
+  const int64_t cols = std::min<int64_t>(kLanes, OW - ow0);
+  if (sw == 1) {
+    const __mmask16 m = __mmask16(cols >= kLanes ? 0xffffu : (1u << cols) - 1);
 #pragma GCC unroll 16
-        for (int o = 0; o < kLanes; ++o) r[o] = _mm512_maskz_loadu_ps(m, src + o * dy.sc + ow0);
-        transpose16(r);
-        for (int64_t k = 0; k < cols; ++k) {
-          const int64_t ow = ow0 + k;
-          _mm512_storeu_ps(row + (ow % 2) * ys + (ow / 2) * OC, r[k]);
+    for (int o = 0; o < kLanes; ++o) r[o] = _mm512_maskz_loadu_ps(m, src + o * sc + ow0);
+    transpose16(r);
+    return;
+  }
+  alignas(64) float col[kLanes][kLanes] = {};
+  for (int64_t k = 0; k < cols; ++k)
+    for (int o = 0; o < kLanes; ++o) col[k][o] = src[o * sc + (ow0 + k) * sw];
+  for (int k = 0; k < kLanes; ++k) r[k] = _mm512_load_ps(col[k]);
+}
+
+// dM = A dY A^T for sample n at every grid position, pixel-major: dM[xi * mx + q OC + o],
+// straight from dy's rows (16 output channels x 16 columns transposed in registers, two
+// rows a tile row); zeros at the positions that are no tile. A = [1 0; 1 1; 1 -1; 0 -1].
+// (Splitting dy into phase planes first and transforming those measured a fifth of the
+// kernel; a scatter per 16 elements instead of the transposes, a third.)
+DUET_TARGET_AVX512 void transform_dy(const TileGrid& t, const Plan& p, const ImageView& dy, int64_t n, float* dM,
+                                     int64_t mx) {
+  const int64_t OC = p.OC, Wq = t.in.Wq;
+  for (int64_t q = 0; q < t.Qpad; ++q)
+    if (q >= t.Qn || q % Wq >= t.TW)
+      for (int xi = 0; xi < kXi; ++xi) zero_row(dM + xi * mx + q * OC, OC);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t o0 = 0; o0 < OC; o0 += kLanes)
+    for (int64_t th = 0; th < t.TH; ++th) {
+      const float* src = dy.p + n * dy.sn + o0 * dy.sc + 2 * th * dy.sh;
+      const bool second = 2 * th + 1 < p.OH;
+      for (int64_t ow0 = 0; ow0 < p.OW; ow0 += kLanes) {
+        __m512 y0[16], y1[16];
+        dy_columns(src, dy.sc, dy.sw, ow0, p.OW, y0);
+        if (second) dy_columns(src + dy.sh, dy.sc, dy.sw, ow0, p.OW, y1);
+        else
+          for (int k = 0; k < kLanes; ++k) y1[k] = zero;
+        const int64_t tw_end = std::min<int64_t>(t.TW, ow0 / 2 + kLanes / 2);
+        for (int64_t tw = ow0 / 2; tw < tw_end; ++tw) {
+          const int64_t k = 2 * tw - ow0;
+          // rows: a[i][s] = sum_r A[i][r] y[r][s]
+          __m512 a[4][2];
+          a[0][0] = y0[k], a[0][1] = y0[k + 1];
+          a[1][0] = _mm512_add_ps(y0[k], y1[k]), a[1][1] = _mm512_add_ps(y0[k + 1], y1[k + 1]);
+          a[2][0] = _mm512_sub_ps(y0[k], y1[k]), a[2][1] = _mm512_sub_ps(y0[k + 1], y1[k + 1]);
+          a[3][0] = _mm512_sub_ps(zero, y1[k]), a[3][1] = _mm512_sub_ps(zero, y1[k + 1]);
+          float* out = dM + (th * Wq + tw) * OC + o0;
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; ++i) {
+            float* row = out + (4 * i) * mx;
+            _mm512_storeu_ps(row, a[i][0]);
+            _mm512_storeu_ps(row + mx, _mm512_add_ps(a[i][0], a[i][1]));
+            _mm512_storeu_ps(row + 2 * mx, _mm512_sub_ps(a[i][0], a[i][1]));
+            _mm512_storeu_ps(row + 3 * mx, _mm512_sub_ps(zero, a[i][1]));
+          }
         }
       }
     }
-}
-
-// dM = A dY A^T at every grid position, 16 output channels a vector: from Y (four phase
-// planes ys apart) to dM[xi * mx + q OC + o].
-DUET_TARGET_AVX512 void transform_dy(const TileGrid& t, const float* Y, int64_t ys, float* dM, int64_t mx) {
-  const int64_t n = t.Qpad * t.in.OC;
-  for (int64_t e = 0; e < n; e += kLanes) {
-    const __m512 y00 = _mm512_loadu_ps(Y + e), y01 = _mm512_loadu_ps(Y + ys + e);
-    const __m512 y10 = _mm512_loadu_ps(Y + 2 * ys + e), y11 = _mm512_loadu_ps(Y + 3 * ys + e);
-    // rows: a[i][s] = sum_r A[i][r] y[r][s], A = [1 0; 1 1; 1 -1; 0 -1]
-    __m512 a[4][2];
-    a[0][0] = y00, a[0][1] = y01;
-    a[1][0] = _mm512_add_ps(y00, y10), a[1][1] = _mm512_add_ps(y01, y11);
-    a[2][0] = _mm512_sub_ps(y00, y10), a[2][1] = _mm512_sub_ps(y01, y11);
-    a[3][0] = _mm512_sub_ps(_mm512_setzero_ps(), y10), a[3][1] = _mm512_sub_ps(_mm512_setzero_ps(), y11);
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-      float* row = dM + (4 * i) * mx + e;
-      _mm512_storeu_ps(row, a[i][0]);
-      _mm512_storeu_ps(row + mx, _mm512_add_ps(a[i][0], a[i][1]));
-      _mm512_storeu_ps(row + 2 * mx, _mm512_sub_ps(a[i][0], a[i][1]));
-      _mm512_storeu_ps(row + 3 * mx, _mm512_sub_ps(_mm512_setzero_ps(), a[i][1]));
-    }
-  }
 }
 
 // dU[c][0 : 16 OCV] (+)= sum over q < Q of v[c][q] * dm[q OC + 0 : 16 OCV] for the R rows
@@ -395,16 +404,14 @@ template <int OCV>
 void wgrad_chunk(const Plan& p, const TileGrid& t, const ImageView& dy, const ImageView& x,
                  const std::vector<__mmask16>& lanes, int64_t n0, int64_t S, float* du) {
   constexpr int R = OCV == 4 ? 4 : 8;
-  const int64_t C = p.C, OC = p.OC, vx = wg_v_xi(t), mx = wg_m_xi(t), ys = t.Qpad * OC;
+  const int64_t C = p.C, OC = p.OC, vx = wg_v_xi(t), mx = wg_m_xi(t);
   float* xp = scratch(0, t.in.padded_floats());
   float* V = scratch(1, kXi * vx);
-  float* Y = scratch(2, 4 * ys + kXi * mx);
-  float* dM = Y + 4 * ys;
+  float* dM = scratch(2, kXi * mx);
   for (int64_t s = 0; s < S; ++s) {
     pad_image(x, n0 + s, t.in, xp);
     transform_input<true>(t, xp, 0, t.Qpad, V, vx, lanes.data());
-    split_dy(t, p, dy, n0 + s, Y, ys);
-    transform_dy(t, Y, ys, dM, mx);
+    transform_dy(t, p, dy, n0 + s, dM, mx);
     for (int64_t xi = 0; xi < kXi; ++xi)
       for (int64_t c0 = 0; c0 < C; c0 += R) {
         const int rows = int(std::min<int64_t>(R, C - c0));
@@ -442,9 +449,9 @@ void winograd_forward(const Plan& p, const ImageView& x, const float* w, float* 
 
 bool winograd_weight_grad_applies(const Plan& p) {
   if (!winograd_applies(p) || p.OC % kLanes != 0 || p.OC > 4 * kLanes) return false;
-  // Per thread a whole sample's V, dM and dy phases (fashion-resnet's 16->16: 0.5 MB).
+  // Per thread a whole sample's V and dM (fashion-resnet's 16->16: 0.5 MB).
   const TileGrid t = tile_grid(p);
-  const int64_t floats = kXi * wg_v_xi(t) + kXi * wg_m_xi(t) + 4 * t.Qpad * p.OC;
+  const int64_t floats = kXi * wg_v_xi(t) + kXi * wg_m_xi(t);
   return floats * int64_t(sizeof(float)) <= 4 * kMaxPaddedBytes;
 }
 
