@@ -42,8 +42,8 @@
 // 5 repetitions, Winograd / direct / oneDNN): 16->16 28x28 3.09 / 3.47 / 6.28 and 3.10 /
 // 3.39 / 5.24 ms; 32->32 14x14 2.56 / 2.85 / 2.02 and 2.58 / 2.77 / 2.39 ms (the VM was
 // slow that hour; earlier the same day 2.19 / 2.62 and 1.89 / 2.09). Its GEMMs were under
-// half its time (perf on 16->16: GEMMs 40%, input transform 16%, dy transform 14%,
-// padding 13%, dy phase split 7%); computing dM straight from dy's rows instead of from
+// half its time (perf on 16->16: GEMMs 44%, input transform 18%, dy transform 16%,
+// padding 14%, dy phase split 7%); computing dM straight from dy's rows instead of from
 // phase planes then made it 6-11% faster (two rounds alternating: 16->16 2.20, 2.31 ->
 // 2.06, 2.06 ms; 32->32 1.84, 1.92 -> 1.72, 1.75 ms).
 #include "kernels/cpu/conv_winograd.h"
@@ -301,8 +301,8 @@ DUET_TARGET_AVX512 inline void dy_columns(const float* src, int64_t sc, int64_t 
 // dM = A dY A^T for sample n at every grid position, pixel-major: dM[xi * mx + q OC + o],
 // straight from dy's rows (16 output channels x 16 columns transposed in registers, two
 // rows a tile row); zeros at the positions that are no tile. A = [1 0; 1 1; 1 -1; 0 -1].
-// (Splitting dy into phase planes first and transforming those measured a fifth of the
-// kernel; a scatter per 16 elements instead of the transposes, a third.)
+// (Splitting dy into phase planes first and transforming those was 23% of the kernel in
+// perf samples; with a scatter per 16 elements instead of the transposes, a third.)
 DUET_TARGET_AVX512 void transform_dy(const TileGrid& t, const Plan& p, const ImageView& dy, int64_t n, float* dM,
                                      int64_t mx) {
   const int64_t OC = p.OC, Wq = t.in.Wq;
