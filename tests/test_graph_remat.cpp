@@ -132,7 +132,6 @@ TEST_CASE("rematerialisation: inner batch-norm + ReLU outputs recomputed, smalle
   CHECK(remat.report.arena_bytes <= remat.report.lower_bound_bytes + remat.report.lower_bound_bytes / 10);
 }
 
-
 TEST_CASE("rematerialisation with convolutions: the block outputs held, the rest recomputed, eager's bits") {
   const Run eager = train<BlockNet>(false, false), remat = train<BlockNet>(true, true),
             ckpt = train<BlockNet>(true, true, graph::ConvRecompute::WhenSmaller);

@@ -1,7 +1,6 @@
 // TrainConfig: the settings every workload's run takes, one per common command-line flag
 // (--mode --device --epochs --steps --batch --lr --threads --data --limit --seed
-// --recompute-convs), and the
-// check that refuses bad values before any data is read.
+// --recompute-convs), and the check that refuses bad values before any data is read.
 //
 //   TrainConfig c = defaults_for(spec);   // the workload's epochs, batch and lr
 //   c.mode = "graph";

@@ -300,14 +300,15 @@ DUET_TARGET_AVX512 inline void dy_columns(const float* src, int64_t sc, int64_t 
 
 // dM = A dY A^T for sample n at every grid position, pixel-major: dM[xi * mx + q OC + o],
 // straight from dy's rows (16 output channels x 16 columns transposed in registers, two
-// rows a tile row); zeros at the positions that are no tile. A = [1 0; 1 1; 1 -1; 0 -1].
+// rows a tile row); zeros at the positions that are no tile (lanes: tile_lanes). A = [1 0;
+// 1 1; 1 -1; 0 -1].
 // (Splitting dy into phase planes first and transforming those was 23% of the kernel in
 // perf samples; with a scatter per 16 elements instead of the transposes, a third.)
-DUET_TARGET_AVX512 void transform_dy(const TileGrid& t, const Plan& p, const ImageView& dy, int64_t n, float* dM,
-                                     int64_t mx) {
+DUET_TARGET_AVX512 void transform_dy(const TileGrid& t, const Plan& p, const ImageView& dy, int64_t n,
+                                     const __mmask16* lanes, float* dM, int64_t mx) {
   const int64_t OC = p.OC, Wq = t.in.Wq;
   for (int64_t q = 0; q < t.Qpad; ++q)
-    if (q >= t.Qn || q % Wq >= t.TW)
+    if (!((lanes[q / kLanes] >> (q % kLanes)) & 1))
       for (int xi = 0; xi < kXi; ++xi) zero_row(dM + xi * mx + q * OC, OC);
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t o0 = 0; o0 < OC; o0 += kLanes)
@@ -411,7 +412,7 @@ void wgrad_chunk(const Plan& p, const TileGrid& t, const ImageView& dy, const Im
   for (int64_t s = 0; s < S; ++s) {
     pad_image(x, n0 + s, t.in, xp);
     transform_input<true>(t, xp, 0, t.Qpad, V, vx, lanes.data());
-    transform_dy(t, p, dy, n0 + s, dM, mx);
+    transform_dy(t, p, dy, n0 + s, lanes.data(), dM, mx);
     for (int64_t xi = 0; xi < kXi; ++xi)
       for (int64_t c0 = 0; c0 < C; c0 += R) {
         const int rows = int(std::min<int64_t>(R, C - c0));
