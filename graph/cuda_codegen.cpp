@@ -29,6 +29,7 @@
 #include <sstream>
 
 #if defined(DUET_HAVE_CUDA)
+#include "kernels/cuda/fused_kernels.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/nvrtc_runtime.h"
 #endif
@@ -361,12 +362,18 @@ CudaFusedArgs cuda_fused_args(const CudaFusedLayout& layout) {
 FusedKernel cuda_fused_kernel_for(const Node& node, std::span<const Tensor> inputs, const Tensor& out) {
   DUET_ASSERT(node.fused != nullptr, "fused node without a program");
   const FusedProgram& prog = *node.fused;
-  const bool cpu_only = prog.kind == FusedProgram::Kind::Reduction || prog.kind == FusedProgram::Kind::ConvEpilogue ||
-                        prog.kind == FusedProgram::Kind::BatchNormRelu;
-  DUET_CHECK(!cpu_only, "graph: fused group '", node.name, "' (a ", kind_name(prog.kind), ") cannot run on ",
-             out.device(), ": reduction prologues, conv epilogues and batch norm + relu have no CUDA kernel ",
+  DUET_CHECK(prog.kind != FusedProgram::Kind::Reduction, "graph: fused group '", node.name, "' (a ",
+             kind_name(prog.kind), ") cannot run on ", out.device(), ": reduction prologues have no CUDA kernel ",
              "(graph::compile does not form them for CUDA graphs)");
 #if defined(DUET_HAVE_CUDA)
+  if (prog.kind == FusedProgram::Kind::ConvEpilogue) {
+    return [p = node.fused](std::span<const Tensor> in, const Tensor& o) {
+      cuda::conv2d_forward_with_epilogue(in[0], in[1], conv_epilogue_of(*p, in), o, p->attrs);
+    };
+  }
+  if (prog.kind == FusedProgram::Kind::BatchNormRelu) {
+    return [p = node.fused](std::span<const Tensor> in, const Tensor& o) { cuda::batch_norm_relu(in, o, p->attrs); };
+  }
   if (prog.kind == FusedProgram::Kind::MatmulEpilogue) {
     // a [M, K] @ b [K, N] + bias [N] (+ relu) as one call of duet's CUDA GEMM (or cuBLAS,
     // when DUET_GEMM=cublas selects it, which applies the epilogue as a second pass).

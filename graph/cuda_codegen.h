@@ -13,8 +13,10 @@
 //   CudaFusedArgs args = cuda_fused_args(layout);          // parameter words to launch with
 //
 // Plain C++ built in every build (the tests compile the text to PTX wherever NVRTC is);
-// cuda_fused_kernel_for needs a CUDA build to run. It also runs the matmul + bias (+ ReLU)
-// groups, as one cuda::gemm call with its epilogue (kernels/cuda/gemm.h).
+// cuda_fused_kernel_for needs a CUDA build to run. It also runs the groups that are no
+// generated code: matmul + bias (+ ReLU) as one cuda::gemm call with its epilogue
+// (kernels/cuda/gemm.h), conv epilogues and batch norm + ReLU as the CUDA conv and batch
+// norm kernels storing through theirs (kernels/cuda/fused_kernels.h).
 #pragma once
 
 #include <span>

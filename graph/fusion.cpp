@@ -116,7 +116,8 @@ int fuse_matmul_epilogues(Graph& g) {
 //     training step's conv -> relu fuses; batch norm's backward reads its input, so in
 //     training conv -> batch_norm does not (eval mode and inference do), while
 //     batch_norm -> relu does in both (batch_norm_relu groups).
-//   - CPU only (fuse_options_for): CUDA graphs run the ops as they are.
+//   - Both devices: the CUDA conv kernels store through the same epilogue (kernels/cuda/
+//     fused_kernels.h, epilogue.cuh), with the CUDA batch-norm kernel's formula.
 int fuse_conv_epilogues(Graph& g) {
   auto uses = users(g);
   auto pinned = pinned_values(g);
@@ -168,7 +169,7 @@ int fuse_conv_epilogues(Graph& g) {
 }
 
 // batch_norm -> relu, the batch norm's value used by the relu alone: one batch-norm kernel
-// that rectifies as it stores (kernels/cpu/batch_norm.h; CPU only, as conv epilogues).
+// that rectifies as it stores (kernels/cpu/batch_norm.h, kernels/cuda/fused_kernels.h).
 int fuse_batch_norm_relus(Graph& g) {
   auto uses = users(g);
   auto pinned = pinned_values(g);
@@ -444,7 +445,7 @@ std::vector<std::vector<ValueId>> side_store_writers(const Graph& g) {
 FuseOptions fuse_options_for(Device device, bool side_stores) {
   FuseOptions o;
   o.side_stores = side_stores;
-  if (!device.is_cpu()) o.reduction_prologues = o.conv_epilogues = o.batch_norm_relu = false;
+  if (!device.is_cpu()) o.reduction_prologues = false;
   return o;
 }
 

@@ -18,9 +18,11 @@
 //     rectifies as it stores (kernels/cpu/batch_norm.h).
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "graph/ir.h"
+#include "kernels/cpu/conv.h"
 
 namespace duet::graph {
 
@@ -66,10 +68,11 @@ struct FusionStats {
   int batch_norm_relus = 0;         // batch_norm nodes that absorbed their relu
 };
 
-// Which fusions run. Reduction prologues, conv epilogues and batch norm + ReLU exist only
-// as CPU code (fusion_kernel.cpp); a graph on a CUDA device turns them off and keeps the
-// ops, which run as the device's registered kernels (fuse_options_for). The matmul
-// epilogue runs on both devices (the CPU GEMM's and cuda::gemm's bias/ReLU epilogue).
+// Which fusions run. Reduction prologues exist only as CPU code (fusion_kernel.cpp); a
+// graph on a CUDA device turns them off and keeps the ops, which run as the device's
+// registered kernels (fuse_options_for). The matmul epilogue, conv epilogues and batch
+// norm + ReLU run on both devices (kernels/cpu/conv.h and batch_norm.h; kernels/cuda/
+// gemm.h and fused_kernels.h).
 struct FuseOptions {
   bool side_stores = true;          // groups may absorb state updates (Note [Side stores])
   bool matmul_epilogues = true;
@@ -77,9 +80,9 @@ struct FuseOptions {
   bool conv_epilogues = true;       // conv2d [-> batch_norm] [-> relu]
   bool batch_norm_relu = true;      // batch_norm -> relu
 };
-// The fusions a graph whose values live on `device` can run: all on the CPU; on CUDA the
-// matmul epilogue and elementwise groups (with side stores), which graph/cuda_codegen.h
-// turns into a cuda::gemm call and CUDA C.
+// The fusions a graph whose values live on `device` can run: all on the CPU; on CUDA all
+// but reduction prologues: graph/cuda_codegen.h turns elementwise groups (with side
+// stores) into CUDA C and the others into calls of the CUDA kernels with epilogues.
 FuseOptions fuse_options_for(Device device, bool side_stores = true);
 
 // The ops an elementwise group may contain (float32/bool in and out); every backend of
@@ -89,6 +92,10 @@ bool fusable_elementwise_op(OpKind op);
 // Rewrites g in place, with the fusions `options` turns on (all by default). Groups are
 // named after their ops ("add+relu").
 FusionStats fuse(Graph& g, const FuseOptions& options = {});
+
+// A ConvEpilogue group's operands (laid out as FusedProgram says) as the conv kernels'
+// epilogue, on either device.
+cpu::ConvEpilogue conv_epilogue_of(const FusedProgram& prog, std::span<const Tensor> inputs);
 
 // Per value: the fused groups that side-store into it when it is a state (positions,
 // ascending); empty otherwise.

@@ -473,8 +473,16 @@ void run_matmul_epilogue(const FusedProgram& prog, std::span<const Tensor> in, c
 }
 
 // conv2d [-> batch_norm] [-> relu] as one conv call with its store epilogue (Note [Conv
-// epilogues] in fusion.cpp); the inputs are laid out as FusedProgram says.
+// epilogues] in fusion.cpp).
 void run_conv_epilogue(const FusedProgram& prog, std::span<const Tensor> in, const Tensor& out) {
+  cpu::conv2d_forward_with_epilogue(in[0], in[1], conv_epilogue_of(prog, in), out, prog.attrs);
+}
+
+}  // namespace
+
+cpu::ConvEpilogue conv_epilogue_of(const FusedProgram& prog, std::span<const Tensor> in) {
+  DUET_ASSERT(prog.kind == FusedProgram::Kind::ConvEpilogue && int(in.size()) == prog.num_inputs,
+              "conv epilogue operands: ", in.size(), " of a ", prog.num_inputs, "-input program");
   cpu::ConvEpilogue epi;
   size_t next = 2;
   if (prog.conv_bias) epi.bias = in[next++];
@@ -482,10 +490,8 @@ void run_conv_epilogue(const FusedProgram& prog, std::span<const Tensor> in, con
     epi.batch_norm = cpu::ConvEpilogue::BatchNorm{in[next], in[next + 1], in[next + 2], in[next + 3], prog.eps};
   }
   epi.relu = prog.relu;
-  cpu::conv2d_forward_with_epilogue(in[0], in[1], epi, out, prog.attrs);
+  return epi;
 }
-
-}  // namespace
 
 FusedKernel fused_kernel_for(const Node& node) {
   std::shared_ptr<const FusedProgram> prog = node.fused;

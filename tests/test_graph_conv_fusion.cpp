@@ -1,115 +1,20 @@
-// Graph mode's convolution fusions against eager mode, bit for bit (graph/fusion.h, Note
-// [Conv epilogues] in graph/fusion.cpp): conv2d [+ bias] followed by relu, by an eval-mode
-// batch_norm, or by both, becomes one conv call with a store epilogue; batch_norm followed
-// by relu becomes one batch-norm call. Each case checks from the compile report and the
-// compiled graph's node names that the fusion it means to test happened, on float32 and
-// float64, with groups, stride, padding, a 1x1 convolution and a permuted (channels-last)
-// input, on duet's conv kernel and on oneDNN's when the build has it (the epilogue then a
-// second pass); then whole networks train and evaluate compiled with eager's bits, the
-// fusions firing where the backward pass allows them.
+// Graph mode's convolution fusions against eager mode on the CPU, bit for bit (graph/
+// fusion.h, Note [Conv epilogues] in graph/fusion.cpp): conv2d [+ bias] followed by relu, by
+// an eval-mode batch_norm, or by both, becomes one conv call with a store epilogue;
+// batch_norm followed by relu becomes one batch-norm call. Each case checks from the
+// compile report and the compiled graph's node names that the fusion it means to test
+// happened, on float32 and float64, with groups, stride, padding, a 1x1 convolution and a
+// permuted (channels-last) input, on duet's conv kernel and on oneDNN's when the build has
+// it (the epilogue then a second pass); then whole networks train and evaluate compiled
+// with eager's bits, the fusions firing where the backward pass allows them. The cases are
+// in conv_fusion_cases.h, shared with the CUDA tests (test_cuda_conv_fusion.cpp).
 #include <doctest/doctest.h>
 
-#include <cmath>
-#include <cstring>
-#include <functional>
-#include <random>
-#include <string>
-
-#include "autograd/grad_mode.h"
-#include "core/functions.h"
-#include "core/generator.h"
-#include "graph/graph.h"
 #include "kernels/cpu/conv_backend.h"
-#include "nn/nn.h"
-#include "optim/optim.h"
+#include "tests/conv_fusion_cases.h"
 
 using namespace duet;
-namespace F = duet::nn::functional;
-
-namespace {
-
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
-
-// Normal draws with exact zeros of both signs mixed in, and one NaN and one infinity when
-// `specials` (deterministic).
-Tensor draws(const Shape& shape, DType dtype, uint32_t seed, bool specials = false) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::vector<double> v(size_t(numel_of(shape)));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = i % 7 == 3 ? 0.0 : i % 11 == 5 ? -0.0 : normal(gen);
-  if (specials && v.size() > 40) v[17] = NAN, v[38] = INFINITY;
-  return tensor(v, shape).to(dtype);
-}
-
-// Elements whose bits differ (both NaN counts as equal).
-int64_t differing(const Tensor& want, const Tensor& got) {
-  REQUIRE(want.sizes() == got.sizes());
-  REQUIRE(want.dtype() == got.dtype());
-  auto a = want.to(DType::Float64).to_vector<double>(), b = got.to(DType::Float64).to_vector<double>();
-  int64_t d = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!(std::isnan(a[i]) && std::isnan(b[i])) && std::memcmp(&a[i], &b[i], sizeof(double)) != 0) ++d;
-  return d;
-}
-
-// The names of the compiled graph's fused nodes, joined by spaces.
-std::string fused_names(const graph::CompiledFunction& compiled) {
-  std::string names;
-  for (const graph::Node& n : compiled.executable()->graph().nodes)
-    if (n.kind == graph::NodeKind::Fused) names += (names.empty() ? "" : " ") + n.name;
-  return names;
-}
-
-struct Geometry {
-  std::string name;
-  int64_t C, OC, k, stride, padding, groups;
-  bool bias, channels_last;  // channels_last: x is fed as [N, H, W, C] and permuted inside
-};
-
-std::vector<Geometry> geometries() {
-  return {
-      {"3x3, padding 1, bias", 3, 8, 3, 1, 1, 1, true, false},
-      {"3x3 stride 2, groups 2, no bias", 4, 6, 3, 2, 0, 2, false, false},
-      {"1x1, bias", 5, 7, 1, 1, 0, 1, true, false},
-      {"depthwise 3x3 stride 2 padding 1, channels-last input", 6, 6, 3, 2, 1, 6, true, true},
-      {"5x5 padding 2, groups 3, channels-last input, no bias", 6, 9, 5, 1, 2, 3, false, true},
-  };
-}
-
-enum class Tail { Relu, BatchNorm, BatchNormRelu };
-
-// conv2d(x) followed by `tail`, eagerly and compiled: the compiled graph must be the one
-// fused conv node named `conv_name + tail`, with eager's bits.
-void check_conv_fusion(const Geometry& geo, DType dtype, Tail tail) {
-  const int64_t N = 3, H = 9, W = 8;
-  const Shape x_shape = geo.channels_last ? Shape{N, H, W, geo.C} : Shape{N, geo.C, H, W};
-  Tensor x = draws(x_shape, dtype, 1, true);
-  Tensor w = draws({geo.OC, geo.C / geo.groups, geo.k, geo.k}, dtype, 2);
-  Tensor b = geo.bias ? draws({geo.OC}, dtype, 3) : Tensor();
-  // Running statistics and affine parameters, negative weights and a zero variance included.
-  Tensor mean = draws({geo.OC}, dtype, 4), var = abs(draws({geo.OC}, dtype, 5)) * 3.0;
-  Tensor gamma = draws({geo.OC}, dtype, 6), beta = draws({geo.OC}, dtype, 7);
-  Fn f = [&](const std::vector<Tensor>& in) {
-    const Tensor xs = geo.channels_last ? in[0].permute({0, 3, 1, 2}) : in[0];
-    Tensor y = conv2d(xs, w, b, {geo.stride}, {geo.padding}, {1}, geo.groups);
-    if (tail != Tail::Relu) y = F::batch_norm(y, mean, var, gamma, beta, /*training=*/false);
-    if (tail != Tail::BatchNorm) y = relu(y);
-    return y;
-  };
-  const Tensor want = f({x});
-  auto compiled = graph::compile([&](const std::vector<Tensor>& v) { return std::vector<Tensor>{f(v)}; },
-                                 {.warmup_calls = 0});
-  const Tensor got = compiled({x})[0];
-  const graph::CompileReport& r = compiled.report();
-  INFO(geo.name, " ", dtype_name(dtype), "\n", r.str());
-  CHECK(r.conv_epilogues == 1);
-  CHECK(r.kernels == 1);
-  const std::string tail_name = tail == Tail::Relu ? "+relu" : tail == Tail::BatchNorm ? "+batch_norm" : "+batch_norm+relu";
-  CHECK(fused_names(compiled) == (geo.bias ? "conv2d+bias" : "conv2d") + tail_name);
-  CHECK(differing(want, got) == 0);
-}
-
-}  // namespace
+using namespace duet::testing::conv_fusion;
 
 TEST_CASE("conv2d + relu, + eval batch norm, + both: one conv call with eager's bits") {
   for (DType dtype : {DType::Float32, DType::Float64})
@@ -170,79 +75,13 @@ TEST_CASE("a conv value with another user is not fused; without fusion the graph
   CHECK(differing(relu(conv2d(x, w)), got[1]) == 0);
 }
 
-namespace {
-
-// conv-relu, conv(groups 2, stride 2)-BN-relu, conv 1x1-BN, pooled to 5 logits.
-std::shared_ptr<nn::Sequential> small_convnet() {
-  using M = std::shared_ptr<nn::Module>;
-  return std::make_shared<nn::Sequential>(std::initializer_list<M>{
-      std::make_shared<nn::Conv2d>(2, 4, Shape{3}, nn::Conv2dOptions{.padding = {1}}), std::make_shared<nn::ReLU>(),
-      std::make_shared<nn::Conv2d>(4, 6, Shape{3}, nn::Conv2dOptions{.stride = {2}, .groups = 2, .bias = false}),
-      std::make_shared<nn::BatchNorm2d>(6), std::make_shared<nn::ReLU>(),
-      std::make_shared<nn::Conv2d>(6, 5, Shape{1}, nn::Conv2dOptions{.bias = false}),
-      std::make_shared<nn::BatchNorm2d>(5), std::make_shared<nn::AdaptiveAvgPool2d>(Shape{1}),
-      std::make_shared<nn::Flatten>()});
-}
-
-struct NetRun {
-  std::vector<double> values;  // losses, eval logits, parameters and buffers, in order
-  graph::CompileReport train_report, eval_report;
-};
-
-// Trains small_convnet for a few steps (SGD with momentum), then evaluates it; compiled or
-// eagerly.
-NetRun run_net(DType dtype, bool compiled_mode, bool channels_last) {
-  manual_seed(31);
-  auto net = small_convnet();
-  net->to(dtype);
-  optim::SGD opt(net->parameters(), 0.05, {.momentum = 0.9});
-  Tensor x = draws(channels_last ? Shape{6, 9, 9, 2} : Shape{6, 2, 9, 9}, dtype, 32);
-  Tensor y = randint(0, 5, {6});
-  auto input = [&](const Tensor& t) { return channels_last ? t.permute({0, 3, 1, 2}) : t; };
-  std::function<std::vector<Tensor>(const std::vector<Tensor>&)> train_step = [&](const std::vector<Tensor>& in) {
-    opt.zero_grad();
-    Tensor loss = F::cross_entropy(net->forward(input(in[0])), in[1]);
-    loss.backward();
-    opt.step();
-    return std::vector<Tensor>{loss.detach()};
-  };
-  std::function<std::vector<Tensor>(const std::vector<Tensor>&)> infer = [&](const std::vector<Tensor>& in) {
-    NoGradGuard no_grad;
-    return std::vector<Tensor>{net->forward(input(in[0]))};
-  };
-  auto train_compiled = graph::compile(train_step);
-  auto infer_compiled = graph::compile(infer);
-  NetRun run;
-  for (int i = 0; i < 5; ++i)
-    run.values.push_back((compiled_mode ? train_compiled({x, y}) : train_step({x, y}))[0].to(DType::Float64).item<double>());
-  net->eval();
-  for (int i = 0; i < 2; ++i) {
-    Tensor logits = compiled_mode ? infer_compiled({x})[0] : infer({x})[0];
-    for (double v : logits.to(DType::Float64).to_vector<double>()) run.values.push_back(v);
-  }
-  for (const Tensor& t : net->parameters())
-    for (double v : t.to(DType::Float64).to_vector<double>()) run.values.push_back(v);
-  for (const auto& [name, b] : net->named_buffers())
-    for (double v : b.to(DType::Float64).to_vector<double>()) run.values.push_back(v);
-  run.train_report = train_compiled.report();
-  run.eval_report = infer_compiled.report();
-  return run;
-}
-
-}  // namespace
-
 TEST_CASE("a conv network with batch norm trains and evaluates compiled with eager's bits, fused") {
   for (DType dtype : {DType::Float32, DType::Float64})
     for (bool channels_last : {false, true}) {
       const NetRun eager = run_net(dtype, false, channels_last), compiled = run_net(dtype, true, channels_last);
       INFO(dtype_name(dtype), channels_last ? " channels-last" : "", "\ntraining step:\n", compiled.train_report.str(),
            "eval forward:\n", compiled.eval_report.str());
-      REQUIRE(eager.values.size() == compiled.values.size());
-      int64_t diff = 0;
-      for (size_t i = 0; i < eager.values.size(); ++i)
-        diff += !(std::isnan(eager.values[i]) && std::isnan(compiled.values[i])) &&
-                std::memcmp(&eager.values[i], &compiled.values[i], sizeof(double)) != 0;
-      CHECK(diff == 0);
+      CHECK(differing(eager, compiled) == 0);
       // Training: relu saves its output, so conv -> relu fuses; batch norm's backward reads
       // its input, so conv -> batch_norm does not, and batch_norm -> relu does.
       CHECK(compiled.train_report.conv_epilogues == 1);

@@ -8,11 +8,16 @@
 //   batch_norm_backward_reduce  one block per channel: sum dy, sum dy * xhat in double
 //   batch_norm, _backward       one thread per element (grid-stride); per-channel scale and
 //                               shift in double, then x * scale + shift rounded as on the
-//                               CPU (no fused multiply-add, so the bits match the CPU's)
+//                               CPU (no fused multiply-add, so the bits match the CPU's;
+//                               epilogue.cuh batch_norm_value, shared with the fused convs)
+//   batch_norm_relu             batch_norm rectifying as it stores (graph mode's fused
+//                               batch norm + ReLU, fused_kernels.h)
 // Block sums combine lanes with xor shuffles and warps in warp order: a fixed order, so two
 // runs give the same bits. Figures: not yet measured on a GPU.
 #include <cmath>
 
+#include "kernels/cuda/epilogue.cuh"
+#include "kernels/cuda/fused_kernels.h"
 #include "kernels/cuda/nchw.cuh"
 #include "kernels/cuda/registration.h"
 
@@ -32,22 +37,6 @@ Nchw<T> as_nchw(const Tensor& t) {
   if (t.dim() == 4) r.h = t.size(2), r.w = t.size(3), r.sh = t.stride(2), r.sw = t.stride(3);
   return r;
 }
-
-template <typename T>
-struct Channels {  // a [C] vector with its stride
-  const T* p;
-  int64_t s;
-  __device__ double operator[](int64_t c) const { return double(p[c * s]); }
-};
-template <typename T>
-Channels<T> channels(const Tensor& t) {
-  return {static_cast<const T*>(t.data_ptr()), t.stride(0)};
-}
-
-__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-__device__ inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
-__device__ inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
 
 // The block's sum, in thread 0 (256 threads).
 __device__ double block_sum(double v) {
@@ -111,8 +100,8 @@ __global__ void backward_reduce_kernel(Nchw<const T> dy, Nchw<const T> x, Channe
 template <typename T>
 struct NormalizeArgs {
   Nchw<const T> x;
-  Channels<T> mean, var, weight, bias;
-  double eps;
+  BatchNormParams<T> bn;
+  bool relu;  // graph mode's batch norm + ReLU (kernels/cuda/fused_kernels.h)
   T* y;
 };
 
@@ -121,9 +110,7 @@ __global__ void normalize_kernel(NormalizeArgs<T> a) {
   const int64_t total = a.x.n * a.x.c * a.x.h * a.x.w;
   DUET_CUDA_KERNEL_LOOP(e, total) {
     const NchwIndex i = nchw_index(e, a.x.c, a.x.h, a.x.w);
-    const double sc = a.weight[i.c] / sqrt(a.var[i.c] + a.eps);
-    const T scale = T(sc), shift = T(a.bias[i.c] - a.mean[i.c] * sc);
-    a.y[e] = add_rn(mul_rn(a.x.at(i.n, i.c, i.h, i.w), scale), shift);
+    a.y[e] = relu_if(batch_norm_value(a.x.at(i.n, i.c, i.h, i.w), a.bn, i.c), a.relu);
   }
 }
 
@@ -162,14 +149,19 @@ void batch_norm_stats_cuda(std::span<const Tensor> in, const Tensor& out, const 
   DUET_CUDA_CHECK_LAUNCH();
 }
 
-void batch_norm_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
+// batch_norm (inputs x, mean, var, weight, bias), rectified as stored when `relu`.
+void normalize(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs, bool relu) {
   DeviceGuard guard(out.device().index);
   visit_conv_dtype(out.dtype(), [&]<typename T>() {
-    NormalizeArgs<T> a{as_nchw<const T>(in[0]), channels<T>(in[1]), channels<T>(in[2]), channels<T>(in[3]),
-                       channels<T>(in[4]), attrs.get_number("eps"), static_cast<T*>(out.data_ptr())};
+    NormalizeArgs<T> a{as_nchw<const T>(in[0]), batch_norm_params<T>(in[1], in[2], in[3], in[4], attrs.get_number("eps")),
+                       relu, static_cast<T*>(out.data_ptr())};
     normalize_kernel<T><<<grid_for(out.numel()), kThreads, 0, current_stream()>>>(a);
   });
   DUET_CUDA_CHECK_LAUNCH();
+}
+
+void batch_norm_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
+  normalize(in, out, attrs, /*relu=*/false);
 }
 
 void batch_norm_backward_reduce_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
@@ -196,6 +188,10 @@ void batch_norm_backward_cuda(std::span<const Tensor> in, const Tensor& out, con
 }
 
 }  // namespace
+
+void batch_norm_relu(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
+  normalize(inputs, out, attrs, /*relu=*/true);
+}
 
 void register_batch_norm_kernels() {
   register_kernel(OpKind::batch_norm_stats, DeviceType::CUDA, batch_norm_stats_cuda);

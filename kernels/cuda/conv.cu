@@ -6,7 +6,9 @@
 //   dgrad    dx[n, c, h, w] = sum over the taps (oc, i, j) whose output reads (h, w)
 //   wgrad    dW[oc, c, i, j] = sum over n, oh, ow of dy[n, oc, oh, ow] * x[n, c, ih, iw]
 // DUET_CONV=cudnn (kernels/cpu/conv_backend.h) sends the three entry points to cuDNN
-// instead (cudnn_conv.h).
+// instead (cudnn_conv.h). The forward kernels store through a ConvEpilogueArgs
+// (epilogue.cuh): eager's conv2d adds the bias there, graph mode's fused conv nodes
+// (fused_kernels.h conv2d_forward_with_epilogue) also an eval-mode batch norm and a ReLU.
 // Accumulation: float for float32 (as the CPU's GEMM), double for float64. Every output
 // element is summed by one thread (or one fixed-shape block) in a fixed order: no atomics,
 // so results do not depend on scheduling, and two runs give the same bits.
@@ -43,13 +45,18 @@
 // emulation of its launches (threads as std::threads, __syncthreads as a barrier, a grid
 // capped at 5 blocks so the grid-stride loops turn; a throwaway harness, not kept).
 //
-// ptxas (-Xptxas -v, CUDA 13), float / double: tiled 93 / 128 registers (sm_80), 98 / 128
-// (sm_90), 8768 / 17024 bytes shared memory; direct 74-80; dgrad 47-48; wgrad 38-42 and
-// 32 / 64 bytes shared memory; no spills, no stack frame in any of the ten kernels.
+// ptxas (-Xptxas -v, CUDA 13), float / double: tiled 124 / 126 registers (sm_80), 128 / 128
+// (sm_90), 8768 / 17024 bytes shared memory; direct 79 / 80 (sm_80), 71 / 80 (sm_90); the
+// vendor backend's epilogue pass 36-38; dgrad 47-48; wgrad 38-42 and 32 / 64 bytes shared
+// memory; no spills, no stack frame in any of the twelve kernels. (The store epilogue with
+// its batch norm took the tiled kernel from 93 / 128 and 98 / 128 registers; at 256
+// threads a block and <= 128 registers, its blocks per SM stay 2.)
 #include <climits>
 
 #include "core/ops/conv_geometry.h"
 #include "kernels/cuda/cudnn_conv.h"
+#include "kernels/cuda/epilogue.cuh"
+#include "kernels/cuda/fused_kernels.h"
 #include "kernels/cuda/nchw.cuh"
 #include "kernels/cuda/registration.h"
 
@@ -71,8 +78,7 @@ template <typename T>
 struct ConvArgs {
   ConvDims d;
   Nchw<const T> x, w, dy;
-  const T* bias;  // nullptr: no bias
-  int64_t bias_stride;
+  ConvEpilogueArgs<T> epi;  // forward: + bias, and graph mode's fused batch norm / relu
   T* out;  // contiguous
 };
 
@@ -145,12 +151,11 @@ __global__ void __launch_bounds__(kTileThreads) conv2d_tiled_kernel(ConvArgs<T> 
         const int64_t m = m0 + ty + 16 * r;
         if (m >= d.OCg) continue;
         const int64_t oc = gi * d.OCg + m;
+        const auto channel = a.epi.channel(oc);
         for (int s = 0; s < 4; ++s) {
           const int64_t po = pt * kTileP + tx + 16 * s;
           if (po >= NP) continue;
-          T v = acc[r][s];
-          if (a.bias) v += a.bias[oc * a.bias_stride];
-          a.out[((po / P) * d.OC + oc) * P + po % P] = v;
+          a.out[((po / P) * d.OC + oc) * P + po % P] = a.epi.apply(acc[r][s], channel);
         }
       }
     }
@@ -179,8 +184,7 @@ __global__ void __launch_bounds__(kThreads) conv2d_direct_kernel(ConvArgs<T> a) 
           acc += a.w.p[wr + j * a.w.sw] * a.x.p[xr + j * xj];
         }
       }
-    if (a.bias) acc += a.bias[oc * a.bias_stride];
-    a.out[o] = acc;
+    a.out[o] = a.epi.apply(acc, oc);
   }
 }
 
@@ -266,29 +270,76 @@ ConvArgs<T> conv_args(const ConvDims& d, const Tensor& out) {
 
 bool on_cudnn() { return get_conv_backend() == ConvBackend::Cudnn; }
 
-void conv2d_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
+// out = epilogue(conv2d(x, w)) on duet's kernels.
+template <typename T>
+void launch_forward(const Tensor& x, const Tensor& w, const ConvEpilogueArgs<T>& epi, const Tensor& out,
+                    const Attrs& attrs) {
+  const ConvDims d = conv_dims(x.sizes(), w.sizes(), attrs);
+  ConvArgs<T> a = conv_args<T>(d, out);
+  a.x = make_nchw<const T>(x);
+  a.w = make_nchw<const T>(w);
+  a.epi = epi;
+  if (d.OCg >= kTiledMinChannels) {
+    const int64_t p_tiles = (d.N * d.OH * d.OW + kTileP - 1) / kTileP;
+    const int64_t m_tiles = d.groups * ((d.OCg + kTileM - 1) / kTileM);
+    const dim3 grid(unsigned(std::min<int64_t>(p_tiles, INT_MAX)), unsigned(std::min<int64_t>(m_tiles, 65535)));
+    conv2d_tiled_kernel<T><<<grid, kTileThreads, 0, current_stream()>>>(a);
+  } else {
+    conv2d_direct_kernel<T><<<grid_for(out.numel()), kThreads, 0, current_stream()>>>(a);
+  }
+  DUET_CUDA_CHECK_LAUNCH();
+}
+
+// The epilogue past the bias, in place over a contiguous [N, OC, OH, OW] out: a fused
+// conv's second pass where cuDNN computed the conv (Note [Epilogues on a vendor backend]
+// in kernels/cpu/conv.cpp).
+template <typename T>
+__global__ void epilogue_pass_kernel(ConvEpilogueArgs<T> epi, T* out, int64_t total, int64_t OC, int64_t P) {
+  DUET_CUDA_KERNEL_LOOP(e, total) out[e] = epi.apply(out[e], (e / P) % OC);
+}
+
+template <typename T>
+ConvEpilogueArgs<T> epilogue_args(const cpu::ConvEpilogue& e) {
+  ConvEpilogueArgs<T> a;
+  if (e.bias.defined()) {
+    a.bias = static_cast<const T*>(e.bias.data_ptr());
+    a.bias_stride = e.bias.stride(0);
+  }
+  if (e.batch_norm) {
+    a.batch_norm = true;
+    a.bn = batch_norm_params<T>(e.batch_norm->mean, e.batch_norm->var, e.batch_norm->weight, e.batch_norm->bias,
+                                e.batch_norm->eps);
+  }
+  a.relu = e.relu;
+  return a;
+}
+
+void forward(const Tensor& x, const Tensor& w, const cpu::ConvEpilogue& epilogue, const Tensor& out,
+             const Attrs& attrs) {
   if (out.numel() == 0) return;
-  if (on_cudnn()) return cudnn_conv(cpu::ConvPass::Forward, in, out, attrs);
-  const ConvDims d = conv_dims(in[0].sizes(), in[1].sizes(), attrs);
   DeviceGuard guard(out.device().index);
-  visit_conv_dtype(out.dtype(), [&]<typename T>() {
-    ConvArgs<T> a = conv_args<T>(d, out);
-    a.x = make_nchw<const T>(in[0]);
-    a.w = make_nchw<const T>(in[1]);
-    if (in.size() == 3) {
-      a.bias = static_cast<const T*>(in[2].data_ptr());
-      a.bias_stride = in[2].stride(0);
-    }
-    if (d.OCg >= kTiledMinChannels) {
-      const int64_t p_tiles = (d.N * d.OH * d.OW + kTileP - 1) / kTileP;
-      const int64_t m_tiles = d.groups * ((d.OCg + kTileM - 1) / kTileM);
-      const dim3 grid(unsigned(std::min<int64_t>(p_tiles, INT_MAX)), unsigned(std::min<int64_t>(m_tiles, 65535)));
-      conv2d_tiled_kernel<T><<<grid, kTileThreads, 0, current_stream()>>>(a);
-    } else {
-      conv2d_direct_kernel<T><<<grid_for(out.numel()), kThreads, 0, current_stream()>>>(a);
-    }
-    DUET_CUDA_CHECK_LAUNCH();
-  });
+  if (on_cudnn()) {
+    std::vector<Tensor> eager_inputs{x, w};
+    if (epilogue.bias.defined()) eager_inputs.push_back(epilogue.bias);
+    cudnn_conv(cpu::ConvPass::Forward, eager_inputs, out, attrs);
+    if (!epilogue.batch_norm && !epilogue.relu) return;
+    visit_conv_dtype(out.dtype(), [&]<typename T>() {
+      ConvEpilogueArgs<T> rest = epilogue_args<T>(epilogue);
+      rest.bias = nullptr;  // cuDNN added it
+      const int64_t P = out.size(2) * out.size(3);
+      epilogue_pass_kernel<T><<<grid_for(out.numel()), kThreads, 0, current_stream()>>>(rest, out.data<T>(),
+                                                                                         out.numel(), out.size(1), P);
+      DUET_CUDA_CHECK_LAUNCH();
+    });
+    return;
+  }
+  visit_conv_dtype(out.dtype(), [&]<typename T>() { launch_forward<T>(x, w, epilogue_args<T>(epilogue), out, attrs); });
+}
+
+void conv2d_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
+  cpu::ConvEpilogue bias_only;
+  if (in.size() == 3) bias_only.bias = in[2];
+  forward(in[0], in[1], bias_only, out, attrs);
 }
 
 void conv2d_input_grad_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
@@ -324,6 +375,11 @@ void conv2d_weight_grad_cuda(std::span<const Tensor> in, const Tensor& out, cons
 }
 
 }  // namespace
+
+void conv2d_forward_with_epilogue(const Tensor& x, const Tensor& w, const cpu::ConvEpilogue& epilogue,
+                                  const Tensor& out, const Attrs& attrs) {
+  forward(x, w, epilogue, out, attrs);
+}
 
 void register_conv_kernels() {
   register_kernel(OpKind::conv2d, DeviceType::CUDA, conv2d_cuda);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/gemm.h"
 
 namespace duet::cuda::gemm_dev {
@@ -40,10 +41,9 @@ __device__ inline void tile_coords(I t, I tiles_m, I tiles_n, I& tm, I& tn) {
   tn = r / rows;
 }
 
-// The epilogue's ReLU is eager's relu (elementwise_unary.cu ReluOp): NaN kept, -0 gives +0,
-// so a fused matmul + bias + relu gives the bits of the three ops run one by one (Note
-// [Epilogue bits] in kernels/cpu/gemm.h; the bias is added only where there is one).
-__device__ inline float relu_if(float v, bool relu) { return relu && !(v > 0.f || v != v) ? 0.f : v; }
-__device__ inline double relu_if(double v, bool relu) { return relu && !(v > 0.0 || v != v) ? 0.0 : v; }
+// The epilogue's ReLU is eager's relu (epilogue.cuh), so a fused matmul + bias + relu gives
+// the bits of the three ops run one by one (Note [Epilogue bits] in kernels/cpu/gemm.h; the
+// bias is added only where there is one).
+using cuda::relu_if;
 
 }  // namespace duet::cuda::gemm_dev
