@@ -1,5 +1,5 @@
 // Convolution benchmarks: every conv layer of the fashion-lenet (batch 64) and
-// fashion-resnet (batch 128) workloads, forward, input gradient (dgrad) and weight
+// fashion-resnet (batch 128) workloads (conv_layers.h), forward, input gradient (dgrad) and weight
 // gradient (wgrad) each, through the ops' CPU kernels (kernels/cpu/conv.cpp), float32.
 // Each row runs on duet's kernels and again on oneDNN's (the DUET_CONV backends,
 // kernels/cpu/conv_backend.h; in a build without oneDNN its rows report that they skipped).
@@ -14,30 +14,12 @@
 #include <vector>
 
 #include "bench/bench_common.h"
-#include "core/dispatch.h"
-#include "core/functions.h"
-#include "core/ops/conv_geometry.h"
+#include "bench/conv_layers.h"
 #include "kernels/cpu/conv_backend.h"
 #include "kernels/cpu/conv_winograd.h"
 
 namespace duet::bench {
 namespace {
-
-struct ConvLayer {
-  std::string name;
-  int64_t N, C, H, W, OC, K, stride, pad;
-};
-
-const std::vector<ConvLayer> kLayers = {
-    {"lenet_conv1", 64, 1, 28, 28, 6, 5, 1, 2},      {"lenet_conv2", 64, 6, 14, 14, 16, 5, 1, 0},
-    {"resnet_stem", 128, 1, 28, 28, 16, 3, 1, 1},    {"resnet_s1_3x3", 128, 16, 28, 28, 16, 3, 1, 1},
-    {"resnet_s2_down", 128, 16, 28, 28, 32, 3, 2, 1}, {"resnet_s2_3x3", 128, 32, 14, 14, 32, 3, 1, 1},
-    {"resnet_s2_1x1", 128, 16, 28, 28, 32, 1, 2, 0}, {"resnet_s3_down", 128, 32, 14, 14, 64, 3, 2, 1},
-    {"resnet_s3_3x3", 128, 64, 7, 7, 64, 3, 1, 1},   {"resnet_s3_1x1", 128, 32, 14, 14, 64, 1, 2, 0},
-};
-
-enum class Pass { Forward, InputGrad, WeightGrad };
-const char* pass_name(Pass p) { return p == Pass::Forward ? "forward" : p == Pass::InputGrad ? "dgrad" : "wgrad"; }
 
 // Selects a convolution backend (and duet's Winograd on or off) for one benchmark and
 // restores the defaults afterwards.
@@ -47,33 +29,17 @@ struct UseConvBackend {
   cpu::ConvWinogradScope winograd_;
 };
 
-void bm_conv(benchmark::State& state, ConvLayer l, Pass pass, cpu::ConvBackend backend, bool winograd) {
+void bm_conv(benchmark::State& state, ConvLayer l, cpu::ConvPass pass, cpu::ConvBackend backend, bool winograd) {
   if (!cpu::conv_backend_available(backend)) {
     state.SkipWithError("this build has no oneDNN (install libdnnl-dev and configure with DUET_ONEDNN=AUTO or ON)");
     return;
   }
   settle_pools(backend == cpu::ConvBackend::OneDNN ? PoolOwner::OneDnn : PoolOwner::Duet);
   const UseConvBackend use(backend, winograd);
-  const Attrs attrs = Attrs()
-                          .set("stride", std::vector<int64_t>{l.stride, l.stride})
-                          .set("padding", std::vector<int64_t>{l.pad, l.pad})
-                          .set("dilation", std::vector<int64_t>{1, 1})
-                          .set("groups", int64_t(1));
-  const Window2d g = Window2d::conv(attrs, l.K, l.K);
-  const int64_t OH = g.out_h(l.H), OW = g.out_w(l.W);
-  Tensor x = randn({l.N, l.C, l.H, l.W}), w = randn({l.OC, l.C, l.K, l.K}), dy = randn({l.N, l.OC, OH, OW});
-  Tensor b = randn({l.OC});
-  auto call = [&] {
-    switch (pass) {
-      case Pass::Forward: return apply(OpKind::conv2d, {x, w, b}, attrs);
-      case Pass::InputGrad:
-        return apply(OpKind::conv2d_input_grad, {dy, w}, Attrs(attrs).set("input_shape", x.sizes()));
-      default: return apply(OpKind::conv2d_weight_grad, {dy, x}, Attrs(attrs).set("weight_shape", w.sizes()));
-    }
-  };
-  call();  // warm-up
-  for (auto _ : state) benchmark::DoNotOptimize(call());
-  const double flops = 2.0 * double(l.N * l.OC * OH * OW) * double(l.C * l.K * l.K);
+  const ConvLayerOperands ops(l, Device::cpu());
+  ops.call(pass);  // warm-up
+  for (auto _ : state) benchmark::DoNotOptimize(ops.call(pass));
+  const double flops = ops.flops();
   const double peak = gemm_peak_gflops();
   state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["pct_peak"] =
@@ -83,12 +49,12 @@ void bm_conv(benchmark::State& state, ConvLayer l, Pass pass, cpu::ConvBackend b
 }  // namespace
 
 void register_conv_benchmarks() {
-  for (const ConvLayer& l : kLayers)
-    for (Pass p : {Pass::Forward, Pass::InputGrad, Pass::WeightGrad})
+  for (const ConvLayer& l : kConvLayers)
+    for (cpu::ConvPass p : {cpu::ConvPass::Forward, cpu::ConvPass::InputGrad, cpu::ConvPass::WeightGrad})
       for (const char* variant : {"duet", "duet_direct", "onednn"}) {
         const bool onednn = std::string(variant) == "onednn";
         if (std::string(variant) == "duet_direct" && (l.K != 3 || l.stride != 1)) continue;
-        benchmark::RegisterBenchmark(("conv/" + l.name + "/" + pass_name(p) + "/" + variant).c_str(), bm_conv, l, p,
+        benchmark::RegisterBenchmark(("conv/" + l.name + "/" + conv_pass_name(p) + "/" + variant).c_str(), bm_conv, l, p,
                                      onednn ? cpu::ConvBackend::OneDNN : cpu::ConvBackend::Duet,
                                      std::string(variant) != "duet_direct")
             ->Unit(benchmark::kMillisecond)
