@@ -106,6 +106,28 @@ inline void check_conv_fusion(const Geometry& geo, DType dtype, Tail tail, Devic
   CHECK(differing(want, got) == 0);
 }
 
+// relu(batch_norm(x)) with eval statistics, eagerly and compiled, on `device`: one fused
+// batch-norm node with eager's bits. (Training's batch statistics are checked in run_net,
+// where they come with their running averages.)
+inline void check_batch_norm_relu(DType dtype, bool channels_last, Device device = Device::cpu()) {
+  const Shape shape = channels_last ? Shape{4, 5, 6, 3} : Shape{4, 3, 5, 6};
+  Tensor x = draws(shape, dtype, 11, true).to(device);
+  Tensor mean = draws({3}, dtype, 12).to(device), var = abs(draws({3}, dtype, 13)).to(device);
+  Tensor gamma = draws({3}, dtype, 14).to(device), beta = draws({3}, dtype, 15).to(device);
+  Fn f = [&](const std::vector<Tensor>& in) {
+    const Tensor xs = channels_last ? in[0].permute({0, 3, 1, 2}) : in[0];
+    return relu(F::batch_norm(xs, mean, var, gamma, beta, /*training=*/false));
+  };
+  const Tensor want = f({x});
+  auto compiled = graph::compile([&](const std::vector<Tensor>& v) { return std::vector<Tensor>{f(v)}; },
+                                 {.warmup_calls = 0});
+  const Tensor got = compiled({x})[0];
+  INFO(dtype_name(dtype), channels_last ? " channels-last" : "", " on ", device, "\n", compiled.report().str());
+  CHECK(compiled.report().batch_norm_relus == 1);
+  CHECK(fused_names(compiled) == "batch_norm+relu");
+  CHECK(differing(want, got) == 0);
+}
+
 // conv-relu, conv(groups 2, stride 2)-BN-relu, conv 1x1-BN, pooled to 5 logits.
 inline std::shared_ptr<nn::Sequential> small_convnet() {
   using M = std::shared_ptr<nn::Module>;

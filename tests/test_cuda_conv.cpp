@@ -29,6 +29,7 @@
 #include "kernels/cpu/conv_backend.h"
 #include "kernels/cuda/cudnn_softmax.h"
 #include "tests/cuda_test_support.h"
+#include "tests/cudnn_conv_scope.h"
 #include "tests/reference/op_cases.h"
 #include "tests/reference/reference_conv.h"
 #include "tests/test_support.h"
@@ -36,6 +37,7 @@
 using namespace duet;
 using duet::cases::Inputs;
 using duet::cases::Layout;
+using duet::testing::CudnnConvScope;
 using duet::testing::skip_without_gpu;
 using duet::testing::to_gpu_same_layout;
 
@@ -145,14 +147,8 @@ TEST_CASE("cuda conv2d: tiled and direct kernels and both gradients against floa
 
 TEST_CASE("cuda conv2d on cuDNN (DUET_CONV=cudnn): all three passes against float64 references, repeatable") {
   if (skip_without_gpu()) return;
-  if (!cuda::cudnn_available()) {
-    MESSAGE("skipped: this build did not find cuDNN");
-    return;
-  }
-  struct Reset {
-    ~Reset() { cuda::set_conv_backend("duet"); }
-  } reset;
-  cuda::set_conv_backend("cudnn");
+  const CudnnConvScope cudnn;
+  if (!cudnn.selected) return;
   check_conv_cases(612, {Layout::Contiguous, Layout::Transposed, Layout::Strided}, "cudnn: ");
 }
 

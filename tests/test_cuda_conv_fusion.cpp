@@ -10,13 +10,14 @@
 #include "graph/capture.h"
 #include "graph/fusion.h"
 #include "graph/lowering.h"
-#include "kernels/cpu/conv_backend.h"
 #include "tests/conv_fusion_cases.h"
 #include "tests/cuda_test_support.h"
+#include "tests/cudnn_conv_scope.h"
 
 using namespace duet;
 using namespace duet::testing::conv_fusion;
 using duet::testing::kGpu;
+using duet::testing::CudnnConvScope;
 using duet::testing::skip_without_gpu;
 
 namespace {
@@ -64,38 +65,15 @@ TEST_CASE("cuda: conv2d + relu, + eval batch norm, + both: one conv kernel with 
 
 TEST_CASE("cuda: on cuDNN, fused convs keep cuDNN's eager bits") {
   if (skip_without_gpu()) return;
-  if (!cuda::conv_backend_available(cuda::ConvBackend::Cudnn)) {
-    MESSAGE("skipped: this build did not find cuDNN");
-    return;
-  }
-  struct Reset {
-    ~Reset() { cuda::set_conv_backend("duet"); }
-  } reset;
-  cuda::set_conv_backend("cudnn");
+  const CudnnConvScope cudnn;
+  if (!cudnn.selected) return;
   check_all_conv_fusions();
 }
 
 TEST_CASE("cuda: batch_norm + relu: one batch-norm kernel with eager's bits") {
   if (skip_without_gpu()) return;
   for (DType dtype : {DType::Float32, DType::Float64})
-    for (bool channels_last : {false, true}) {
-      const Shape shape = channels_last ? Shape{4, 5, 6, 3} : Shape{4, 3, 5, 6};
-      Tensor x = draws(shape, dtype, 11, true).to(kGpu);
-      Tensor mean = draws({3}, dtype, 12).to(kGpu), var = abs(draws({3}, dtype, 13)).to(kGpu);
-      Tensor gamma = draws({3}, dtype, 14).to(kGpu), beta = draws({3}, dtype, 15).to(kGpu);
-      Fn f = [&](const std::vector<Tensor>& in) {
-        const Tensor xs = channels_last ? in[0].permute({0, 3, 1, 2}) : in[0];
-        return relu(F::batch_norm(xs, mean, var, gamma, beta, /*training=*/false));
-      };
-      const Tensor want = f({x});
-      auto compiled = graph::compile([&](const std::vector<Tensor>& v) { return std::vector<Tensor>{f(v)}; },
-                                     {.warmup_calls = 0});
-      const Tensor got = compiled({x})[0];
-      INFO(dtype_name(dtype), channels_last ? " channels-last" : "", "\n", compiled.report().str());
-      CHECK(compiled.report().batch_norm_relus == 1);
-      CHECK(fused_names(compiled) == "batch_norm+relu");
-      CHECK(differing(want, got) == 0);
-    }
+    for (bool channels_last : {false, true}) check_batch_norm_relu(dtype, channels_last, kGpu);
 }
 
 TEST_CASE("cuda: a conv network with batch norm trains and evaluates compiled with eager's bits, fused") {

@@ -39,26 +39,7 @@ TEST_CASE("on a vendor conv backend (oneDNN), fused convs keep that backend's ea
 
 TEST_CASE("batch_norm + relu, training and eval statistics: one batch-norm call with eager's bits") {
   for (DType dtype : {DType::Float32, DType::Float64})
-    for (bool channels_last : {false, true}) {
-      const Shape shape = channels_last ? Shape{4, 5, 6, 3} : Shape{4, 3, 5, 6};
-      Tensor x = draws(shape, dtype, 11, true);
-      Tensor mean = draws({3}, dtype, 12), var = abs(draws({3}, dtype, 13));
-      Tensor gamma = draws({3}, dtype, 14), beta = draws({3}, dtype, 15);
-      // Eval: the given statistics. (Training's batch statistics are checked in the
-      // network below, where they come with their running averages.)
-      Fn f = [&](const std::vector<Tensor>& in) {
-        const Tensor xs = channels_last ? in[0].permute({0, 3, 1, 2}) : in[0];
-        return relu(F::batch_norm(xs, mean, var, gamma, beta, /*training=*/false));
-      };
-      const Tensor want = f({x});
-      auto compiled = graph::compile([&](const std::vector<Tensor>& v) { return std::vector<Tensor>{f(v)}; },
-                                     {.warmup_calls = 0});
-      const Tensor got = compiled({x})[0];
-      INFO(dtype_name(dtype), channels_last ? " channels-last" : "", "\n", compiled.report().str());
-      CHECK(compiled.report().batch_norm_relus == 1);
-      CHECK(fused_names(compiled) == "batch_norm+relu");
-      CHECK(differing(want, got) == 0);
-    }
+    for (bool channels_last : {false, true}) check_batch_norm_relu(dtype, channels_last);
 }
 
 TEST_CASE("a conv value with another user is not fused; without fusion the graph keeps the ops") {
