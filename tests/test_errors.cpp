@@ -11,6 +11,7 @@
 #include "tests/test_support.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
+#include "nn/nn.h"
 
 using namespace duet;
 using testing::values_of;
@@ -298,6 +299,23 @@ TEST_CASE("convolution and pooling: dims, channels, groups and windows") {
   EXPECT_ERROR(avg_pool2d(f32({8, 8}), {2}), "avg_pool2d", "4-D", "float32[8, 8]");
   EXPECT_ERROR(adaptive_avg_pool2d(f32({1, 3, 8, 8}), {0}), "adaptive_avg_pool2d", "output_size must be positive");
   EXPECT_ERROR(adaptive_avg_pool2d(f32({1, 3, 0, 8}), {2}), "adaptive_avg_pool2d", "non-empty H and W");
+}
+
+TEST_CASE("layer norm: normalised shape, affine shapes and dtypes") {
+  namespace F = nn::functional;
+  EXPECT_ERROR(F::layer_norm(f32({4, 6}), {5}), "layer_norm", "normalized_shape [5]", "last dims",
+               "float32[4, 6]");
+  EXPECT_ERROR(F::layer_norm(f32({4, 6}), {6}, f32({5})), "layer_norm", "weight must have the normalised shape [6]",
+               "float32[5]");
+  EXPECT_ERROR(F::layer_norm(f32({4, 6}), {6}, f32({6}), zeros({6}, DType::Float64)), "layer_norm",
+               "bias float64[6] must have the input's dtype float32");
+  EXPECT_ERROR(F::layer_norm(zeros({4, 6}, DType::Int64), {6}), "layer_norm", "float32 or float64", "int64[4, 6]");
+  EXPECT_ERROR(apply(OpKind::layer_norm, {f32({4, 6})}, Attrs().set("normalized_dims", int64_t(3)).set("eps", 1e-5)),
+               "layer_norm", "normalized_dims 3", "between 1 and the input's 2 dims");
+  EXPECT_ERROR(apply(OpKind::layer_norm_backward, {f32({4, 5}), f32({4, 6})},
+                     Attrs().set("normalized_dims", int64_t(1)).set("eps", 1e-5)),
+               "layer_norm_backward", "output gradient float32[4, 5] must match the input float32[4, 6]");
+  EXPECT_ERROR(nn::LayerNorm(Shape{}), "LayerNorm", "normalized_shape must be non-empty");
 }
 
 TEST_CASE("batch norm: dims, channels and dtypes") {

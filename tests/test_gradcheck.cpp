@@ -152,6 +152,23 @@ void add_batch_norm_rows(std::map<std::string, CaseMaker>& t) {
     };
 }
 
+// Layer normalisation over 1 or 2 trailing dims, with and without its affine operands; the
+// backward ops refuse their own gradients (see below).
+void add_layer_norm_rows(std::map<std::string, CaseMaker>& t) {
+  auto norm = [](int64_t k) { return Attrs().set("normalized_dims", k).set("eps", 1e-5); };
+  t["layer_norm"] = [=] {
+    return std::vector<Case>{
+        {"last dim, weight and bias", {leaf({3, 5}), leaf({5}), leaf({5})}, op_fn(OpKind::layer_norm, norm(1))},
+        {"two dims, transposed input, weight only", {transposed_leaf({6, 2}).reshape({3, 2, 2}), leaf({2, 2})},
+         op_fn(OpKind::layer_norm, norm(2))},
+        {"no affine", {leaf({2, 3, 4})}, op_fn(OpKind::layer_norm, norm(1))}};
+  };
+  for (const char* name : {"layer_norm_backward", "layer_norm_backward_affine"})
+    t[name] = [=] {
+      return std::vector<Case>{{"2-D", {leaf({3, 4}), leaf({3, 4})}, op_fn(op_by_name(name), norm(1))}};
+    };
+}
+
 std::map<std::string, CaseMaker> make_table() {
   std::map<std::string, CaseMaker> t;
   auto unary = [&](const char* name, double lo, double hi, Attrs a = {}) {
@@ -264,6 +281,7 @@ std::map<std::string, CaseMaker> make_table() {
   };
   add_conv_rows(t);
   add_batch_norm_rows(t);
+  add_layer_norm_rows(t);
   return t;
 }
 
@@ -287,7 +305,8 @@ TEST_CASE("gradcheck: every differentiable op") {
       INFO(name, " / ", c.label);
       // Their rules refuse (double backward is not implemented) rather than drop the gradient.
       if (op == OpKind::max_pool2d_backward || op == OpKind::batch_norm_backward_reduce ||
-          op == OpKind::batch_norm_backward) {
+          op == OpKind::batch_norm_backward || op == OpKind::layer_norm_backward ||
+          op == OpKind::layer_norm_backward_affine) {
         CHECK_THROWS_WITH_AS(gradcheck(c.fn, c.inputs), doctest::Contains("not implemented"), Error);
         continue;
       }

@@ -31,6 +31,10 @@ DUET_SHAPE_FN(conv2d_input_grad_shape)
 DUET_SHAPE_FN(conv2d_weight_grad_shape)
 DUET_SHAPE_FN(pool2d_shape)
 DUET_SHAPE_FN(adaptive_pool2d_shape)
+// layer_norm.cpp
+DUET_SHAPE_FN(layer_norm_shape)
+DUET_SHAPE_FN(layer_norm_backward_shape)
+DUET_SHAPE_FN(layer_norm_affine_shape)
 // batch_norm.cpp
 DUET_SHAPE_FN(batch_norm_stats_shape)
 DUET_SHAPE_FN(batch_norm_shape)

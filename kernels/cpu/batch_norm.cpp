@@ -31,6 +31,7 @@
 #include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/elementwise_simd.h"
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/row_major.h"
 
 // GCC 12 reports false (maybe-)uninitialized warnings from inside its own AVX-512
 // intrinsic headers (the "undefined" source operand of the unmasked forms).
@@ -39,40 +40,6 @@
 
 namespace duet::cpu {
 namespace {
-
-// A tensor's values in row-major order: in place when contiguous, else gathered.
-template <typename T>
-class RowMajor {
- public:
-  explicit RowMajor(const Tensor& t) {
-    if (t.is_contiguous()) {
-      p_ = t.data<T>();
-      return;
-    }
-    copy_.resize(size_t(t.numel()));
-    const int64_t nd = t.dim();
-    std::vector<int64_t> idx(size_t(nd), 0);
-    const T* src = t.data<T>();
-    int64_t off = 0;
-    for (T& v : copy_) {
-      v = src[off];
-      for (int64_t d = nd - 1; d >= 0; --d) {  // odometer step
-        if (++idx[size_t(d)] < t.size(d)) {
-          off += t.stride(d);
-          break;
-        }
-        off -= t.stride(d) * (t.size(d) - 1);
-        idx[size_t(d)] = 0;
-      }
-    }
-    p_ = copy_.data();
-  }
-  const T* data() const { return p_; }
-
- private:
-  const T* p_ = nullptr;
-  std::vector<T> copy_;
-};
 
 struct NCS {
   int64_t N, C, S;

@@ -16,6 +16,7 @@
 // runs give the same bits. Figures: not yet measured on a GPU.
 #include <cmath>
 
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/fused_kernels.h"
 #include "kernels/cuda/nchw.cuh"
@@ -23,8 +24,6 @@
 
 namespace duet::cuda {
 namespace {
-
-constexpr unsigned kAllLanes = 0xffffffffu;
 
 // (N, C, ...) with up to 2 trailing dims as (N, C, H, W): missing dims have size 1.
 template <typename T>
@@ -36,19 +35,6 @@ Nchw<T> as_nchw(const Tensor& t) {
   if (t.dim() == 3) r.w = t.size(2), r.sw = t.stride(2);
   if (t.dim() == 4) r.h = t.size(2), r.w = t.size(3), r.sh = t.stride(2), r.sw = t.stride(3);
   return r;
-}
-
-// The block's sum, in thread 0 (256 threads).
-__device__ double block_sum(double v) {
-  __shared__ double warp_sums[kThreads / 32];
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kAllLanes, v, o);
-  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = v;
-  __syncthreads();
-  double total = 0;
-  if (threadIdx.x == 0)
-    for (int w = 0; w < kThreads / 32; ++w) total += warp_sums[w];
-  __syncthreads();
-  return total;
 }
 
 // Element k of channel c (k < N * H * W, in (n, h, w) order).
@@ -64,7 +50,7 @@ __global__ void stats_kernel(Nchw<const T> x, T* out) {
   double s = 0;
   for (int64_t k = threadIdx.x; k < M; k += blockDim.x) s += channel_value(x, c, k);
   __shared__ double mean;
-  const double total = block_sum(s);
+  const double total = block_sum_all(s);
   if (threadIdx.x == 0) mean = total / double(M);
   __syncthreads();
   double sq = 0;
@@ -72,7 +58,7 @@ __global__ void stats_kernel(Nchw<const T> x, T* out) {
     const double d = channel_value(x, c, k) - mean;
     sq += d * d;
   }
-  const double sq_total = block_sum(sq);
+  const double sq_total = block_sum_all(sq);
   if (threadIdx.x == 0) {
     out[c] = T(mean);
     out[x.c + c] = T(sq_total / double(M));
@@ -90,7 +76,7 @@ __global__ void backward_reduce_kernel(Nchw<const T> dy, Nchw<const T> x, Channe
     s += g;
     sx += g * (channel_value(x, c, k) - m) * invstd;
   }
-  const double sum_dy = block_sum(s), sum_dy_xhat = block_sum(sx);
+  const double sum_dy = block_sum_all(s), sum_dy_xhat = block_sum_all(sx);
   if (threadIdx.x == 0) {
     out[c] = T(sum_dy);
     out[x.c + c] = T(sum_dy_xhat);

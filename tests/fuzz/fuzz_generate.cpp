@@ -161,7 +161,7 @@ class Generator {
     return r_.pick(options);
   }
 
-  // Convolution, pooling or batch norm on slot a (Code::ConvPool); a candidate the ops
+  // Convolution, pooling, batch norm or layer norm on slot a (Code::ConvPool); a candidate the ops
   // refuse (a shape or dtype they do not take) is dropped by try_add like any other.
   Instr conv_pool_instr(int a) {
     const Tensor& x = T(a);
@@ -190,6 +190,17 @@ class Generator {
       in.b = stat();
       in.c = stat();
       in.flag = r_.chance(0.7);
+    } else if (in.sub == kLayerNorm) {
+      if (x.dim() < 1) return view_instr(a);
+      const int64_t k = r_.uniform(1, std::min<int64_t>(2, x.dim()));
+      const Shape rows(x.sizes().end() - k, x.sizes().end());
+      auto affine = [&](double p) {
+        return r_.chance(p) ? pick_slot([&](const Tensor& t) { return t.dtype() == x.dtype() && t.sizes() == rows; })
+                            : -1;
+      };
+      in.ints = {k};
+      in.b = affine(0.7);
+      in.c = affine(0.5);
     }
     return in;
   }

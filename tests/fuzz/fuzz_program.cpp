@@ -96,6 +96,8 @@ Tensor conv_pool(const Instr& in, const std::vector<Tensor>& v) {
     case kMaxPool: return max_pool2d(as_image(a), {k[0]}, {k[1]});
     case kAvgPool: return avg_pool2d(as_image(a), {k[0]}, {k[1]});
     case kGlobalPool: return adaptive_avg_pool2d(as_image(a), {1});
+    case kLayerNorm: return nn::functional::layer_norm(a, Shape(a.sizes().end() - k[0], a.sizes().end()), slot(in.b),
+                                                       slot(in.c));
     default: return nn::functional::batch_norm(a, slot(in.b), slot(in.c), {}, {}, in.flag);
   }
 }

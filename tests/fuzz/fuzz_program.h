@@ -94,9 +94,10 @@ enum class Code : uint8_t {
                   // (as an image) and bias c (c < 0: none), stride ints[0], padding ints[1];
                   // max/avg pooling with kernel ints[0], stride ints[1]; global average
                   // pooling; batch_norm(a) with running statistics b and c (updated in place
-                  // when training = flag)
+                  // when training = flag); layer_norm(a) over its last ints[0] dims with
+                  // weight b and bias c (< 0: none)
 };
-enum ConvPoolSub : int { kConv, kMaxPool, kAvgPool, kGlobalPool, kBatchNorm, kNumConvPoolSubs };
+enum ConvPoolSub : int { kConv, kMaxPool, kAvgPool, kGlobalPool, kBatchNorm, kLayerNorm, kNumConvPoolSubs };
 
 enum ViewSub : int {
   kTranspose, kPermute, kSlice, kSelect, kReshape, kViewOnly, kExpand, kUnsqueeze, kSqueeze, kFlatten, kNumViewSubs

@@ -36,6 +36,9 @@ const std::map<std::string, Generator>& op_case_table() {
       // batch normalisation
       {"batch_norm_stats", batch_norm_cases}, {"batch_norm", batch_norm_cases},
       {"batch_norm_backward_reduce", batch_norm_cases}, {"batch_norm_backward", batch_norm_cases},
+      // layer normalisation
+      {"layer_norm", layer_norm_cases}, {"layer_norm_backward", layer_norm_cases},
+      {"layer_norm_backward_affine", layer_norm_cases},
       // factories
       {"full", full_cases}, {"arange", arange_cases}, {"linspace", linspace_cases}, {"eye", eye_cases},
       {"rand_uniform", random_cases}, {"rand_normal", random_cases}, {"randint", random_cases},
