@@ -37,6 +37,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
                   double eps = 1e-5);
 
+// Rows of weight [V, D] looked up by integer indices of any shape, as
+// torch.nn.functional.embedding: the result is indices.shape + [D]. Its gradient adds each
+// position's row into the weight's gradient in index order, repeated indices included
+// (index_select's rule: a deterministic scatter_add). An index outside [0, V) is a
+// duet::Error naming the index and the table's size. (padding_idx and max_norm: not yet.)
+Tensor embedding(const Tensor& indices, const Tensor& weight);
+
 struct CrossEntropyOptions {
   Reduction reduction = Reduction::Mean;
   int64_t ignore_index = -100;

@@ -6,6 +6,7 @@
 #include "nn/layers/activation.h"
 #include "nn/layers/batch_norm.h"
 #include "nn/layers/conv.h"
+#include "nn/layers/embedding.h"
 #include "nn/layers/layer_norm.h"
 #include "nn/layers/linear.h"
 #include "nn/layers/sequential.h"
