@@ -110,6 +110,15 @@ Tensor var(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false
 Tensor std(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, double correction = 1);
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+// The largest (smallest) value along `dim` and its int64 index, as torch.max(x, dim) and
+// torch.min(x, dim): the index is argmax's (argmin's), the value x's element there, so the
+// gradient goes to that one element as in PyTorch (amax/amin share it among ties).
+//   auto [values, indices] = max(logits, -1);
+struct ValuesIndices {
+  Tensor values, indices;
+};
+ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim = false);
+ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 

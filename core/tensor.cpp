@@ -193,6 +193,13 @@ Tensor Tensor::mean(std::vector<int64_t> dims, bool keepdim) const { return duet
 Tensor Tensor::amax(std::vector<int64_t> dims, bool keepdim) const { return duet::amax(*this, std::move(dims), keepdim); }
 Tensor Tensor::amin(std::vector<int64_t> dims, bool keepdim) const { return duet::amin(*this, std::move(dims), keepdim); }
 Tensor Tensor::argmax(int64_t d, bool keepdim) const { return duet::argmax(*this, d, keepdim); }
+Tensor Tensor::prod(std::vector<int64_t> dims, bool keepdim) const { return duet::prod(*this, std::move(dims), keepdim); }
+Tensor Tensor::var(std::vector<int64_t> dims, bool keepdim, double correction) const {
+  return duet::var(*this, std::move(dims), keepdim, correction);
+}
+Tensor Tensor::std(std::vector<int64_t> dims, bool keepdim, double correction) const {
+  return duet::std(*this, std::move(dims), keepdim, correction);
+}
 Tensor Tensor::matmul(const Tensor& other) const { return duet::matmul(*this, other); }
 Tensor Tensor::exp() const { return duet::exp(*this); }
 Tensor Tensor::log() const { return duet::log(*this); }
@@ -206,6 +213,18 @@ Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(b, a)); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(b, a)); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(b, a)); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(b, a)); }
+Tensor operator<(double a, const Tensor& b) { return lt(scalar_like(a, b), b); }
+Tensor operator<=(double a, const Tensor& b) { return le(scalar_like(a, b), b); }
+Tensor operator>(double a, const Tensor& b) { return gt(scalar_like(a, b), b); }
+Tensor operator>=(double a, const Tensor& b) { return ge(scalar_like(a, b), b); }
 Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
 Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(b, a)); }
 Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }

@@ -112,6 +112,9 @@ class Tensor {
   Tensor amax(std::vector<int64_t> dims = {}, bool keepdim = false) const;
   Tensor amin(std::vector<int64_t> dims = {}, bool keepdim = false) const;
   Tensor argmax(int64_t dim, bool keepdim = false) const;
+  Tensor prod(std::vector<int64_t> dims = {}, bool keepdim = false) const;
+  Tensor var(std::vector<int64_t> dims = {}, bool keepdim = false, double correction = 1) const;
+  Tensor std(std::vector<int64_t> dims = {}, bool keepdim = false, double correction = 1) const;
   Tensor matmul(const Tensor& other) const;
   Tensor exp() const;
   Tensor log() const;
@@ -179,5 +182,20 @@ Tensor operator+(double a, const Tensor& b);
 Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
+// Ordering comparisons, elementwise, bool results (lt, le, gt, ge with broadcasting; a
+// plain number is scalar_like's 0-dim tensor): `x > 0`, `0.5 <= p`. (== and != keep their
+// C++ meaning for handles; elementwise equality is eq and ne.)
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, double b);
+Tensor operator<=(const Tensor& a, double b);
+Tensor operator>(const Tensor& a, double b);
+Tensor operator>=(const Tensor& a, double b);
+Tensor operator<(double a, const Tensor& b);
+Tensor operator<=(double a, const Tensor& b);
+Tensor operator>(double a, const Tensor& b);
+Tensor operator>=(double a, const Tensor& b);
 
 }  // namespace duet

@@ -248,3 +248,31 @@ TEST_CASE("every op in the registry is well formed") {
   }
   CHECK_THROWS_AS(op_by_name("no_such_op"), Error);
 }
+
+TEST_CASE("plain numbers in comparisons; var, std and prod methods; max and min along a dim") {
+  const Tensor x = tensor(std::vector<double>{-1, 0.5, 2, 0, 3, -4}, {2, 3});
+  auto bools = [](const Tensor& t) { return t.to(DType::Int64).to_vector<int64_t>(); };
+  CHECK((x > 0).dtype() == DType::Bool);
+  CHECK(bools(x > 0) == std::vector<int64_t>{0, 1, 1, 0, 1, 0});
+  CHECK(bools(x <= 0.5) == std::vector<int64_t>{1, 1, 0, 1, 0, 1});
+  CHECK(bools(0 < x) == bools(x > 0));
+  CHECK(bools(1 >= x) == std::vector<int64_t>{1, 1, 0, 1, 0, 1});
+  CHECK(bools(x < x.t().t() + 1) == std::vector<int64_t>(6, 1));
+  CHECK(bools(arange(0, 4) > 1.5) == std::vector<int64_t>{0, 0, 1, 1});  // int64 against a fraction
+  CHECK((1 - x).to_vector<float>() == std::vector<float>{2, 0.5, -1, 1, -2, 5});
+  CHECK(x.prod({1}).to_vector<float>() == std::vector<float>{-1, 0});
+  CHECK(x.var({1}).to_vector<float>() == var(x, {1}).to_vector<float>());
+  CHECK(x.std({}, false, 0).item<float>() == doctest::Approx(std::sqrt(30.25 / 6 - std::pow(0.5 / 6, 2))));
+  // max/min along a dim: values and indices together, the gradient to the chosen element.
+  const Tensor y = tensor(std::vector<double>{1, 5, 5, 2, -3, 0}, {2, 3}).requires_grad_();
+  auto [values, indices] = max(y, 1);
+  CHECK(values.to_vector<float>() == std::vector<float>{5, 2});
+  CHECK(indices.dtype() == DType::Int64);
+  CHECK(indices.to_vector<int64_t>() == std::vector<int64_t>{1, 0});
+  values.sum().backward();
+  CHECK(y.grad().to_vector<float>() == std::vector<float>{0, 1, 0, 1, 0, 0});  // one of the tied 5s
+  auto [lo, at] = min(y.detach(), 0, /*keepdim=*/true);
+  CHECK(lo.sizes() == Shape{1, 3});
+  CHECK(lo.to_vector<float>() == std::vector<float>{1, -3, 0});
+  CHECK(at.to_vector<int64_t>() == std::vector<int64_t>{0, 1, 1});
+}

@@ -118,6 +118,17 @@ Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
   return apply(OpKind::argmin, {x}, arg_attrs(dim, keepdim));
 }
+namespace {
+ValuesIndices extreme_along(const Tensor& x, int64_t dim, bool keepdim, bool largest) {
+  const Tensor kept = largest ? argmax(x, dim, /*keepdim=*/true) : argmin(x, dim, /*keepdim=*/true);
+  const int64_t d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim(), largest ? "max" : "min");
+  Tensor values = x.dim() == 0 ? x.clone() : gather(x, d, kept);
+  if (keepdim || x.dim() == 0) return {values, x.dim() == 0 ? kept.reshape({}) : kept};
+  return {values.squeeze(d), kept.squeeze(d)};
+}
+}  // namespace
+ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim) { return extreme_along(x, dim, keepdim, true); }
+ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim) { return extreme_along(x, dim, keepdim, false); }
 Tensor softmax(const Tensor& x, int64_t dim) { return apply(OpKind::softmax, {x}, Attrs().set("dim", dim)); }
 Tensor log_softmax(const Tensor& x, int64_t dim) { return apply(OpKind::log_softmax, {x}, Attrs().set("dim", dim)); }
 
