@@ -44,6 +44,25 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 // duet::Error naming the index and the table's size. (padding_idx and max_norm: not yet.)
 Tensor embedding(const Tensor& indices, const Tensor& weight);
 
+// x with `value` where mask (bool, broadcast to x) is true, as Tensor.masked_fill.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+
+// Attention as torch.nn.functional.scaled_dot_product_attention: q [..., L, E], k [..., S, E],
+// v [..., S, Ev] (leading dims broadcast) -> softmax(q k^T * scale + mask) v, [..., L, Ev].
+// attn_mask: bool (true: the position takes part) or of q's dtype (added to the scores),
+// broadcast to [..., L, S]; causal: position j takes part in row i when j <= i (the mask
+// aligned top-left, as PyTorch; not together with attn_mask); scale defaults to
+// 1 / sqrt(E); dropout_p > 0 drops attention weights (as PyTorch, whenever it is given).
+// A row whose positions are all masked gives zeros (and zero gradients), as PyTorch.
+// This is the composite (matmul, mask, softmax, matmul); the [L, S] scores exist in memory.
+struct AttentionOptions {
+  Tensor attn_mask;
+  double dropout_p = 0;
+  bool causal = false;
+  std::optional<double> scale;
+};
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options = {});
+
 struct CrossEntropyOptions {
   Reduction reduction = Reduction::Mean;
   int64_t ignore_index = -100;
