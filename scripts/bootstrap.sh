@@ -15,6 +15,7 @@ packages=(
   libcli11-dev         # examples/: the workload programs' command line
   nlohmann-json3-dev   # examples/: the workload programs' JSON records
   dataset-fashion-mnist  # the default training data (/usr/share/datasets/fashion-mnist)
+  fortunes             # char-gpt's text (/usr/share/games/fortunes, data/char_corpus.h)
 )
 
 missing=()

@@ -18,6 +18,8 @@
 #include "tests/test_support.h"
 #include "core/functions.h"
 #include "data/dataloader.h"
+#include "core/generator.h"
+#include "data/char_corpus.h"
 #include "data/dataset.h"
 #include "data/fashion_mnist.h"
 #include "data/idx.h"
@@ -490,4 +492,48 @@ TEST_CASE("DataLoader: batches, epochs and shuffling") {
     EXPECT_ERROR(loader.batch(loader.order(0), 3), "batch 3", "3 batches");
     EXPECT_ERROR(loader.set_epoch(-1), "epoch");
   }
+}
+
+TEST_CASE("CharCorpus: vocabulary, split, round trips and reproducible blocks") {
+  const std::string text = "hello, world\nhow are you?\nfine, thanks.\nbye\n";
+  const data::CharCorpus c(text);
+  CHECK(c.vocab().size() == 22);
+  CHECK(std::is_sorted(c.vocab().begin(), c.vocab().end()));
+  CHECK(c.size(data::CharCorpus::Split::Train) == int64_t(text.size()) * 9 / 10);
+  CHECK(c.size(data::CharCorpus::Split::Train) + c.size(data::CharCorpus::Split::Validation) == int64_t(text.size()));
+  CHECK(c.decode(c.encode("how are")) == "how are");
+  CHECK(c.encode("\n").item<int64_t>() == 0);  // the smallest byte has id 0
+  EXPECT_ERROR(c.encode("xyz"), "byte 120", "not in the corpus's vocabulary of 22 bytes");
+  manual_seed(3);
+  auto [x, y] = c.batch(data::CharCorpus::Split::Train, 4, 6);
+  CHECK(x.sizes() == Shape{4, 6});
+  CHECK(x.dtype() == DType::Int64);
+  // Each row is a window of the training text; y is x moved on by one.
+  const std::string train = text.substr(0, size_t(c.size(data::CharCorpus::Split::Train)));
+  for (int64_t r = 0; r < 4; ++r) {
+    const std::string xs = c.decode(x.select(0, r)), ys = c.decode(y.select(0, r));
+    CHECK(train.find(xs + ys.back()) != std::string::npos);
+    CHECK(xs.substr(1) == ys.substr(0, 5));
+  }
+  manual_seed(3);
+  auto [x2, y2] = c.batch(data::CharCorpus::Split::Train, 4, 6);
+  CHECK(x2.to_vector<int64_t>() == x.to_vector<int64_t>());
+  EXPECT_ERROR(c.batch(data::CharCorpus::Split::Validation, 2, 10), "CharCorpus::batch", "from a split of 5");
+}
+
+TEST_CASE("CharCorpus: Debian's fortunes") {
+  if (!std::filesystem::exists(data::kFortunesFileList)) {
+    MESSAGE("skipped: Debian's fortunes package is not installed (scripts/bootstrap.sh installs it)");
+    return;
+  }
+  const auto files = data::CharCorpus::fortune_files();
+  CHECK(files.size() >= 30);
+  CHECK(std::is_sorted(files.begin(), files.end()));
+  for (const std::string& f : files) CHECK(f.find('.', std::string(data::kFortunesDir).size()) == std::string::npos);
+  const data::CharCorpus c = data::CharCorpus::fortunes();
+  const int64_t n = c.size(data::CharCorpus::Split::Train) + c.size(data::CharCorpus::Split::Validation);
+  MESSAGE("fortunes: ", files.size(), " files, ", n, " bytes, a vocabulary of ", c.vocab_size());
+  CHECK(n > 1000000);
+  CHECK(c.vocab_size() > 90);
+  CHECK(c.vocab_size() <= 256);
 }
