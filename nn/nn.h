@@ -4,6 +4,7 @@
 #include "nn/functional.h"
 #include "nn/init.h"
 #include "nn/layers/activation.h"
+#include "nn/layers/attention.h"
 #include "nn/layers/batch_norm.h"
 #include "nn/layers/conv.h"
 #include "nn/layers/embedding.h"

@@ -15,6 +15,7 @@
 #include "core/generator.h"
 #include "graph/graph.h"
 #include "nn/nn.h"
+#include "optim/optim.h"
 #include "tests/test_support.h"
 
 using namespace duet;
@@ -160,4 +161,43 @@ TEST_CASE("causal attention forward and backward compiled equal eager") {
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < got.size(); ++i) CHECK(same_bits(got[i], want[i]));
   }
+}
+
+TEST_CASE("CausalSelfAttention: parameters, shapes, causality and a compiled step with eager's bits") {
+  manual_seed(10);
+  nn::CausalSelfAttention attn(8, 2);
+  const std::vector<std::string> names = attn.state_dict().keys();
+  CHECK(names == std::vector<std::string>{"c_attn.weight", "c_attn.bias", "c_proj.weight", "c_proj.bias"});
+  CHECK(attn.c_attn->weight.sizes() == Shape{24, 8});
+  const Tensor x = randn({2, 5, 8});
+  const Tensor y = attn.forward(x);
+  CHECK(y.sizes() == Shape{2, 5, 8});
+  // Position t sees positions <= t only: changing positions 3 and 4 leaves 0..2 as they were.
+  Tensor x2 = x.clone();
+  x2.narrow(1, 3, 2).fill_(7.0);
+  CHECK(same_bits(attn.forward(x2).narrow(1, 0, 3), y.narrow(1, 0, 3)));
+  CHECK_FALSE(same_bits(attn.forward(x2).narrow(1, 3, 2), y.narrow(1, 3, 2)));
+  EXPECT_ERROR(attn.forward(randn({2, 5, 6})), "CausalSelfAttention", "[B, T, 8]", "float32[2, 5, 6]");
+  EXPECT_ERROR(nn::CausalSelfAttention(10, 3), "multiple of num_heads 3");
+  // A training step, eagerly and compiled.
+  auto run = [&](bool compiled_mode) {
+    manual_seed(11);
+    nn::CausalSelfAttention a(8, 2);
+    optim::Adam opt(a.parameters(), 1e-2);
+    auto step = [&](const std::vector<Tensor>& in) {
+      opt.zero_grad();
+      Tensor loss = square(a.forward(in[0]) - in[0]).mean();
+      loss.backward();
+      opt.step();
+      return std::vector<Tensor>{loss.detach()};
+    };
+    auto compiled = graph::compile(step);
+    std::vector<Tensor> out;
+    for (int i = 0; i < 4; ++i) out.push_back((compiled_mode ? compiled({x}) : step({x}))[0]);
+    for (const Tensor& p : a.parameters()) out.push_back(p.detach().clone());
+    return out;
+  };
+  const auto eager = run(false), compiled = run(true);
+  REQUIRE(eager.size() == compiled.size());
+  for (size_t i = 0; i < eager.size(); ++i) CHECK(same_bits(eager[i], compiled[i]));
 }
