@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -76,6 +77,21 @@ inline void expect_error(const std::function<void()>& fn, std::initializer_list<
     return;
   }
   FAIL_CHECK(expr << ": did not throw");
+}
+
+// Runs a training run eagerly (run(false)) and compiled (run(true)), each returning its
+// values (losses, then parameters) as doubles, and checks that their bits agree; returns
+// the eager run's values for further checks.
+inline std::vector<double> check_compiled_matches_eager(const std::function<std::vector<double>(bool)>& run) {
+  const std::vector<double> eager = run(false), compiled = run(true);
+  REQUIRE(eager.size() == compiled.size());
+  CHECK(std::memcmp(eager.data(), compiled.data(), eager.size() * sizeof(double)) == 0);
+  return eager;
+}
+
+// t's values as doubles appended to `out` (any dtype, any device).
+inline void append_values(std::vector<double>& out, const Tensor& t) {
+  for (double v : t.to(Device::cpu()).to(DType::Float64).contiguous().to_vector<double>()) out.push_back(v);
 }
 
 }  // namespace duet::testing

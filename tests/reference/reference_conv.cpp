@@ -8,15 +8,6 @@
 namespace duet::ref {
 namespace {
 
-RefTensor zeros_like_shape(const Shape& shape, DType dt) {
-  RefTensor r;
-  r.shape = shape;
-  r.dtype = dt;
-  r.v.assign(size_t(numel(shape)), 0.0);
-  r.scale.assign(r.v.size(), 0.0);
-  return r;
-}
-
 double at4(const RefTensor& t, int64_t a, int64_t b, int64_t c, int64_t d) {
   return t.v[size_t(((a * t.shape[1] + b) * t.shape[2] + c) * t.shape[3] + d)];
 }
@@ -58,7 +49,7 @@ RefTensor conv2d(const RefTensor& x, const RefTensor& w, const RefTensor* bias, 
   const int64_t Cg = C / g.groups, OCg = OC / g.groups;
   const int64_t OH = window_out(x.shape[2], KH, g.sh, g.ph, g.dh, false);
   const int64_t OW = window_out(x.shape[3], KW, g.sw, g.pw, g.dw, false);
-  RefTensor y = zeros_like_shape({N, OC, OH, OW}, x.dtype);
+  RefTensor y = zeros_with_scale({N, OC, OH, OW}, x.dtype);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t oc = 0; oc < OC; ++oc)
       for (int64_t oh = 0; oh < OH; ++oh)
@@ -82,7 +73,7 @@ RefTensor conv2d(const RefTensor& x, const RefTensor& w, const RefTensor* bias, 
 RefTensor conv2d_input_grad(const RefTensor& dy, const RefTensor& w, const Shape& xs, const ConvGeom& g) {
   const int64_t OC = w.shape[0], KH = w.shape[2], KW = w.shape[3], OH = dy.shape[2], OW = dy.shape[3];
   const int64_t Cg = xs[1] / g.groups, OCg = OC / g.groups;
-  RefTensor dx = zeros_like_shape(xs, dy.dtype);
+  RefTensor dx = zeros_with_scale(xs, dy.dtype);
   for (int64_t n = 0; n < xs[0]; ++n)
     for (int64_t ci = 0; ci < xs[1]; ++ci)
       for (int64_t h = 0; h < xs[2]; ++h)
@@ -106,7 +97,7 @@ RefTensor conv2d_input_grad(const RefTensor& dy, const RefTensor& w, const Shape
 
 RefTensor conv2d_weight_grad(const RefTensor& dy, const RefTensor& x, const Shape& ws, const ConvGeom& g) {
   const int64_t OCg = ws[0] / g.groups, Cg = ws[1];
-  RefTensor dw = zeros_like_shape(ws, dy.dtype);
+  RefTensor dw = zeros_with_scale(ws, dy.dtype);
   for (int64_t oc = 0; oc < ws[0]; ++oc)
     for (int64_t c = 0; c < Cg; ++c)
       for (int64_t i = 0; i < ws[2]; ++i)
@@ -130,7 +121,7 @@ RefTensor conv2d_weight_grad(const RefTensor& dy, const RefTensor& x, const Shap
 RefTensor max_pool2d(const RefTensor& x, const PoolGeom& g) {
   const int64_t OH = window_out(x.shape[2], g.kh, g.sh, g.ph, g.dh, g.ceil_mode);
   const int64_t OW = window_out(x.shape[3], g.kw, g.sw, g.pw, g.dw, g.ceil_mode);
-  RefTensor y = zeros_like_shape({x.shape[0], x.shape[1], OH, OW}, x.dtype);
+  RefTensor y = zeros_with_scale({x.shape[0], x.shape[1], OH, OW}, x.dtype);
   y.scale.clear();
   for (int64_t n = 0; n < x.shape[0]; ++n)
     for (int64_t c = 0; c < x.shape[1]; ++c)
@@ -143,7 +134,7 @@ RefTensor max_pool2d(const RefTensor& x, const PoolGeom& g) {
 }
 
 RefTensor max_pool2d_backward(const RefTensor& dy, const RefTensor& x, const PoolGeom& g) {
-  RefTensor dx = zeros_like_shape(x.shape, dy.dtype);
+  RefTensor dx = zeros_with_scale(x.shape, dy.dtype);
   for (int64_t n = 0; n < x.shape[0]; ++n)
     for (int64_t c = 0; c < x.shape[1]; ++c)
       for (int64_t oh = 0; oh < dy.shape[2]; ++oh)
@@ -175,7 +166,7 @@ AvgWin avg_win(const PoolGeom& g, int64_t H, int64_t W, int64_t oh, int64_t ow) 
 RefTensor avg_pool2d(const RefTensor& x, const PoolGeom& g) {
   const int64_t H = x.shape[2], W = x.shape[3];
   const int64_t OH = window_out(H, g.kh, g.sh, g.ph, 1, g.ceil_mode), OW = window_out(W, g.kw, g.sw, g.pw, 1, g.ceil_mode);
-  RefTensor y = zeros_like_shape({x.shape[0], x.shape[1], OH, OW}, x.dtype);
+  RefTensor y = zeros_with_scale({x.shape[0], x.shape[1], OH, OW}, x.dtype);
   for (int64_t n = 0; n < x.shape[0]; ++n)
     for (int64_t c = 0; c < x.shape[1]; ++c)
       for (int64_t oh = 0; oh < OH; ++oh)
@@ -191,7 +182,7 @@ RefTensor avg_pool2d(const RefTensor& x, const PoolGeom& g) {
 }
 
 RefTensor avg_pool2d_backward(const RefTensor& dy, const Shape& xs, const PoolGeom& g) {
-  RefTensor dx = zeros_like_shape(xs, dy.dtype);
+  RefTensor dx = zeros_with_scale(xs, dy.dtype);
   for (int64_t n = 0; n < xs[0]; ++n)
     for (int64_t c = 0; c < xs[1]; ++c)
       for (int64_t oh = 0; oh < dy.shape[2]; ++oh)
@@ -211,7 +202,7 @@ int64_t a_end(int64_t i, int64_t in, int64_t out) { return int64_t(std::ceil(dou
 
 RefTensor adaptive_avg_pool2d(const RefTensor& x, int64_t OH, int64_t OW) {
   const int64_t H = x.shape[2], W = x.shape[3];
-  RefTensor y = zeros_like_shape({x.shape[0], x.shape[1], OH, OW}, x.dtype);
+  RefTensor y = zeros_with_scale({x.shape[0], x.shape[1], OH, OW}, x.dtype);
   for (int64_t n = 0; n < x.shape[0]; ++n)
     for (int64_t c = 0; c < x.shape[1]; ++c)
       for (int64_t oh = 0; oh < OH; ++oh)
@@ -228,7 +219,7 @@ RefTensor adaptive_avg_pool2d(const RefTensor& x, int64_t OH, int64_t OW) {
 
 RefTensor adaptive_avg_pool2d_backward(const RefTensor& dy, const Shape& xs) {
   const int64_t H = xs[2], W = xs[3], OH = dy.shape[2], OW = dy.shape[3];
-  RefTensor dx = zeros_like_shape(xs, dy.dtype);
+  RefTensor dx = zeros_with_scale(xs, dy.dtype);
   for (int64_t n = 0; n < xs[0]; ++n)
     for (int64_t c = 0; c < xs[1]; ++c)
       for (int64_t oh = 0; oh < OH; ++oh)

@@ -25,20 +25,11 @@ std::pair<double, double> row_stats(const RefTensor& x, const Rows& s, int64_t r
   return {mean, 1 / std::sqrt(var / double(s.D) + eps)};
 }
 
-RefTensor like(const Shape& shape, DType dt) {
-  RefTensor t;
-  t.shape = shape;
-  t.dtype = dt;
-  t.v.assign(size_t(numel(shape)), 0.0);
-  t.scale.assign(t.v.size(), 0.0);
-  return t;
-}
-
 }  // namespace
 
 RefTensor layer_norm(const RefTensor& x, const RefTensor* weight, const RefTensor* bias, int64_t k, double eps) {
   const Rows s = rows_of(x, k);
-  RefTensor y = like(x.shape, x.dtype);
+  RefTensor y = zeros_with_scale(x.shape, x.dtype);
   for (int64_t r = 0; r < s.R; ++r) {
     const auto [mean, rstd] = row_stats(x, s, r, eps);
     for (int64_t i = 0; i < s.D; ++i) {
@@ -55,7 +46,7 @@ RefTensor layer_norm(const RefTensor& x, const RefTensor* weight, const RefTenso
 
 RefTensor layer_norm_backward(const RefTensor& dy, const RefTensor& x, const RefTensor* weight, int64_t k, double eps) {
   const Rows s = rows_of(x, k);
-  RefTensor dx = like(x.shape, x.dtype);
+  RefTensor dx = zeros_with_scale(x.shape, x.dtype);
   for (int64_t r = 0; r < s.R; ++r) {
     const auto [mean, rstd] = row_stats(x, s, r, eps);
     double mg = 0, mgx = 0, mag = 0, magx = 0;
@@ -77,7 +68,7 @@ RefTensor layer_norm_backward(const RefTensor& dy, const RefTensor& x, const Ref
 
 RefTensor layer_norm_backward_affine(const RefTensor& dy, const RefTensor& x, int64_t k, double eps) {
   const Rows s = rows_of(x, k);
-  RefTensor out = like({2, s.D}, x.dtype);
+  RefTensor out = zeros_with_scale({2, s.D}, x.dtype);
   for (int64_t r = 0; r < s.R; ++r) {
     const auto [mean, rstd] = row_stats(x, s, r, eps);
     for (int64_t i = 0; i < s.D; ++i) {

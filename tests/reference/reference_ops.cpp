@@ -65,6 +65,15 @@ int64_t ravel(const std::vector<int64_t>& idx, const Shape& shape) {
   return flat;
 }
 
+RefTensor zeros_with_scale(const Shape& shape, DType dt) {
+  RefTensor r;
+  r.shape = shape;
+  r.dtype = dt;
+  r.v.assign(size_t(numel(shape)), 0.0);
+  r.scale.assign(r.v.size(), 0.0);
+  return r;
+}
+
 RefTensor read(const Tensor& t) {
   RefTensor r = make(t.sizes(), t.dtype());
   if (r.v.empty()) return r;

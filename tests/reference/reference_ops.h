@@ -30,6 +30,7 @@ struct RefTensor {
 
 // ---- reading, indexing, dtype rules
 RefTensor read(const Tensor& t);                                // through strides, any dtype
+RefTensor zeros_with_scale(const Shape& shape, DType dt);        // zeros, and zero magnitudes to add to
 double stored_value(DType dt, double v);                        // v after a round trip through dt
 int64_t numel(const Shape& s);
 std::vector<int64_t> unravel(int64_t flat, const Shape& shape);  // row-major multi-index
