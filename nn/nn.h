@@ -12,4 +12,5 @@
 #include "nn/layers/linear.h"
 #include "nn/layers/sequential.h"
 #include "nn/layers/shape_layers.h"
+#include "nn/models/gpt.h"
 #include "nn/module.h"

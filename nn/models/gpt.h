@@ -1,0 +1,64 @@
+// A GPT (GPT-2's architecture at any size, as nanoGPT's model.py): token and learned
+// position embeddings, n_layer pre-LayerNorm blocks (x + attn(ln_1(x)), then x +
+// mlp(ln_2(x)) with a 4x GELU MLP), a final LayerNorm, and an output head tied to the
+// token embedding (logits = x wte^T: one parameter, whose gradient sums both uses).
+// Parameter names follow nanoGPT's (transformer.wte.weight, transformer.h.0.attn.c_attn.
+// weight, ...; the tied head has no entry of its own), and so does the initialisation:
+// weights N(0, 0.02), biases 0, each block's residual projections (attn.c_proj,
+// mlp.c_proj) N(0, 0.02 / sqrt(2 n_layer)); layer norms weight 1, bias 0.
+//
+//   nn::GPT gpt({.vocab_size = 114, .block_size = 64, .n_layer = 4, .n_head = 4, .n_embd = 128});
+//   Tensor logits = gpt.forward(idx);        // idx int64 [B, T <= block_size] -> [B, T, vocab]
+#pragma once
+
+#include <memory>
+
+#include "nn/layers/attention.h"
+#include "nn/layers/embedding.h"
+#include "nn/layers/layer_norm.h"
+#include "nn/layers/linear.h"
+#include "nn/layers/sequential.h"
+#include "nn/module.h"
+
+namespace duet::nn {
+
+struct GPTConfig {
+  int64_t vocab_size = 65;
+  int64_t block_size = 64;  // the longest context
+  int64_t n_layer = 4;
+  int64_t n_head = 4;
+  int64_t n_embd = 128;
+  double dropout = 0.0;     // on the attention weights and the residual branches, in training
+  bool bias = true;         // in the Linears and LayerNorms
+};
+
+class GPTBlock : public Module {
+ public:
+  explicit GPTBlock(const GPTConfig& config);
+  Tensor forward(const Tensor& x) override;  // [B, T, n_embd]
+
+  std::shared_ptr<LayerNorm> ln_1, ln_2;
+  std::shared_ptr<CausalSelfAttention> attn;
+  std::shared_ptr<Module> mlp;  // c_fc (n_embd -> 4 n_embd), GELU, c_proj (back)
+  std::shared_ptr<Linear> mlp_fc, mlp_proj;
+
+ private:
+  double dropout_;
+};
+
+class GPT : public Module {
+ public:
+  explicit GPT(const GPTConfig& config);
+  Tensor forward(const Tensor& idx) override;  // int64 [B, T] -> logits [B, T, vocab_size]
+  std::string extra_repr() const override;
+  const GPTConfig& config() const { return config_; }
+
+  std::shared_ptr<Embedding> wte, wpe;
+  std::shared_ptr<Sequential> h;  // the blocks
+  std::shared_ptr<LayerNorm> ln_f;
+
+ private:
+  GPTConfig config_;
+};
+
+}  // namespace duet::nn

@@ -1,0 +1,93 @@
+// nn::GPT (nn/models/gpt.h): nanoGPT's parameter names and count, its initialisation
+// (residual projections scaled by 1 / sqrt(2 n_layer)), the tied head (one parameter, its
+// gradient summing both uses), causality of the logits, and a few Adam steps compiled with
+// eager's bits on a small configuration.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "autograd/autograd.h"
+#include "core/generator.h"
+#include "graph/graph.h"
+#include "nn/models/gpt.h"
+#include "nn/nn.h"
+#include "optim/optim.h"
+#include "tests/test_support.h"
+
+using namespace duet;
+namespace F = duet::nn::functional;
+
+namespace {
+
+double std_of(const Tensor& t) { return t.detach().reshape({-1}).std({}, false, 0).item<double>(); }
+
+}  // namespace
+
+TEST_CASE("GPT: nanoGPT's names, parameter count and initialisation") {
+  manual_seed(1);
+  nn::GPT one({.vocab_size = 11, .block_size = 8, .n_layer = 1, .n_head = 2, .n_embd = 8});
+  const std::vector<std::string> want{
+      "transformer.wte.weight", "transformer.wpe.weight", "transformer.h.0.ln_1.weight",
+      "transformer.h.0.ln_1.bias", "transformer.h.0.attn.c_attn.weight", "transformer.h.0.attn.c_attn.bias",
+      "transformer.h.0.attn.c_proj.weight", "transformer.h.0.attn.c_proj.bias", "transformer.h.0.ln_2.weight",
+      "transformer.h.0.ln_2.bias", "transformer.h.0.mlp.c_fc.weight", "transformer.h.0.mlp.c_fc.bias",
+      "transformer.h.0.mlp.c_proj.weight", "transformer.h.0.mlp.c_proj.bias", "transformer.ln_f.weight",
+      "transformer.ln_f.bias"};
+  CHECK(one.state_dict().keys() == want);
+  // The recipe's model (vocabulary of the fortunes corpus): V C + T C + L (12 C^2 + 13 C) + 2 C.
+  manual_seed(2);
+  nn::GPT gpt({.vocab_size = 114, .block_size = 64, .n_layer = 4, .n_head = 4, .n_embd = 128});
+  int64_t count = 0;
+  for (const Tensor& p : gpt.parameters()) count += p.numel();
+  CHECK(count == 114 * 128 + 64 * 128 + 4 * (12 * 128 * 128 + 13 * 128) + 2 * 128);
+  auto& b0 = static_cast<nn::GPTBlock&>(*gpt.h->children()[0]);
+  CHECK(std_of(gpt.wte->weight) == doctest::Approx(0.02).epsilon(0.05));
+  CHECK(std_of(b0.attn->c_attn->weight) == doctest::Approx(0.02).epsilon(0.05));
+  CHECK(std_of(b0.mlp_proj->weight) == doctest::Approx(0.02 / std::sqrt(8.0)).epsilon(0.05));
+  CHECK(abs(b0.attn->c_proj->bias).sum().item<double>() == 0.0);
+  EXPECT_ERROR(gpt.forward(zeros({2, 65}, DType::Int64)), "GPT", "T <= block_size 64", "int64[2, 65]");
+}
+
+TEST_CASE("GPT: causal logits, and the tied head's gradient through one parameter") {
+  manual_seed(3);
+  nn::GPT gpt({.vocab_size = 13, .block_size = 8, .n_layer = 2, .n_head = 2, .n_embd = 16});
+  const Tensor idx = randint(0, 13, {2, 8});
+  const Tensor logits = gpt.forward(idx);
+  CHECK(logits.sizes() == Shape{2, 8, 13});
+  Tensor later = idx.clone();
+  later.narrow(1, 5, 3).fill_(0.0);
+  const auto a = gpt.forward(later).narrow(1, 0, 5).contiguous().to_vector<float>();
+  CHECK(a == logits.narrow(1, 0, 5).contiguous().to_vector<float>());
+  // The token table appears once among the parameters and gets the head's gradient too.
+  int tables = 0;
+  for (const Tensor& p : gpt.parameters()) tables += p.storage() == gpt.wte->weight.storage();
+  CHECK(tables == 1);
+  F::cross_entropy(logits.reshape({-1, 13}), idx.reshape({-1})).backward();
+  const Tensor g = gpt.wte->weight.grad();
+  REQUIRE(g.defined());
+  // Row 12 is a token the input may lack, but every row is a column of the head.
+  CHECK(abs(g).sum({1}).amin().item<float>() > 0.0f);
+}
+
+TEST_CASE("GPT: Adam steps compiled with eager's bits") {
+  auto run = [](bool compiled_mode) {
+    manual_seed(4);
+    nn::GPT gpt({.vocab_size = 9, .block_size = 6, .n_layer = 2, .n_head = 2, .n_embd = 8});
+    optim::AdamW opt(gpt.parameters(), 3e-3, {.weight_decay = 0.1});
+    const Tensor x = randint(0, 9, {3, 6}), y = randint(0, 9, {3, 6});
+    auto step = [&](const std::vector<Tensor>& in) {
+      opt.zero_grad();
+      Tensor loss = F::cross_entropy(gpt.forward(in[0]).reshape({-1, 9}), in[1].reshape({-1}));
+      loss.backward();
+      opt.step();
+      return std::vector<Tensor>{loss.detach()};
+    };
+    auto compiled = graph::compile(step);
+    std::vector<double> values;
+    for (int i = 0; i < 5; ++i) values.push_back((compiled_mode ? compiled({x, y}) : step({x, y}))[0].item<double>());
+    for (const Tensor& p : gpt.parameters()) duet::testing::append_values(values, p);
+    return values;
+  };
+  const std::vector<double> eager = duet::testing::check_compiled_matches_eager(run);
+  CHECK(eager[4] < eager[0]);
+}
