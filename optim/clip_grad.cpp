@@ -9,7 +9,7 @@
 
 namespace duet::optim {
 
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type,
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type,
                        bool error_if_nonfinite) {
   DUET_CHECK(max_norm >= 0, "clip_grad_norm_: invalid max_norm ", max_norm, " (expected >= 0)");
   DUET_CHECK(norm_type > 0, "clip_grad_norm_: invalid norm_type ", norm_type,
@@ -21,31 +21,28 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
     Tensor g = p.grad();
     if (g.defined() && g.numel() > 0) grads.push_back(g);
   }
-  if (grads.empty()) return 0.0;
+  if (grads.empty()) return zeros({}, DType::Float64);
 
   const bool inf_norm = std::isinf(norm_type);
-  double total = 0;
+  Tensor total;
   for (const Tensor& g : grads) {
-    Tensor a = abs(g.to(DType::Float64));
-    if (inf_norm) {
-      const double m = amax(a).item<double>();
-      total = std::isnan(m) ? m : std::max(total, m);  // a NaN gradient makes the norm NaN
-      if (std::isnan(total)) break;
-    } else if (norm_type == 2.0) {
-      total += sum(a * a).item<double>();
-    } else if (norm_type == 1.0) {
-      total += sum(a).item<double>();
-    } else {
-      total += sum(pow(a, norm_type)).item<double>();
-    }
+    const Tensor a = abs(g.to(DType::Float64));
+    const Tensor part = inf_norm            ? amax(a)
+                        : norm_type == 2.0 ? sum(a * a)
+                        : norm_type == 1.0 ? sum(a)
+                                           : sum(pow(a, norm_type));
+    // maximum keeps a NaN, so a NaN gradient makes the infinity norm NaN too.
+    total = !total.defined() ? part : inf_norm ? maximum(total, part) : total + part;
   }
-  if (!inf_norm && norm_type != 1.0) total = std::pow(total, 1.0 / norm_type);
+  if (!inf_norm && norm_type != 1.0) total = pow(total, 1.0 / norm_type);
 
-  DUET_CHECK(!error_if_nonfinite || std::isfinite(total), "clip_grad_norm_: the total norm of order ", norm_type,
-             " of the gradients is ", total, "; cannot clip (pass error_if_nonfinite=false to scale anyway)");
-  const double coef = max_norm / (total + 1e-6);
-  if (coef < 1 || std::isnan(coef))
-    for (const Tensor& g : grads) g.mul_(coef);
+  if (error_if_nonfinite) {
+    const double t = total.item<double>();
+    DUET_CHECK(std::isfinite(t), "clip_grad_norm_: the total norm of order ", norm_type, " of the gradients is ", t,
+               "; cannot clip (pass error_if_nonfinite=false to scale anyway)");
+  }
+  const Tensor coef = clamp(max_norm / (total + 1e-6), std::nullopt, 1.0);
+  for (const Tensor& g : grads) g.mul_(coef.to(g.dtype()));
   return total;
 }
 

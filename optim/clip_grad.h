@@ -2,8 +2,11 @@
 // whose grad() is undefined are skipped.
 //
 //   loss.backward();
-//   double norm = optim::clip_grad_norm_(params, /*max_norm=*/1.0);
+//   Tensor norm = optim::clip_grad_norm_(params, /*max_norm=*/1.0);   // float64 0-dim
 //   opt.step();
+// Written as tensor ops with no value read on the host (as PyTorch's), so a compiled
+// training step can clip: every gradient is multiplied by min(1, max_norm / (total +
+// 1e-6)), which is exactly 1 (no change) below the limit.
 #pragma once
 
 #include <vector>
@@ -13,11 +16,13 @@
 namespace duet::optim {
 
 // The p-norm of all gradients taken together (as if concatenated into one vector);
-// norm_type = INFINITY gives the largest absolute value. When that total exceeds max_norm,
-// every gradient is scaled in place by max_norm / (total + 1e-6). Returns the total norm
-// before clipping (0 when no parameter has a gradient). The norm is accumulated in float64.
-// error_if_nonfinite: throw duet::Error instead of scaling when the total is NaN or Inf.
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0,
+// norm_type = INFINITY gives the largest absolute value. Every gradient is scaled in place
+// by min(1, max_norm / (total + 1e-6)) in its own dtype (a NaN total makes them NaN, as in
+// PyTorch). Returns the total norm before clipping as a float64 0-dim tensor on the
+// gradients' device (0 when no parameter has a gradient), accumulated in float64.
+// error_if_nonfinite: throw duet::Error instead of scaling when the total is NaN or Inf
+// (this reads the total on the host, so a compiled step cannot use it).
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0,
                        bool error_if_nonfinite = false);
 
 // Clamps every gradient in place to [-clip_value, clip_value].

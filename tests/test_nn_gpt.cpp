@@ -69,8 +69,9 @@ TEST_CASE("GPT: causal logits, and the tied head's gradient through one paramete
   CHECK(abs(g).sum({1}).amin().item<float>() > 0.0f);
 }
 
-TEST_CASE("GPT: Adam steps compiled with eager's bits") {
-  auto run = [](bool compiled_mode) {
+TEST_CASE("GPT: AdamW steps with global-norm clipping compile once, with eager's bits") {
+  int captures = 0;
+  auto run = [&](bool compiled_mode) {
     manual_seed(4);
     nn::GPT gpt({.vocab_size = 9, .block_size = 6, .n_layer = 2, .n_head = 2, .n_embd = 8});
     optim::AdamW opt(gpt.parameters(), 3e-3, {.weight_decay = 0.1});
@@ -79,15 +80,26 @@ TEST_CASE("GPT: Adam steps compiled with eager's bits") {
       opt.zero_grad();
       Tensor loss = F::cross_entropy(gpt.forward(in[0]).reshape({-1, 9}), in[1].reshape({-1}));
       loss.backward();
+      // A small limit, so that steps clip.
+      Tensor norm = optim::clip_grad_norm_(gpt.parameters(), 0.5);
       opt.step();
-      return std::vector<Tensor>{loss.detach()};
+      return std::vector<Tensor>{loss.detach(), norm};
     };
     auto compiled = graph::compile(step);
     std::vector<double> values;
-    for (int i = 0; i < 5; ++i) values.push_back((compiled_mode ? compiled({x, y}) : step({x, y}))[0].item<double>());
+    for (int i = 0; i < 5; ++i) {
+      const std::vector<Tensor> out = compiled_mode ? compiled({x, y}) : step({x, y});
+      values.push_back(out[0].item<double>());
+      values.push_back(out[1].item<double>());
+    }
     for (const Tensor& p : gpt.parameters()) duet::testing::append_values(values, p);
+    if (compiled_mode) captures = compiled.captures();
     return values;
   };
   const std::vector<double> eager = duet::testing::check_compiled_matches_eager(run);
-  CHECK(eager[4] < eager[0]);
+  CHECK(eager[8] < eager[0]);  // the loss falls
+  int clipped = 0;  // steps whose gradient norm was over the limit
+  for (int i = 0; i < 5; ++i) clipped += eager[size_t(2 * i + 1)] > 0.5;
+  CHECK(clipped > 0);
+  CHECK(captures == 1);
 }
