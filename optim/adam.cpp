@@ -13,15 +13,23 @@
 namespace duet::optim {
 
 Adam::Adam(std::vector<Tensor> params, double lr, AdamOptions options)
-    : Adam(std::move(params), lr, options, "Adam", /*decoupled=*/false) {}
+    : Adam(std::vector<ParamGroup>{{std::move(params), std::nullopt}}, lr, options, "Adam", /*decoupled=*/false) {}
 
-Adam::Adam(std::vector<Tensor> params, double lr, AdamOptions options, std::string name, bool decoupled)
-    : Optimizer(std::move(params), lr, name), options_(options), decoupled_(decoupled) {
+Adam::Adam(std::vector<ParamGroup> groups, double lr, AdamOptions options)
+    : Adam(std::move(groups), lr, options, "Adam", /*decoupled=*/false) {}
+
+Adam::Adam(std::vector<ParamGroup> groups, double lr, AdamOptions options, std::string name, bool decoupled)
+    : Optimizer(params_of(groups), lr, name), options_(options), decoupled_(decoupled) {
   const AdamOptions& o = options_;
   DUET_CHECK(o.beta1 >= 0 && o.beta1 < 1, name, ": invalid beta1 ", o.beta1, " (expected 0 <= beta1 < 1)");
   DUET_CHECK(o.beta2 >= 0 && o.beta2 < 1, name, ": invalid beta2 ", o.beta2, " (expected 0 <= beta2 < 1)");
   DUET_CHECK(o.eps >= 0, name, ": invalid eps ", o.eps, " (expected >= 0)");
-  DUET_CHECK(o.weight_decay >= 0, name, ": invalid weight_decay ", o.weight_decay, " (expected >= 0)");
+  for (size_t k = 0; k < groups.size(); ++k) {
+    const double wd = groups[k].weight_decay.value_or(o.weight_decay);
+    DUET_CHECK(wd >= 0, name, ": invalid weight_decay ", wd, groups.size() > 1 ? " in parameter group " : "",
+               groups.size() > 1 ? std::to_string(k) : std::string(), " (expected >= 0)");
+    weight_decay_.insert(weight_decay_.end(), groups[k].params.size(), wd);
+  }
 }
 
 std::vector<std::string> Adam::buffer_names() const {
@@ -56,13 +64,14 @@ void Adam::step() {
     }
     const int64_t t = count_param_step(i);
 
+    const double wd = weight_decay_[i];
     if (decoupled_) {
-      if (o.weight_decay != 0) {
-        if (capturing) p.mul_((1.0 - lr_tensor(p.device()) * o.weight_decay).to(p.dtype()));
-        else p.mul_(1 - lr * o.weight_decay);
+      if (wd != 0) {
+        if (capturing) p.mul_((1.0 - lr_tensor(p.device()) * wd).to(p.dtype()));
+        else p.mul_(1 - lr * wd);
       }
-    } else if (o.weight_decay != 0) {
-      g = g + p * o.weight_decay;
+    } else if (wd != 0) {
+      g = g + p * wd;
     }
     const Tensor& m = s.buffers.at("exp_avg");
     const Tensor& v = s.buffers.at("exp_avg_sq");

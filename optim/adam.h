@@ -24,12 +24,15 @@ struct AdamOptions {
 class Adam : public Optimizer {
  public:
   Adam(std::vector<Tensor> params, double lr = 1e-3, AdamOptions options = {});
+  // Groups with weight decays of their own (optimizer.h ParamGroup).
+  Adam(std::vector<ParamGroup> groups, double lr, AdamOptions options = {});
   void step() override;
   const AdamOptions& options() const { return options_; }
+  double weight_decay_of(size_t param) const { return weight_decay_[param]; }
 
  protected:
   // AdamW reuses the moment update with its own name and decoupled decay.
-  Adam(std::vector<Tensor> params, double lr, AdamOptions options, std::string name, bool decoupled);
+  Adam(std::vector<ParamGroup> groups, double lr, AdamOptions options, std::string name, bool decoupled);
   std::vector<std::string> buffer_names() const override;
 
  private:
@@ -41,6 +44,7 @@ class Adam : public Optimizer {
 
   AdamOptions options_;
   bool decoupled_;
+  std::vector<double> weight_decay_;  // per parameter, from its group
 };
 
 }  // namespace duet::optim

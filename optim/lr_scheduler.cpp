@@ -55,6 +55,22 @@ double CosineAnnealingLR::lr_at(int64_t epoch) const {
   return eta_min_ + (base_lr_ - eta_min_) * (1 + std::cos(std::numbers::pi * double(epoch) / double(t_max_))) / 2;
 }
 
+WarmupCosineLR::WarmupCosineLR(Optimizer& optimizer, int64_t warmup_iters, int64_t decay_iters, double min_lr)
+    : LRScheduler(optimizer), warmup_(warmup_iters), decay_(decay_iters), min_lr_(min_lr) {
+  DUET_CHECK(warmup_iters >= 0 && decay_iters > warmup_iters, "WarmupCosineLR: invalid warmup_iters ", warmup_iters,
+             " and decay_iters ", decay_iters, " (expected 0 <= warmup_iters < decay_iters)");
+  DUET_CHECK(min_lr >= 0 && min_lr <= base_lr_, "WarmupCosineLR: invalid min_lr ", min_lr, " (expected 0 <= min_lr <= ",
+             "the optimizer's lr ", base_lr_, ")");
+  init();
+}
+
+double WarmupCosineLR::lr_at(int64_t it) const {
+  if (it < warmup_) return base_lr_ * double(it + 1) / double(warmup_ + 1);
+  if (it > decay_) return min_lr_;
+  const double r = double(it - warmup_) / double(decay_ - warmup_);
+  return min_lr_ + (base_lr_ - min_lr_) * (1 + std::cos(std::numbers::pi * r)) / 2;
+}
+
 LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, int64_t total_iters)
     : LRScheduler(optimizer), start_factor_(start_factor), end_factor_(end_factor), total_iters_(total_iters) {
   DUET_CHECK(start_factor > 0 && start_factor <= 1, "LinearLR: invalid start_factor ", start_factor,

@@ -66,6 +66,25 @@ class CosineAnnealingLR : public LRScheduler {
   double eta_min_;
 };
 
+// nanoGPT's schedule (get_lr in its train.py), per iteration it:
+//   it < warmup:            base_lr * (it + 1) / (warmup + 1)
+//   it > decay_iters:       min_lr
+//   otherwise:              min_lr + (base_lr - min_lr) * (1 + cos(pi * r)) / 2,
+//                           r = (it - warmup) / (decay_iters - warmup)
+// (the char-gpt recipe: warmup 100, cosine to 1e-4 at 2000). The same as PyTorch's
+// SequentialLR of a linear warmup and CosineAnnealingLR, up to where the warmup starts.
+class WarmupCosineLR : public LRScheduler {
+ public:
+  WarmupCosineLR(Optimizer& optimizer, int64_t warmup_iters, int64_t decay_iters, double min_lr);
+
+ protected:
+  double lr_at(int64_t epoch) const override;
+
+ private:
+  int64_t warmup_, decay_;
+  double min_lr_;
+};
+
 // Linear warmup: lr = base_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)
 class LinearLR : public LRScheduler {
  public:

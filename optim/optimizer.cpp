@@ -10,6 +10,12 @@
 #include "core/functions.h"
 
 namespace duet::optim {
+
+std::vector<Tensor> params_of(const std::vector<ParamGroup>& groups) {
+  std::vector<Tensor> all;
+  for (const ParamGroup& g : groups) all.insert(all.end(), g.params.begin(), g.params.end());
+  return all;
+}
 namespace {
 
 std::string state_key(size_t i, const std::string& what) {

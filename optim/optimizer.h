@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,16 @@
 #include "core/tensor.h"
 
 namespace duet::optim {
+
+// A set of parameters with option values of its own, as torch.optim's param_groups (the
+// nanoGPT recipe decays matrices and not biases, norms or embeddings). Today a group sets
+// its weight decay (Adam, AdamW); the learning rate is the optimizer's for every group.
+struct ParamGroup {
+  std::vector<Tensor> params;
+  std::optional<double> weight_decay;  // unset: the optimizer's option
+};
+// Every group's parameters, in group order.
+std::vector<Tensor> params_of(const std::vector<ParamGroup>& groups);
 
 class Optimizer {
  public:

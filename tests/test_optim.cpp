@@ -619,3 +619,55 @@ TEST_CASE("end to end: fit a line through autograd") {
   double adamw = fit_line([](auto ps) { return std::make_unique<AdamW>(ps, 0.1, AdamWOptions{.weight_decay = 0}); }, 300);
   CHECK(adamw < 1e-3);
 }
+
+TEST_CASE("AdamW parameter groups: each group's weight decay, the same bits as separate optimizers") {
+  auto make = [] {
+    Tensor w = tensor<double>({0.5, -1.5, 2.0, 0.25}, {2, 2}).requires_grad_();
+    Tensor b = tensor<double>({0.75, -0.5}, {2}).requires_grad_();
+    return std::pair{w, b};
+  };
+  auto grads = [](const Tensor& w, const Tensor& b, int step) {
+    w.set_grad(tensor<double>({0.1 * step, -0.2, 0.3, 0.05}, {2, 2}));
+    b.set_grad(tensor<double>({-0.4, 0.2 * step}, {2}));
+  };
+  auto [w1, b1] = make();
+  auto [w2, b2] = make();
+  AdamW grouped({{{w1}, 0.1}, {{b1}, 0.0}}, 1e-2, {.beta2 = 0.99});
+  AdamW decayed({w2}, 1e-2, {.beta2 = 0.99, .weight_decay = 0.1}), plain({b2}, 1e-2, {.beta2 = 0.99, .weight_decay = 0.0});
+  CHECK(grouped.weight_decay_of(0) == 0.1);
+  CHECK(grouped.weight_decay_of(1) == 0.0);
+  for (int s = 1; s <= 4; ++s) {
+    grads(w1, b1, s);
+    grads(w2, b2, s);
+    grouped.step();
+    decayed.step();
+    plain.step();
+  }
+  CHECK(vec(w1) == vec(w2));
+  CHECK(vec(b1) == vec(b2));
+  // A group without a value takes the optimizer's; a bad one is named.
+  AdamW defaulted({{{w1}, std::nullopt}, {{b1}, 0.0}}, 1e-2, {.weight_decay = 0.3});
+  CHECK(defaulted.weight_decay_of(0) == 0.3);
+  CHECK_THROWS_WITH_AS(AdamW({{{w1}, 0.1}, {{b1}, -1.0}}, 1e-2), doctest::Contains("parameter group 1"), Error);
+}
+
+TEST_CASE("WarmupCosineLR follows nanoGPT's get_lr") {
+  Tensor w = tensor<double>({1.0}, {1}).requires_grad_();
+  AdamW opt({w}, 1e-3);
+  WarmupCosineLR sched(opt, /*warmup_iters=*/100, /*decay_iters=*/2000, /*min_lr=*/1e-4);
+  auto nanogpt = [](int64_t it) {  // train.py's get_lr, transcribed
+    const double lr = 1e-3, min_lr = 1e-4;
+    if (it < 100) return lr * double(it + 1) / 101.0;
+    if (it > 2000) return min_lr;
+    const double r = double(it - 100) / 1900.0;
+    return min_lr + 0.5 * (1.0 + std::cos(std::numbers::pi * r)) * (lr - min_lr);
+  };
+  for (int64_t it = 0; it <= 2100; ++it) {
+    if (it > 0) sched.step();
+    INFO("iteration ", it);
+    CHECK(opt.lr() == doctest::Approx(nanogpt(it)).epsilon(1e-15));
+  }
+  CHECK(opt.lr() == 1e-4);
+  CHECK_THROWS_WITH_AS(WarmupCosineLR(opt, 100, 100, 1e-4), doctest::Contains("warmup_iters"), Error);
+  CHECK_THROWS_WITH_AS(WarmupCosineLR(opt, 10, 100, 1.0), doctest::Contains("min_lr"), Error);
+}
