@@ -119,6 +119,10 @@ struct ValuesIndices {
 };
 ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim = false);
 ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim = false);
+// The k largest (smallest) values along `dim` and their indices, best first, as
+// torch.topk (sorted): NaN counts as the largest value, equal values come by lower index;
+// the values are gather's, so their gradient goes to the chosen elements.
+ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true);
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 

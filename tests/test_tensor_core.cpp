@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/core.h"
+#include "tests/test_support.h"
 
 using namespace duet;
 
@@ -275,4 +276,19 @@ TEST_CASE("plain numbers in comparisons; var, std and prod methods; max and min 
   CHECK(lo.sizes() == Shape{1, 3});
   CHECK(lo.to_vector<float>() == std::vector<float>{1, -3, 0});
   CHECK(at.to_vector<int64_t>() == std::vector<int64_t>{0, 1, 1});
+}
+
+TEST_CASE("topk: values and indices best first, gradients to the chosen elements, errors") {
+  const Tensor x = tensor(std::vector<double>{3, 1, 4, 1, 5, 9, 2, 6}, {2, 4}).requires_grad_();
+  auto [values, indices] = topk(x, 2);
+  CHECK(values.to_vector<float>() == std::vector<float>{4, 3, 9, 6});
+  CHECK(indices.to_vector<int64_t>() == std::vector<int64_t>{2, 0, 1, 3});
+  auto [low, at] = topk(x.detach(), 3, 1, /*largest=*/false);
+  CHECK(at.to_vector<int64_t>() == std::vector<int64_t>{1, 3, 0, 2, 0, 3});  // the tied 1s by index
+  CHECK(low.to_vector<float>() == std::vector<float>{1, 1, 3, 2, 5, 6});
+  values.sum().backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{1, 0, 1, 0, 0, 1, 0, 1});
+  CHECK(topk(x.detach(), 1, 0).indices.to_vector<int64_t>() == std::vector<int64_t>{1, 1, 0, 1});
+  EXPECT_ERROR(topk(x, 5), "topk_indices", "k 5 is out of range for dim 1 of size 4");
+  EXPECT_ERROR(topk(zeros({3}, DType::Bool), 1), "topk_indices", "numeric");
 }

@@ -127,6 +127,12 @@ ValuesIndices extreme_along(const Tensor& x, int64_t dim, bool keepdim, bool lar
   return {values.squeeze(d), kept.squeeze(d)};
 }
 }  // namespace
+ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
+  const Tensor idx =
+      apply(OpKind::topk_indices, {x}, Attrs().set("k", k).set("dim", dim).set("largest", largest));
+  if (x.dim() == 0) return {x.clone(), idx};
+  return {gather(x, wrap_dim(dim, x.dim(), "topk"), idx), idx};
+}
 ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim) { return extreme_along(x, dim, keepdim, true); }
 ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim) { return extreme_along(x, dim, keepdim, false); }
 Tensor softmax(const Tensor& x, int64_t dim) { return apply(OpKind::softmax, {x}, Attrs().set("dim", dim)); }

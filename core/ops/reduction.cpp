@@ -70,6 +70,25 @@ TensorMeta arg_reduce_shape(OpKind op, std::span<const Tensor> in, const Attrs& 
           DType::Int64, x.device()};
 }
 
+TensorMeta topk_shape(OpKind op, std::span<const Tensor> in, const Attrs& attrs) {
+  const Tensor& x = in[0];
+  const char* name = op_name(op);
+  DUET_CHECK(x.dtype() != DType::Bool, name, ": expected a numeric tensor, got ", describe(x));
+  DUET_CHECK(attrs.has("k") && attrs.has("dim") && attrs.has("largest"), name, ": needs attrs k, dim and largest");
+  Shape out = x.sizes();
+  const int64_t k = attrs.get<int64_t>("k");
+  if (x.dim() == 0) {
+    wrap_dim(attrs.get<int64_t>("dim"), 0, name);
+    DUET_CHECK(k == 1, name, ": k ", k, " is out of range for a 0-dim tensor (expected 1)");
+    return {out, DType::Int64, x.device()};
+  }
+  const int64_t dim = wrap_dim(attrs.get<int64_t>("dim"), x.dim(), name);
+  DUET_CHECK(k >= 0 && k <= x.size(dim), name, ": k ", k, " is out of range for dim ", dim, " of size ", x.size(dim),
+             " in ", describe(x), " (expected 0 <= k <= ", x.size(dim), ")");
+  out[size_t(dim)] = k;
+  return {out, DType::Int64, x.device()};
+}
+
 TensorMeta softmax_shape(OpKind op, std::span<const Tensor> in, const Attrs& attrs) {
   const Tensor& x = in[0];
   const char* name = op_name(op);

@@ -22,6 +22,7 @@ DUET_SHAPE_FN(where_shape)
 // reduction.cpp
 DUET_SHAPE_FN(reduce_shape)
 DUET_SHAPE_FN(arg_reduce_shape)
+DUET_SHAPE_FN(topk_shape)
 DUET_SHAPE_FN(softmax_shape)
 // linalg.cpp
 DUET_SHAPE_FN(matmul_shape)

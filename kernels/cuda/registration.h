@@ -24,6 +24,7 @@ void register_softmax_kernels();             // softmax.cu: softmax, log_softmax
 void register_indexing_kernels();            // indexing.cu: index_select, gather, scatter_add, cat, one_hot
 void register_conv_kernels();                // conv.cu: conv2d, conv2d_input_grad, conv2d_weight_grad
 void register_pool_kernels();                // pool.cu: max/avg/adaptive_avg_pool2d and their backward ops
+void register_topk_kernels();                // topk.cu: topk_indices
 void register_layer_norm_kernels();          // layer_norm.cu: layer_norm, its backward and affine gradients
 void register_batch_norm_kernels();          // batch_norm.cu: batch_norm_stats ... batch_norm_backward
 

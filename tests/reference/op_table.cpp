@@ -23,7 +23,7 @@ const std::map<std::string, Generator>& op_case_table() {
       // reductions and normalisation
       {"sum", reduce_cases}, {"mean", reduce_cases}, {"prod", reduce_cases}, {"amax", reduce_cases},
       {"amin", reduce_cases}, {"var", reduce_cases}, {"std", reduce_cases}, {"argmax", arg_reduce_cases},
-      {"argmin", arg_reduce_cases}, {"softmax", softmax_cases}, {"log_softmax", softmax_cases},
+      {"argmin", arg_reduce_cases}, {"topk_indices", topk_cases}, {"softmax", softmax_cases}, {"log_softmax", softmax_cases},
       // linear algebra, indexing and joining
       {"matmul", matmul_cases}, {"index_select", index_select_cases}, {"gather", gather_cases},
       {"scatter_add", scatter_add_cases}, {"cat", cat_cases}, {"one_hot", one_hot_cases},
