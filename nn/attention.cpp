@@ -48,7 +48,10 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   const double scale = o.scale.value_or(1.0 / std::sqrt(double(E)));
   Tensor scores = matmul(q, k.transpose(-2, -1)) * scale;  // [..., L, S]
   Tensor keep;  // bool, where positions take part
-  if (o.causal) keep = le(arange(0, S).reshape({1, S}), arange(0, L).reshape({L, 1})).to(q.device());
+  if (o.causal) {
+    const TensorOptions on_q{DType::Int64, q.device()};
+    keep = le(arange(0, S, 1, on_q).reshape({1, S}), arange(0, L, 1, on_q).reshape({L, 1}));
+  }
   if (o.attn_mask.defined()) {
     const Tensor& m = o.attn_mask;
     DUET_CHECK(m.dtype() == DType::Bool || m.dtype() == q.dtype(), op, ": attn_mask must be bool or of q's dtype ",

@@ -7,7 +7,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "autograd/autograd.h"
@@ -16,6 +15,7 @@
 #include "graph/graph.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
+#include "tests/reference/reference_ops.h"
 #include "tests/test_support.h"
 
 using namespace duet;
@@ -55,12 +55,6 @@ void check_close(const Tensor& got, const std::vector<double>& want, double tol)
   const auto g = got.to(DType::Float64).contiguous().to_vector<double>();
   REQUIRE(g.size() == want.size());
   for (size_t i = 0; i < g.size(); ++i) CHECK(g[i] == doctest::Approx(want[i]).epsilon(tol).scale(1.0));
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.sizes() != b.sizes()) return false;
-  const auto x = a.to(DType::Float64).contiguous().to_vector<double>(), y = b.to(DType::Float64).contiguous().to_vector<double>();
-  return std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0;
 }
 
 auto all = [](int64_t, int64_t, int64_t) { return true; };
@@ -159,7 +153,7 @@ TEST_CASE("causal attention forward and backward compiled equal eager") {
   for (int call = 0; call < 2; ++call) {
     const std::vector<Tensor> got = compiled({q0, k0, v0});
     REQUIRE(got.size() == want.size());
-    for (size_t i = 0; i < got.size(); ++i) CHECK(same_bits(got[i], want[i]));
+    for (size_t i = 0; i < got.size(); ++i) CHECK(ref::bitwise_equal(got[i], want[i]));
   }
 }
 
@@ -175,8 +169,8 @@ TEST_CASE("CausalSelfAttention: parameters, shapes, causality and a compiled ste
   // Position t sees positions <= t only: changing positions 3 and 4 leaves 0..2 as they were.
   Tensor x2 = x.clone();
   x2.narrow(1, 3, 2).fill_(7.0);
-  CHECK(same_bits(attn.forward(x2).narrow(1, 0, 3), y.narrow(1, 0, 3)));
-  CHECK_FALSE(same_bits(attn.forward(x2).narrow(1, 3, 2), y.narrow(1, 3, 2)));
+  CHECK(ref::bitwise_equal(attn.forward(x2).narrow(1, 0, 3), y.narrow(1, 0, 3)));
+  CHECK_FALSE(ref::bitwise_equal(attn.forward(x2).narrow(1, 3, 2), y.narrow(1, 3, 2)));
   EXPECT_ERROR(attn.forward(randn({2, 5, 6})), "CausalSelfAttention", "[B, T, 8]", "float32[2, 5, 6]");
   EXPECT_ERROR(nn::CausalSelfAttention(10, 3), "multiple of num_heads 3");
   // A training step, eagerly and compiled.
@@ -199,5 +193,5 @@ TEST_CASE("CausalSelfAttention: parameters, shapes, causality and a compiled ste
   };
   const auto eager = run(false), compiled = run(true);
   REQUIRE(eager.size() == compiled.size());
-  for (size_t i = 0; i < eager.size(); ++i) CHECK(same_bits(eager[i], compiled[i]));
+  for (size_t i = 0; i < eager.size(); ++i) CHECK(ref::bitwise_equal(eager[i], compiled[i]));
 }

@@ -1,7 +1,7 @@
 // Store epilogues of the CUDA kernels, shared so that a fused kernel rounds exactly as the
 // ops it absorbs do when they run one by one (graph mode's results are eager's bits):
 //   relu_if                  eager's relu (elementwise_unary.cu ReluOp): NaN kept, -0 -> +0
-//   mul_rn, add_rn           a multiply and an add rounded on their own (never contracted
+//   mul_rn, add_rn, sub_rn   a multiply, add or subtract rounded on its own (never contracted
 //                            into a fused multiply-add), as the CPU's x * scale + shift
 //   Channels<T>              a [C] vector with its stride, read as double (host: channels)
 //   BatchNormParams<T>       batch_norm's mean, var, weight, bias and eps (host:
@@ -29,6 +29,8 @@ __device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
 __device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
 __device__ inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
 __device__ inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ inline double sub_rn(double a, double b) { return __dsub_rn(a, b); }
+__device__ inline float sub_rn(float a, float b) { return __fsub_rn(a, b); }
 
 template <typename T>
 struct Channels {  // a [C] vector with its stride

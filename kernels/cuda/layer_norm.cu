@@ -25,9 +25,6 @@
 namespace duet::cuda {
 namespace {
 
-__device__ inline double sub_rn(double a, double b) { return __dsub_rn(a, b); }
-__device__ inline float sub_rn(float a, float b) { return __fsub_rn(a, b); }
-
 template <typename T>
 struct RowArgs {
   const T *x, *dy, *w, *b;  // dy: backward only; w, b: nullptr when absent
@@ -135,9 +132,10 @@ RowArgs<T> row_args(const Tensor& x, const Tensor& out, const Attrs& attrs) {
   return a;
 }
 
-const Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : t.contiguous(); }
+Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : t.contiguous(); }
 
-int row_grid(int64_t rows) { return int(std::max<int64_t>(1, std::min<int64_t>(rows, 65535))); }
+// One block per row, looping past the cap (grid_for of a block's worth per row).
+int row_grid(int64_t rows) { return grid_for(rows * kThreads); }
 
 void layer_norm_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   if (out.numel() == 0) return;

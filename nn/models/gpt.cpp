@@ -8,7 +8,6 @@
 #include "core/functions.h"
 #include "nn/functional.h"
 #include "nn/init.h"
-#include "nn/layers/activation.h"
 
 namespace duet::nn {
 namespace {
@@ -38,15 +37,15 @@ GPTBlock::GPTBlock(const GPTConfig& c) : Module("GPTBlock"), dropout_(c.dropout)
   ln_2 = register_module("ln_2", std::make_shared<LayerNorm>(Shape{c.n_embd}, ln));
   auto group = std::make_shared<Group>("MLP");
   mlp_fc = group->add("c_fc", std::make_shared<Linear>(c.n_embd, 4 * c.n_embd, c.bias));
-  group->add("gelu", std::make_shared<GELU>());
+  mlp_gelu = group->add("gelu", std::make_shared<GELU>());
   mlp_proj = group->add("c_proj", std::make_shared<Linear>(4 * c.n_embd, c.n_embd, c.bias));
-  mlp = register_module("mlp", group);
+  register_module("mlp", group);
 }
 
 Tensor GPTBlock::forward(const Tensor& x) {
   const double p = is_training() ? dropout_ : 0.0;
   Tensor y = x + functional::dropout(attn->forward(ln_1->forward(x)), p);
-  return y + functional::dropout(mlp_proj->forward(gelu(mlp_fc->forward(ln_2->forward(y)))), p);
+  return y + functional::dropout(mlp_proj->forward(mlp_gelu->forward(mlp_fc->forward(ln_2->forward(y)))), p);
 }
 
 GPT::GPT(const GPTConfig& c) : Module("GPT"), config_(c) {

@@ -13,6 +13,7 @@
 
 #include <memory>
 
+#include "nn/layers/activation.h"
 #include "nn/layers/attention.h"
 #include "nn/layers/embedding.h"
 #include "nn/layers/layer_norm.h"
@@ -39,8 +40,9 @@ class GPTBlock : public Module {
 
   std::shared_ptr<LayerNorm> ln_1, ln_2;
   std::shared_ptr<CausalSelfAttention> attn;
-  std::shared_ptr<Module> mlp;  // c_fc (n_embd -> 4 n_embd), GELU, c_proj (back)
+  // The child "mlp": c_fc (n_embd -> 4 n_embd), gelu, c_proj (back).
   std::shared_ptr<Linear> mlp_fc, mlp_proj;
+  std::shared_ptr<GELU> mlp_gelu;
 
  private:
   double dropout_;

@@ -20,7 +20,8 @@ const std::vector<OpKind> kBinaryOps = {OpKind::add, OpKind::sub, OpKind::mul, O
                                         OpKind::le, OpKind::gt, OpKind::ge, OpKind::logical_and, OpKind::logical_or};
 const std::vector<OpKind> kArith = {OpKind::add, OpKind::sub, OpKind::mul, OpKind::div};
 const std::vector<OpKind> kReduceOps = {OpKind::sum, OpKind::mean, OpKind::prod, OpKind::amax, OpKind::amin,
-                                        OpKind::var, OpKind::std,  OpKind::argmax, OpKind::argmin};
+                                        OpKind::var, OpKind::std,  OpKind::argmax, OpKind::argmin,
+                                        OpKind::topk_indices};
 
 DType random_dtype(Rng& r, bool floating_only = false) {
   double u = r.real();
@@ -289,6 +290,9 @@ class Generator {
       in.x = double(r_.uniform(0, 1));
       if (in.kind == OpKind::argmax || in.kind == OpKind::argmin) {
         if (x.dim() > 0 && r_.chance(0.7)) in.ints = {r_.uniform(0, x.dim() - 1)};
+      } else if (in.kind == OpKind::topk_indices) {  // ints: dim, k; flag: largest
+        const int64_t dim = x.dim() > 0 ? r_.uniform(-1, x.dim() - 1) : 0;
+        in.ints = {dim, x.dim() > 0 ? r_.uniform(0, x.size(dim)) : 1};
       } else {
         in.ints = random_dims(x);
       }

@@ -128,6 +128,7 @@ void exec(const Instr& in, std::vector<Tensor>& v, World& w) {
       switch (in.kind) {
         case OpKind::argmax: v.push_back(k.empty() ? argmax(x) : argmax(x, k[0], in.flag)); return;
         case OpKind::argmin: v.push_back(k.empty() ? argmin(x) : argmin(x, k[0], in.flag)); return;
+        case OpKind::topk_indices: v.push_back(topk(x, k[1], k[0], in.flag).values); return;
         case OpKind::var: v.push_back(var(x, k, in.flag, in.x)); return;
         case OpKind::std: v.push_back(std(x, k, in.flag, in.x)); return;
         default: v.push_back(apply(in.kind, {x}, Attrs().set("dims", k).set("keepdim", in.flag))); return;

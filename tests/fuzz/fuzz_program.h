@@ -65,7 +65,8 @@ enum class Code : uint8_t {
   Binary,         // kind(a, b)
   BinaryScalar,   // kind(a, x) with a plain number (x * a when flag)
   Cast,           // a.to(dtype)
-  Reduce,         // kind(a, ints dims, flag keepdim); argmax/argmin: ints[0] the dim
+  Reduce,         // kind(a, ints dims, flag keepdim); argmax/argmin: ints[0] the dim;
+                  // topk_indices: topk(a, k = ints[1], dim = ints[0], largest = flag).values
   Softmax,        // softmax (flag: log_softmax) over ints[0]
   Matmul,         // matmul(a, b)
   View,           // view `sub` of a with ints
