@@ -77,11 +77,18 @@ def pick_runs(records):
         rs = sorted(rs, key=lambda r: r.get("step_ms_median", 0))
         table[k] = dict(rs[(len(rs) - 1) // 2], n_runs=len(rs))
     repeats = {k: sorted(r.get("step_ms_median", 0) for r in rs) for k, rs in groups.items() if len(rs) > 1}
-    accuracy = {}
+    accuracy = {}  # a classifier's test accuracy, or a language model's validation loss
     for r in runs:
-        if "test_accuracy" in r:  # runs of one seed agree (same data order and init)
-            accuracy.setdefault(key(r), {}).setdefault(r.get("seed", 0), r["test_accuracy"])
+        q = quality(r)
+        if q is not None:  # runs of one seed agree (same data order and init)
+            accuracy.setdefault(key(r), {}).setdefault(r.get("seed", 0), q)
     return table, accuracy, missing, main_seed, repeats, groups
+
+
+def quality(r):
+    """How good the trained model is: a classifier's test accuracy, a language model's
+    validation loss (char-gpt), or None."""
+    return r.get("test_accuracy", r.get("val_loss"))
 
 
 def repeats_md(repeats):
@@ -109,7 +116,7 @@ def sorted_keys(keys):
 def table_md(table):
     base = table.get(DUET_GRAPH, {}).get("step_ms_median")
     head = ["run", "step ms p50", "step ms p90", "step / duet graph", "samples/s", "epoch s (last)",
-            "test acc", "peak RSS MB", "duet alloc MB", "arena MB", "compile s", "load before"]
+            "test acc / val loss", "peak RSS MB", "duet alloc MB", "arena MB", "compile s", "load before"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for k in sorted_keys(table):
         r = table[k]
@@ -120,7 +127,7 @@ def table_md(table):
             name, fmt(step, ".2f"), fmt(r.get("step_ms_p90"), ".2f"),
             fmt(step / base if step and base else None, ".2f") + ("x" if step and base else ""),
             fmt(r.get("samples_per_second"), ".0f"), fmt(epochs[-1], ".2f"),
-            fmt(r.get("test_accuracy"), ".4f"), fmt(r.get("peak_rss_bytes"), ".1f", 1e-6),
+            fmt(quality(r), ".4f"), fmt(r.get("peak_rss_bytes"), ".1f", 1e-6),
             fmt(r.get("peak_allocator_bytes"), ".2f", 1e-6), fmt(r.get("arena_bytes") or None, ".2f", 1e-6),
             fmt(r.get("compile_seconds"), ".3f"), fmt(r.get("loadavg_1m_before"), ".2f")]) + " |")
     return lines
@@ -132,7 +139,7 @@ def seeds_md(accuracy):
     if not multi:
         return []
     all_seeds = sorted({s for v in multi.values() for s in v})
-    lines = ["", "### Test accuracy by seed", "",
+    lines = ["", "### Test accuracy (or validation loss) by seed", "",
              "| run | " + " | ".join(f"seed {s}" for s in all_seeds) + " | mean | std |",
              "|" + "---|" * (len(all_seeds) + 3)]
     for k in sorted_keys(multi):
@@ -153,8 +160,9 @@ def round_ratios(groups, a, b, field):
     return [by_round[a][n] / by_round[b][n] for n in common if by_round[a][n] and by_round[b][n]]
 
 
-def targets_md(table, accuracy, missing, groups):
-    """Each target: met / NOT met / peer absent (or duet absent), with the figures. With
+def target_helpers(table, missing, groups):
+    """get(k, field), why_absent(k) and ratio_line(name, duet_k, peer_k, field, limit): a
+    target's row, met / NOT met / peer absent (or duet absent), with the figures. With
     several rounds, a speed target is judged on the median of the per-round ratios."""
     absent = {key(r): r.get("absent") or r.get("failed") for r in missing}
 
@@ -182,6 +190,37 @@ def targets_md(table, accuracy, missing, groups):
         verdict = "met" if ratio <= limit else "NOT met"
         return f"| {name} | {verdict} | {ratio:.2f}x ({figures}; limit {limit}x) |"
 
+    return get, why_absent, ratio_line
+
+
+def char_gpt_targets_md(table, accuracy, missing, groups):
+    """Issue 16's targets for char-gpt: step-time ratios, and the validation loss (mean
+    over the seeds run) within 0.03 of PyTorch eager's, for each duet mode."""
+    get, why_absent, ratio_line = target_helpers(table, missing, groups)
+    lines = ["", "## Targets (issue 16)", "", "| target | verdict | figures |", "|---|---|---|"]
+    pt_e, pt_c, step = ("pytorch", "eager"), ("pytorch", "compile"), "step_ms_median"
+    lines.append(ratio_line("duet graph step <= 0.5x PyTorch eager", DUET_GRAPH, pt_e, step, 0.5))
+    lines.append(ratio_line("duet graph step <= 0.8x torch.compile", DUET_GRAPH, pt_c, step, 0.8))
+    lines.append(ratio_line("duet eager step <= 1.0x PyTorch eager", ("duet", "eager"), pt_e, step, 1.0))
+    p_seeds = accuracy.get(pt_e, {})
+    for dk in (("duet", "eager"), DUET_GRAPH):
+        name = f"{label(dk)} validation loss, mean over seeds, within 0.03 of PyTorch eager's"
+        d_seeds = accuracy.get(dk, {})
+        if not d_seeds:
+            lines.append(f"| {name} | - | {why_absent(dk)} |")
+        elif not p_seeds:
+            lines.append(f"| {name} | peer absent | {why_absent(pt_e)} |")
+        else:
+            dm, pm = statistics.mean(d_seeds.values()), statistics.mean(p_seeds.values())
+            verdict = "met" if abs(dm - pm) <= 0.03 else "NOT met"
+            lines.append(f"| {name} | {verdict} | {dm:.4f} ({len(d_seeds)} seeds) vs {pm:.4f} ({len(p_seeds)} seeds), "
+                         f"{dm - pm:+.4f} |")
+    return lines
+
+
+def targets_md(table, accuracy, missing, groups):
+    """Issue 6's targets for fashion-mlp (target_helpers says how a row is judged)."""
+    get, why_absent, ratio_line = target_helpers(table, missing, groups)
     lines = ["", "## Targets (issue 6)", "", "| target | verdict | figures |", "|---|---|---|"]
     pt_e, pt_c, tf_f = ("pytorch", "eager"), ("pytorch", "compile"), ("tensorflow", "function")
     step = "step_ms_median"
@@ -258,7 +297,10 @@ def plots(table, plot_dir, workload):
 
     bars("step_ms_median", 1, "ms per step (median; bar) / p90 (tick)", f"{workload} step time", "step_ms.png", ".2f")
     bars("peak_rss_bytes", 1e-6, "MB", "peak RSS (whole process)", "peak_rss.png", ".0f")
-    bars("test_accuracy", 1, "accuracy", "test accuracy after training", "accuracy.png", ".4f")
+    if any("val_loss" in table[k] for k in keys):
+        bars("val_loss", 1, "loss", "validation loss after training", "val_loss.png", ".4f")
+    else:
+        bars("test_accuracy", 1, "accuracy", "test accuracy after training", "accuracy.png", ".4f")
 
     if not any(table[k].get("loss_curve") for k in keys):
         return written  # short runs (under 20 steps) and older duet records have no curve
@@ -309,6 +351,8 @@ def report(meta, records, md_path, plot_dir):
     lines += seeds_md(accuracy)
     if workload == "fashion-mlp":
         lines += targets_md(table, accuracy, missing, groups)
+    elif workload == "char-gpt":
+        lines += char_gpt_targets_md(table, accuracy, missing, groups)
     else:
         lines += ["", f"Issue 6's targets are set for fashion-mlp only; none are checked for {workload}."]
     written = plots(table, plot_dir, workload) if plot_dir and table else None

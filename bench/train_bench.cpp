@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "examples/common/command_line.h"
+#include "examples/common/console_output.h"
 #include "examples/common/json_record.h"
 #include "examples/common/train_loop.h"
 #include "examples/workloads/registry.h"
@@ -43,10 +44,10 @@ int main(int argc, char** argv) {
     }
     for (int run = 0; run < repeat; ++run) {
       TrainResult r = run_workload(spec, config);
-      std::printf("%s %s run %d: step %.3f ms median (p90 %.3f) | %.0f samples/s | accuracy %.4f | "
+      std::printf("%s %s run %d: step %.3f ms median (p90 %.3f) | %.0f samples/s | %s | "
                   "peak RSS %.1f MB | allocator %.2f MB | %.1f kernels/step | compile %.1f ms\n",
                   spec.name.c_str(), config.mode.c_str(), run + 1, r.step_ms_median, r.step_ms_p90,
-                  r.samples_per_second, r.test_accuracy, double(r.peak_rss_bytes) / 1e6,
+                  r.samples_per_second, quality(r).c_str(), double(r.peak_rss_bytes) / 1e6,
                   double(r.peak_allocator_bytes) / 1e6, r.kernel_launches_per_step, r.compile_ms);
       if (out.is_open()) out << to_json(r) << "\n" << std::flush;
     }

@@ -123,6 +123,11 @@ ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim = false);
 // torch.topk (sorted): NaN counts as the largest value, equal values come by lower index;
 // the values are gather's, so their gradient goes to the chosen elements.
 ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true);
+// Category indices drawn from rows of non-negative weights (1-D [C] -> int64 [n], 2-D
+// [B, C] -> [B, n]) with the default generator, as torch.multinomial: without replacement
+// no row repeats a category. Weights need not sum to 1; negative, non-finite or all-zero
+// rows are errors in eager calls (core/functions/sampling.cpp).
+Tensor multinomial(const Tensor& weights, int64_t num_samples, bool replacement = false);
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 

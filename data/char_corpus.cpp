@@ -38,9 +38,10 @@ CharCorpus::CharCorpus(const std::string& text) {
   val_ = tensor(std::vector<int64_t>(ids.begin() + n_train, ids.end()));
 }
 
-CharCorpus CharCorpus::from_files(const std::vector<std::string>& paths) {
+CharCorpus CharCorpus::from_files(const std::vector<std::string>& paths, int64_t limit) {
   std::string text;
   for (const std::string& p : paths) text += read_file(p);
+  if (limit >= 0 && size_t(limit) < text.size()) text.resize(size_t(limit));
   return CharCorpus(text);
 }
 

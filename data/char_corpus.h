@@ -35,8 +35,9 @@ class CharCorpus {
 
   // The concatenation of `text`, split 90/10.
   explicit CharCorpus(const std::string& text);
-  // The files' contents concatenated in the given order.
-  static CharCorpus from_files(const std::vector<std::string>& paths);
+  // The files' contents concatenated in the given order; with limit >= 0 only the first
+  // `limit` bytes of that.
+  static CharCorpus from_files(const std::vector<std::string>& paths, int64_t limit = -1);
   // The fortune files of Debian's fortunes package (every file it installed in
   // kFortunesDir without an extension), sorted by name; a duet::Error saying how to
   // install it when it is not.

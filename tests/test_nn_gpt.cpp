@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <optional>
 
 #include "autograd/autograd.h"
 #include "core/generator.h"
@@ -69,12 +70,16 @@ TEST_CASE("GPT: causal logits, and the tied head's gradient through one paramete
   CHECK(abs(g).sum({1}).amin().item<float>() > 0.0f);
 }
 
-TEST_CASE("GPT: AdamW steps with global-norm clipping compile once, with eager's bits") {
+TEST_CASE("GPT: AdamW steps with global-norm clipping and a per-step LR compile once, with eager's bits") {
   int captures = 0;
-  auto run = [&](bool compiled_mode) {
+  // `warmup` > 0: nanoGPT's schedule changes the rate before every step (outside the
+  // step function, as a training loop does); 0: a constant rate.
+  auto train = [&](bool compiled_mode, int64_t warmup) {
     manual_seed(4);
     nn::GPT gpt({.vocab_size = 9, .block_size = 6, .n_layer = 2, .n_head = 2, .n_embd = 8});
     optim::AdamW opt(gpt.parameters(), 3e-3, {.weight_decay = 0.1});
+    std::optional<optim::WarmupCosineLR> schedule;
+    if (warmup > 0) schedule.emplace(opt, warmup, 5, 3e-4);
     const Tensor x = randint(0, 9, {3, 6}), y = randint(0, 9, {3, 6});
     auto step = [&](const std::vector<Tensor>& in) {
       opt.zero_grad();
@@ -91,15 +96,23 @@ TEST_CASE("GPT: AdamW steps with global-norm clipping compile once, with eager's
       const std::vector<Tensor> out = compiled_mode ? compiled({x, y}) : step({x, y});
       values.push_back(out[0].item<double>());
       values.push_back(out[1].item<double>());
+      if (schedule) schedule->step();
     }
     for (const Tensor& p : gpt.parameters()) duet::testing::append_values(values, p);
     if (compiled_mode) captures = compiled.captures();
     return values;
   };
+  auto run = [&](bool compiled_mode) { return train(compiled_mode, 2); };
   const std::vector<double> eager = duet::testing::check_compiled_matches_eager(run);
+  CHECK(captures == 1);  // five rates, one capture
+  // The compiled step read each new rate when it ran: with a constant rate the same steps
+  // end elsewhere (the first step's rate differs, so every later value does).
+  const std::vector<double> constant = train(true, 0);
+  REQUIRE(constant.size() == eager.size());
+  CHECK(constant[2] != eager[2]);  // the second step's loss
+  CHECK(constant.back() != eager.back());
   CHECK(eager[8] < eager[0]);  // the loss falls
   int clipped = 0;  // steps whose gradient norm was over the limit
   for (int i = 0; i < 5; ++i) clipped += eager[size_t(2 * i + 1)] > 0.5;
   CHECK(clipped > 0);
-  CHECK(captures == 1);
 }

@@ -27,7 +27,8 @@ CommonFlags::CommonFlags(CLI::App& app, std::optional<WorkloadDefaults> shown_de
   app.add_option("--device", given_.device, "cpu, cuda or cuda:N")->capture_default_str();
   epochs_ = app.add_option("--epochs", given_.epochs, "passes over the training set")
                 ->default_str(shown(shown_defaults, &WorkloadDefaults::epochs));
-  app.add_option("--steps", given_.max_steps, "stop after this many steps in all (0: no limit)")->capture_default_str();
+  steps_ = app.add_option("--steps", given_.max_steps, "stop after this many steps in all (0: no limit)")
+               ->default_str(shown(shown_defaults, &WorkloadDefaults::steps));
   batch_ = app.add_option("--batch", given_.batch, "batch size (the last batch of an epoch may be smaller)")
                ->default_str(shown(shown_defaults, &WorkloadDefaults::batch));
   lr_ = app.add_option("--lr", given_.lr, "learning rate")->default_str(shown(shown_defaults, &WorkloadDefaults::lr));
@@ -64,6 +65,7 @@ TrainConfig CommonFlags::config_for(const WorkloadSpec& spec) const {
   if (epochs_->count() == 0) c.epochs = spec.defaults.epochs;
   if (batch_->count() == 0) c.batch = spec.defaults.batch;
   if (lr_->count() == 0) c.lr = spec.defaults.lr;
+  if (steps_->count() == 0) c.max_steps = spec.defaults.steps;
   check_config(c, app_.get_name());  // a bad value is refused before the program prints or reads anything
   return c;
 }

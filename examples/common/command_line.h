@@ -45,6 +45,7 @@ class CommonFlags {
   CLI::Option* epochs_ = nullptr;
   CLI::Option* batch_ = nullptr;
   CLI::Option* lr_ = nullptr;
+  CLI::Option* steps_ = nullptr;
   std::string json_path_;
 };
 

@@ -28,12 +28,20 @@ void ProgressLine::operator()(int epoch, int64_t step, int64_t steps, double los
   std::fflush(stdout);
 }
 
+std::string quality(const TrainResult& r) {
+  char text[96] = "";
+  if (r.test_accuracy) std::snprintf(text, sizeof text, "test accuracy %.4f", *r.test_accuracy);
+  if (r.val_loss)
+    std::snprintf(text, sizeof text, "val loss %.4f | %.0f tokens/s", *r.val_loss, r.tokens_per_second);
+  return text;
+}
+
 void print_summary(const TrainResult& r) {
   std::printf("threads %d | epoch time %.2f s (last) | step %.2f ms median, %.2f ms p90 | %.0f samples/s\n", r.threads,
               r.epoch_seconds.back(), r.step_ms_median, r.step_ms_p90, r.samples_per_second);
-  std::printf("final train loss %.4f | test accuracy %.4f | peak RSS %.1f MB | peak allocator %.1f MB, %lld allocations\n",
-              r.final_train_loss, r.test_accuracy, double(r.peak_rss_bytes) / 1e6, double(r.peak_allocator_bytes) / 1e6,
-              (long long)r.allocations);
+  std::printf("final train loss %.4f | %s | peak RSS %.1f MB | peak allocator %.1f MB, %lld allocations\n",
+              r.final_train_loss, quality(r).c_str(), double(r.peak_rss_bytes) / 1e6,
+              double(r.peak_allocator_bytes) / 1e6, (long long)r.allocations);
   if (!r.compile_report.empty()) std::printf("%s", r.compile_report.c_str());
 }
 

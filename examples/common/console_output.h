@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "examples/common/train_config.h"
 #include "examples/common/train_result.h"
@@ -25,6 +26,10 @@ class ProgressLine {
   int epochs_;
   bool tty_;
 };
+
+// How good the trained model is: "test accuracy 0.8812" for a classifier, "val loss
+// 1.9342 | 9120 tokens/s" for a language model.
+std::string quality(const TrainResult& r);
 
 // Step times, throughput, loss, accuracy, memory, and the compile report in graph mode.
 void print_summary(const TrainResult& r);

@@ -28,7 +28,7 @@ std::string to_json(const TrainResult& r) {
   j["step_ms_median"] = r.step_ms_median;
   j["step_ms_p90"] = r.step_ms_p90;
   j["samples_per_second"] = r.samples_per_second;
-  j["test_accuracy"] = r.test_accuracy;
+  if (r.test_accuracy) j["test_accuracy"] = *r.test_accuracy;
   j["final_train_loss"] = r.final_train_loss;
   j["peak_rss_bytes"] = r.peak_rss_bytes;
   j["peak_allocator_bytes"] = r.peak_allocator_bytes;
@@ -43,6 +43,13 @@ std::string to_json(const TrainResult& r) {
   nlohmann::ordered_json curve = nlohmann::ordered_json::array();
   for (const auto& [seconds, loss] : r.loss_curve) curve.push_back({seconds, loss});
   j["loss_curve"] = std::move(curve);
+  if (r.val_loss) {
+    j["tokens_per_second"] = r.tokens_per_second;
+    j["val_loss"] = *r.val_loss;
+    nlohmann::ordered_json evals = nlohmann::ordered_json::array();
+    for (const auto& e : r.evaluations) evals.push_back({e.step, e.train_loss, e.val_loss});
+    j["evaluations"] = std::move(evals);
+  }
   if (std::getenv("DUET_BENCH_ALL_STEPS")) {
     j["step_ms"] = r.step_ms;
     j["step_losses"] = r.step_losses;

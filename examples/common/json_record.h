@@ -6,6 +6,9 @@
 //   final_train_loss peak_rss_bytes peak_allocator_bytes allocations kernel_launches
 //   compile_ms compile_seconds arena_bytes lower_bound_bytes loss_curve [[s, loss], ...]
 //
+// test_accuracy is a classifier's only; a language model's record has instead
+//   tokens_per_second val_loss evaluations [[step, train_loss, val_loss], ...]
+//
 // With DUET_BENCH_ALL_STEPS set (as for the peers) it also holds every step's time and
 // loss ("step_ms", "step_losses"), e.g. to compare eager and graph mode step by step.
 #pragma once

@@ -25,6 +25,8 @@ void check_config(const TrainConfig& c, const std::string& who) {
   DUET_CHECK(c.lr > 0, who, ": --lr must be positive, got ", c.lr);
   check_threads(c.threads, who);
   DUET_CHECK(c.max_steps >= 0, who, ": --steps must be >= 0, got ", c.max_steps);
+  DUET_CHECK(c.eval_every >= 0 && c.eval_batches >= 0, who, ": --eval-every and --eval-batches must be >= 0, got ",
+             c.eval_every, " and ", c.eval_batches);
   DUET_CHECK(!c.recompute_convs || c.mode == "graph", who,
              ": --recompute-convs is a graph-mode compile option (eager mode keeps what autograd saves); use --mode graph");
 }

@@ -26,6 +26,10 @@ struct TrainConfig {
   uint64_t seed = 0;
   int64_t max_steps = 0;        // > 0: stop training after this many steps in all
   bool recompute_convs = false; // graph mode: recompute convolutions for the backward pass
+  // A language model's evaluation (char-gpt): every N steps, the mean loss over M batches
+  // of each split; 0: the recipe's.
+  int64_t eval_every = 0;
+  int64_t eval_batches = 0;
 };
 
 // What a workload's recipe sets and a flag may override.
@@ -33,6 +37,7 @@ struct WorkloadDefaults {
   int epochs = 5;
   int64_t batch = 128;
   double lr = 1e-3;
+  int64_t steps = 0;  // 0: the epochs decide; a language model's recipe counts iterations
 };
 
 // --threads must be in [0, max_num_threads()]; `who` prefixes the message.

@@ -48,6 +48,7 @@ double evaluate(nn::Module& model, const data::FashionMnist& test, const Shape& 
 
 TrainResult run_workload(const WorkloadSpec& spec, const TrainConfig& config, const StepCallback& on_step) {
   check_config(config, spec.name);
+  if (spec.run) return spec.run(spec, config, on_step);
   if (config.threads > 0) set_num_threads(config.threads);
   TrainResult r;
   r.workload = spec.name;

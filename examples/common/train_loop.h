@@ -18,11 +18,8 @@
 
 namespace duet::workloads {
 
-// Called after every step: (epoch, step in epoch, steps per epoch, loss, samples/s so far).
-using StepCallback = std::function<void(int, int64_t, int64_t, double, double)>;
-
-// Trains and evaluates; throws duet::Error for bad configs, missing data, or a mode or
-// device this build does not have.
+// Trains and evaluates (with spec.run when the workload has its own loop); throws
+// duet::Error for bad configs, missing data, or a mode or device this build does not have.
 TrainResult run_workload(const WorkloadSpec& spec, const TrainConfig& config, const StepCallback& on_step = {});
 
 }  // namespace duet::workloads

@@ -1,9 +1,10 @@
 // TrainResult: what one training run measured (speed, memory, kernel launches, graph
-// mode's compile figures, losses and accuracy). json_record.h writes it as the --json
+// mode's compile figures, losses, and accuracy or a language model's validation loss). json_record.h writes it as the --json
 // record; console_output.h prints it.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,8 +23,17 @@ struct TrainResult {
   double step_ms_median = 0;
   double step_ms_p90 = 0;
   double samples_per_second = 0;
-  double test_accuracy = 0;
-  double final_train_loss = 0;        // mean loss over the last epoch
+  std::optional<double> test_accuracy; // a classifier's, after training
+  double final_train_loss = 0;        // mean loss over the last epoch (a language model: the last evaluation's)
+  // A language model (char-gpt): tokens trained on per second (training time only), and
+  // the losses measured every evaluation interval, each the mean over the recipe's batches.
+  struct Evaluation {
+    int64_t step;                     // steps done when it was measured
+    double train_loss, val_loss;
+  };
+  std::vector<Evaluation> evaluations;
+  double tokens_per_second = 0;
+  std::optional<double> val_loss;     // the last evaluation's
   int64_t peak_rss_bytes = 0;
   int64_t peak_allocator_bytes = 0;   // steady-state peak (from step 3) above data + model
   int64_t allocations = 0;            // allocator calls from step 3 on

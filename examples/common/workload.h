@@ -1,8 +1,11 @@
-// WorkloadSpec: what makes one Fashion-MNIST classification workload differ from another
-// (the model, the optimizer, how an image is laid out for the model, an optional learning
-// rate schedule, and the recipe's defaults). The shared training loop (train_loop.h), the
-// command line (command_line.h) and the JSON record (json_record.h) do the rest, so a
-// workload is one small file (examples/workloads/) plus one line in workloads.def.
+// WorkloadSpec: what makes one workload differ from another. A Fashion-MNIST
+// classification workload gives its model, optimizer, how an image is laid out for the
+// model, an optional learning rate schedule and the recipe's defaults, and the shared
+// classification loop (train_loop.h) does the rest; a workload on other data (char-gpt, a
+// language model) brings its own loop in `run` and shares the rest. Either way the command
+// line (command_line.h), the result and JSON record (train_result.h, json_record.h) and
+// the console output are common, so a workload is one small file (examples/workloads/)
+// plus one line in workloads.def.
 //
 //   WorkloadSpec make_fashion_lenet() {
 //     return {.name = "fashion-lenet", .summary = "LeNet-5, Adam, cross-entropy",
@@ -22,10 +25,19 @@
 #include "core/shape.h"
 #include "core/tensor.h"
 #include "examples/common/train_config.h"
+#include "examples/common/train_result.h"
 #include "nn/module.h"
 #include "optim/optimizer.h"
 
 namespace duet::workloads {
+
+// Called after every step: (epoch, step in epoch, steps per epoch, loss, samples/s so far).
+using StepCallback = std::function<void(int, int64_t, int64_t, double, double)>;
+
+struct WorkloadSpec;
+// A workload's own training loop: trains and evaluates as `config` says, calling
+// `on_step` (when set) after every step.
+using RunWorkload = std::function<TrainResult(const WorkloadSpec&, const TrainConfig&, const StepCallback& on_step)>;
 
 struct WorkloadSpec {
   std::string name = {};    // as on the command line and in the JSON record: "fashion-lenet"
@@ -40,8 +52,11 @@ struct WorkloadSpec {
   std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor> params, double lr)> make_optimizer = {};
   // Optional: the learning rate of step `step` (0-based) of `total_steps`, given the run's
   // base rate; set on the optimizer before each step whose rate differs from the last one.
-  // (In graph mode a changed rate makes the compiled step capture again.)
+  // (The compiled step reads the rate as a runtime value: no capture again.)
   std::function<double(double base_lr, int64_t step, int64_t total_steps)> lr_at_step = {};
+  // Optional: the workload's own loop (data, model, optimizer, evaluation), used instead of
+  // the classification loop above, whose fields it then need not set.
+  RunWorkload run = {};
 };
 
 // The config a run of `spec` starts from: TrainConfig's defaults with the recipe's.
@@ -50,6 +65,7 @@ inline TrainConfig defaults_for(const WorkloadSpec& spec) {
   c.epochs = spec.defaults.epochs;
   c.batch = spec.defaults.batch;
   c.lr = spec.defaults.lr;
+  c.max_steps = spec.defaults.steps;
   return c;
 }
 

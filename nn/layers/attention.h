@@ -4,6 +4,11 @@
 // projects the heads' concatenated outputs back.
 //   nn::CausalSelfAttention attn(128, 4);     // 4 heads of 32; parameters c_attn.*, c_proj.*
 //   Tensor y = attn.forward(x);               // x [B, T, 128] -> [B, T, 128]
+//
+// Decoding with a key/value cache of fixed capacity S: forward_cached takes one position's
+// x [B, 1, C], writes its key and value into slot `pos` of caches [B, H, S, C / H] (in
+// place) and attends to slots 0..pos. `pos` is an int64 0-dim tensor, so a compiled
+// decoding step reads it when it runs: one capture for every position.
 #pragma once
 
 #include <memory>
@@ -22,7 +27,9 @@ class CausalSelfAttention : public Module {
  public:
   CausalSelfAttention(int64_t embed_dim, int64_t num_heads, CausalSelfAttentionOptions options = {});
   Tensor forward(const Tensor& x) override;
+  Tensor forward_cached(const Tensor& x, const Tensor& pos, const Tensor& k_cache, const Tensor& v_cache);
   std::string extra_repr() const override;
+  int64_t num_heads() const { return num_heads_; }
 
   std::shared_ptr<Linear> c_attn;  // embed_dim -> 3 * embed_dim: q, k, v
   std::shared_ptr<Linear> c_proj;  // embed_dim -> embed_dim

@@ -48,6 +48,11 @@ Tensor GPTBlock::forward(const Tensor& x) {
   return y + functional::dropout(mlp_proj->forward(mlp_gelu->forward(mlp_fc->forward(ln_2->forward(y)))), p);
 }
 
+Tensor GPTBlock::forward_cached(const Tensor& x, const Tensor& pos, const Tensor& k_cache, const Tensor& v_cache) {
+  Tensor y = x + attn->forward_cached(ln_1->forward(x), pos, k_cache, v_cache);
+  return y + mlp_proj->forward(mlp_gelu->forward(mlp_fc->forward(ln_2->forward(y))));
+}
+
 GPT::GPT(const GPTConfig& c) : Module("GPT"), config_(c) {
   DUET_CHECK(c.vocab_size > 0 && c.block_size > 0 && c.n_layer > 0 && c.n_embd > 0, "GPT: vocab_size, block_size, ",
              "n_layer and n_embd must be positive");
@@ -79,6 +84,32 @@ Tensor GPT::forward(const Tensor& idx) {
   Tensor x = functional::dropout(wte->forward(idx) + wpe->forward(pos), p);  // [B, T, C]
   x = ln_f->forward(h->forward(x));
   return matmul(x, wte->weight.t());  // the head shares the token table
+}
+
+KVCache GPT::make_kv_cache(int64_t batch, const Device& device) const {
+  DUET_CHECK(batch > 0, "GPT: a key/value cache needs batch > 0, got ", batch);
+  const GPTConfig& c = config_;
+  const Shape shape{batch, c.n_head, c.block_size, c.n_embd / c.n_head};
+  KVCache cache;
+  for (int64_t i = 0; i < c.n_layer; ++i) {
+    cache.keys.push_back(zeros(shape, {wte->weight.dtype(), device}));
+    cache.values.push_back(zeros(shape, {wte->weight.dtype(), device}));
+  }
+  return cache;
+}
+
+Tensor GPT::decode_step(const Tensor& token, const Tensor& pos, const KVCache& cache) {
+  DUET_CHECK(token.dim() == 2 && token.size(1) == 1, "GPT: decode_step expects token ids [B, 1], got ",
+             dtype_name(token.dtype()), shape_str(token.sizes()));
+  DUET_CHECK(int64_t(cache.keys.size()) == config_.n_layer && cache.values.size() == cache.keys.size(),
+             "GPT: the key/value cache has ", cache.keys.size(), " layers, the model ", config_.n_layer,
+             " (make it with make_kv_cache)");
+  Tensor x = wte->forward(token) + wpe->forward(pos.reshape({1}));  // [B, 1, C]
+  const auto& blocks = h->children();
+  for (size_t i = 0; i < blocks.size(); ++i)
+    x = static_cast<GPTBlock&>(*blocks[i]).forward_cached(x, pos, cache.keys[i], cache.values[i]);
+  x = ln_f->forward(x);
+  return matmul(x, wte->weight.t()).reshape({token.size(0), config_.vocab_size});
 }
 
 std::string GPT::extra_repr() const {
