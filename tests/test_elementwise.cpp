@@ -561,7 +561,7 @@ std::vector<float> sweep(float lo, float hi, int n) {
 
 }  // namespace
 
-TEST_CASE("vectorised exp/log/tanh/sigmoid/gelu accuracy") {
+TEST_CASE("vectorised exp/log/tanh/sigmoid/erf/gelu accuracy") {
   float wx = 0;
   std::vector<float> ex = sweep(-105.0f, 90.0f, 400000);
   double e = max_ulp_error(OpKind::exp, ex, [](double x) { return std::exp(x); }, &wx);
@@ -586,6 +586,14 @@ TEST_CASE("vectorised exp/log/tanh/sigmoid/gelu accuracy") {
   MESSAGE("sigmoid max error ", e, " ulp at ", wx);
   CHECK(e <= 4);
 
+  // erf: its series near 0 (tiny values included) and 1 - erfc beyond 0.5.
+  std::vector<float> fx = sweep(-6.0f, 6.0f, 400000);
+  for (float v : sweep(-1e-3f, 1e-3f, 10000)) fx.push_back(v);
+  for (float v : {1e-30f, -1e-20f, 0.4999999f, 0.5f, 0.5000001f, 3.91f, 3.92f}) fx.push_back(v);
+  e = max_ulp_error(OpKind::erf, fx, [](double x) { return std::erf(x); }, &wx);
+  MESSAGE("erf max error ", e, " ulp at ", wx);
+  CHECK(e <= 3);
+
   // gelu (erf form): relative for x > -5; the far negative tail is tiny, check absolute.
   std::vector<float> gx = sweep(-5.0f, 10.0f, 300000);
   e = max_ulp_error(OpKind::gelu, gx, [](double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }, &wx);
@@ -601,7 +609,8 @@ TEST_CASE("vectorised exp/log/tanh/sigmoid/gelu accuracy") {
     std::vector<float> v(sp.begin(), sp.begin() + len);
     Tensor x = tensor<float>(v, {len});
     std::vector<float> yexp = exp(x).to_vector<float>(), ylog = log(x).to_vector<float>(),
-                       ytanh = tanh(x).to_vector<float>(), ysig = sigmoid(x).to_vector<float>();
+                       ytanh = tanh(x).to_vector<float>(), ysig = sigmoid(x).to_vector<float>(),
+                       yerf = erf(x).to_vector<float>();
     for (int i = 0; i < len; ++i) {
       auto same = [](float got, float want) {
         return (std::isnan(got) && std::isnan(want)) || (got == want && std::signbit(got) == std::signbit(want));
@@ -611,6 +620,7 @@ TEST_CASE("vectorised exp/log/tanh/sigmoid/gelu accuracy") {
       CHECK_MESSAGE((same(ylog[i], std::log(xv)) || std::abs(ylog[i] - std::log(xv)) < 3e-5f), "log(", xv,
                     ") = ", ylog[i]);
       CHECK_MESSAGE(same(ytanh[i], std::tanh(xv)), "tanh(", xv, ") = ", ytanh[i]);
+      CHECK_MESSAGE(same(yerf[i], std::erf(xv)), "erf(", xv, ") = ", yerf[i]);
       CHECK_MESSAGE((same(ysig[i], 1 / (1 + std::exp(-xv))) || std::abs(ysig[i] - 1 / (1 + std::exp(-xv))) < 1e-7f),
                     "sigmoid(", xv, ") = ", ysig[i]);
     }

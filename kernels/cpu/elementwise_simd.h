@@ -1,4 +1,4 @@
-// AVX2/FMA float32 math for the elementwise kernels: exp, log, tanh, sigmoid and the
+// AVX2/FMA float32 math for the elementwise kernels: exp, log, tanh, sigmoid, erf and the
 // erf-based GELU, 8 lanes at a time, and exp in 16 lanes (AVX-512). Each is a range
 // reduction plus a short polynomial:
 //   exp:  x = n ln2 + r, |r| <= ln2/2 (ln2 split hi/lo so n*hi is exact); e^r by a degree-6
@@ -174,10 +174,8 @@ DUET_TARGET_AVX2 inline __m256 sigmoid256(__m256 x) {
   return _mm256_blendv_ps(_mm256_mul_ps(t, r), r, _mm256_cmp_ps(x, set1(0.0f), _CMP_GE_OQ));
 }
 
-// x * Phi(x) with Phi from erfc, so the negative tail keeps relative precision.
-DUET_TARGET_AVX2 inline __m256 gelu_erf256(__m256 x) {
-  __m256 z = _mm256_mul_ps(abs256(x), set1(0.707106781186547524f));
-  __m256 t = _mm256_div_ps(set1(1.0f), _mm256_fmadd_ps(z, set1(0.5f), set1(1.0f)));
+// P(t) of erfc(z) = e^{-z^2} P(t), t = 1 / (1 + z/2), z >= 0 (the header's fit).
+DUET_TARGET_AVX2 inline __m256 erfc_poly256(__m256 t) {
   __m256 p = set1(-0.055951133787988445f);
   p = _mm256_fmadd_ps(p, t, set1(0.2684594126329474f));
   p = _mm256_fmadd_ps(p, t, set1(-0.4513756784641193f));
@@ -187,7 +185,13 @@ DUET_TARGET_AVX2 inline __m256 gelu_erf256(__m256 x) {
   p = _mm256_fmadd_ps(p, t, set1(0.2484754032228345f));
   p = _mm256_fmadd_ps(p, t, set1(0.2813429456873702f));
   p = _mm256_fmadd_ps(p, t, set1(0.2821962827086708f));
-  p = _mm256_fmadd_ps(p, t, set1(-4.925993988595752e-06f));
+  return _mm256_fmadd_ps(p, t, set1(-4.925993988595752e-06f));
+}
+
+// x * Phi(x) with Phi from erfc, so the negative tail keeps relative precision.
+DUET_TARGET_AVX2 inline __m256 gelu_erf256(__m256 x) {
+  __m256 z = _mm256_mul_ps(abs256(x), set1(0.707106781186547524f));
+  __m256 p = erfc_poly256(_mm256_div_ps(set1(1.0f), _mm256_fmadd_ps(z, set1(0.5f), set1(1.0f))));
   // e^{-z^2} = e^{-x^2/2} from x*x split exactly into hi + lo: rounding z or z^2 would
   // cost z^2 ulps, ~30 at x = -5.
   __m256 sq = _mm256_mul_ps(x, x);
@@ -198,6 +202,33 @@ DUET_TARGET_AVX2 inline __m256 gelu_erf256(__m256 x) {
   __m256 phi = _mm256_blendv_ps(half_erfc, _mm256_sub_ps(set1(1.0f), half_erfc),
                                 _mm256_cmp_ps(x, set1(0.0f), _CMP_GE_OQ));
   return _mm256_mul_ps(x, phi);
+}
+
+// erf(x): for |x| < 0.5 the odd series x (2/sqrt(pi)) (1 - x^2/3 + x^4/10 - ... - x^14/75600)
+// (its next term is 1e-9 of the sum there); for larger |x|, 1 - erfc(|x|) with erfc as
+// GELU's (e^{-x^2} from x*x split into hi + lo), which cancels at most to half its value
+// (erf(0.5) = 0.52); 1 from |x| >= 3.92 (where erf rounds to 1.0f); x's sign, so -0 and
+// NaN pass through. 2.6 ulp from std::erf in double at most (tests/test_elementwise.cpp).
+DUET_TARGET_AVX2 inline __m256 erf256(__m256 x) {
+  __m256 ax = abs256(x);
+  __m256 x2 = _mm256_mul_ps(x, x);
+  __m256 q = set1(-1.0f / 75600);
+  q = _mm256_fmadd_ps(q, x2, set1(1.0f / 9360));
+  q = _mm256_fmadd_ps(q, x2, set1(-1.0f / 1320));
+  q = _mm256_fmadd_ps(q, x2, set1(1.0f / 216));
+  q = _mm256_fmadd_ps(q, x2, set1(-1.0f / 42));
+  q = _mm256_fmadd_ps(q, x2, set1(1.0f / 10));
+  q = _mm256_fmadd_ps(q, x2, set1(-1.0f / 3));
+  q = _mm256_fmadd_ps(q, x2, set1(1.0f));
+  __m256 small = _mm256_mul_ps(_mm256_mul_ps(ax, set1(1.12837916709551257f)), q);
+  __m256 p = erfc_poly256(_mm256_div_ps(set1(1.0f), _mm256_fmadd_ps(ax, set1(0.5f), set1(1.0f))));
+  __m256 sq_lo = _mm256_fmsub_ps(ax, ax, x2);
+  __m256 g = exp256(_mm256_sub_ps(set1(0.0f), x2));
+  g = _mm256_fnmadd_ps(g, sq_lo, g);  // * (1 - lo)
+  __m256 large = _mm256_fnmadd_ps(g, p, set1(1.0f));
+  __m256 r = _mm256_blendv_ps(large, small, _mm256_cmp_ps(ax, set1(0.5f), _CMP_LT_OQ));
+  r = _mm256_blendv_ps(r, set1(1.0f), _mm256_cmp_ps(ax, set1(3.92f), _CMP_GE_OQ));
+  return _mm256_or_ps(r, _mm256_and_ps(x, set1(-0.0f)));
 }
 
 }  // namespace duet::cpu::ew

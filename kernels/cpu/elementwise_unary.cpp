@@ -85,6 +85,8 @@ struct CosOp {
 };
 struct ErfOp {
   template <typename C> C operator()(C x) const { return std::erf(x); }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return erf256(x); }
 };
 struct GeluErfOp {  // 0.5 x (1 + erf(x / sqrt 2))
   template <typename C> C operator()(C x) const { return C(0.5) * x * (C(1) + std::erf(x * C(M_SQRT1_2))); }
