@@ -141,8 +141,11 @@ Tensor log_softmax(const Tensor& x, int64_t dim) { return apply(OpKind::log_soft
 namespace {
 
 // Whether a's dims before the last merge into one without a copy (a view), e.g. [B, T, C]
-// with row-major strides: then a batch of row blocks is one taller matrix.
+// with row-major strides: then a batch of row blocks is one taller matrix. Expanded
+// (stride-0) dims stay a batch, so the work limits judge them as such.
 bool leading_dims_fold(const Tensor& a) {
+  for (int64_t i = 0; i + 1 < a.dim(); ++i)
+    if (a.size(i) != 1 && a.stride(i) == 0) return false;
   for (int64_t i = 0; i + 2 < a.dim(); ++i)
     if (a.size(i + 1) != 1 && a.stride(i) != a.stride(i + 1) * a.size(i + 1)) return false;
   return true;
@@ -157,7 +160,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() >= 3 && b.dim() == 2 && a.size(-1) == b.size(0) && leading_dims_fold(a)) {
     Shape out = a.sizes();
     out.back() = b.size(1);
-    return apply(OpKind::matmul, {a.reshape({-1, a.size(-1)}), b}).reshape(out);
+    int64_t rows = 1;
+    for (int64_t i = 0; i + 1 < a.dim(); ++i) rows *= a.size(i);
+    return apply(OpKind::matmul, {a.reshape({rows, a.size(-1)}), b}).reshape(out);
   }
   return apply(OpKind::matmul, {a, b});
 }
