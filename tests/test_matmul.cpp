@@ -312,8 +312,10 @@ template <typename T>
 void epilogue_suite() {
   for (int ta = 0; ta < 2; ++ta)
     for (int tb = 0; tb < 2; ++tb)
+      // One-row products (gemm_row.h) too: K under, at and past the lanes, and N wide
+      // enough to split across threads.
       for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{7, 19, 5}, {37, 53, 29}, {6, 16, 400},
-                             {64, 40, 0}, {130, 70, 70}}) {
+                             {64, 40, 0}, {130, 70, 70}, {1, 19, 5}, {1, 37, 16}, {1, 513, 131}, {1, 3000, 40}}) {
         check_gemm_epilogue<T>(ta, tb, M, N, K, T(1), T(0), true, cpu::Activation::Relu, false);
         check_gemm_epilogue<T>(ta, tb, M, N, K, T(0.5), T(-1.5), true, cpu::Activation::None, false);
         check_gemm_epilogue<T>(ta, tb, M, N, K, T(2), T(1), false, cpu::Activation::Relu, ta == tb);

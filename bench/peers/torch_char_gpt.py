@@ -107,7 +107,7 @@ def make_model(torch, vocab):
             q, k, v = self.heads(self.ln_1(x))
             k_cache[:, :, pos] = k[:, :, 0]
             v_cache[:, :, pos] = v[:, :, 0]
-            y = F.scaled_dot_product_attention(q, k_cache, v_cache, attn_mask=slots <= pos)
+            y = F.scaled_dot_product_attention(q, k_cache, v_cache, attn_mask=(slots <= pos).view(1, 1, 1, -1))
             x = x + self.c_proj(y.transpose(1, 2).reshape(B, 1, WIDTH))
             return x + self.mlp(x)
 

@@ -7,6 +7,7 @@
 // (gemm_pack.cpp). When C has few columns and many rows, C^T = B^T A^T is computed
 // instead, which pads the register tiles less.
 //
+// One row of A (M = 1) skips all of that (gemm_row.h: B read once in place).
 // Float C with at most 16 columns on AVX-512 skips all of that (gemm_skinny: one zmm
 // column of C per row, A read in place, B copied only when its rows are strided). Against
 // the blocked path (which swapped to C^T = B^T A^T and transpose-packed A), interleaved
@@ -46,6 +47,7 @@
 #include "core/parallel.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_row.h"
 #include "kernels/cpu/thread_scratch.h"
 
 namespace duet::cpu {
@@ -407,6 +409,7 @@ void duet_gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rsa
     detail::apply_epilogue(M, N, C, rsc, csc, epi);
     return;
   }
+  if (M == 1 && detail::gemm_row(N, K, alpha, A, csa, B, rsb, csb, beta, C, csc, epi)) return;
   constexpr bool is_float = std::is_same_v<T, float>;
   switch (detail::gemm_isa()) {
     case GemmIsa::Avx512: {
