@@ -17,6 +17,7 @@ const DerivativeDef& derivative_for(OpKind op) {
     register_conv_derivatives(t);
     register_batch_norm_derivatives(t);
     register_layer_norm_derivatives(t);
+    register_attention_derivatives(t);
     return t;
   }();
   return table.get(op);

@@ -75,5 +75,6 @@ void register_view_derivatives(DerivativeTable& table);
 void register_conv_derivatives(DerivativeTable& table);
 void register_batch_norm_derivatives(DerivativeTable& table);
 void register_layer_norm_derivatives(DerivativeTable& table);
+void register_attention_derivatives(DerivativeTable& table);
 
 }  // namespace duet

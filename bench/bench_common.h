@@ -46,5 +46,6 @@ void register_bandwidth_benchmarks();
 void register_conv_benchmarks();
 void register_pool_benchmarks();
 void register_batch_norm_benchmarks();
+void register_attention_benchmarks();
 
 }  // namespace duet::bench

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   register_conv_benchmarks();
   register_pool_benchmarks();
   register_batch_norm_benchmarks();
+  register_attention_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

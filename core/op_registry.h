@@ -31,7 +31,7 @@ inline constexpr int kNumOps = 0
 #undef DUET_VIEW_OP
     ;
 // Guards the op count: update this (and the table-driven test) when adding an op.
-static_assert(kNumOps == 89, "ops.def changed: update kNumOps' guard and tests/test_ops_table.cpp");
+static_assert(kNumOps == 91, "ops.def changed: update kNumOps' guard and tests/test_ops_table.cpp");
 
 enum OpFlags : uint32_t {
   kNone = 0,

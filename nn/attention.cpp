@@ -4,10 +4,16 @@
 //   rows with no position left: scores 0 before the softmax and weights 0 after it, so
 //   they give zeros and pass zero gradients (softmax of an all -inf row would be NaN in
 //   both directions; PyTorch returns zeros for such rows too);
-//   weights = softmax(scores) [dropout]; out = weights v.
+//   weights = softmax(scores) [dropout]; out = weights v;
+// or, where it applies and is chosen (AttentionImpl), the fused `attention` op on
+// broadcast q, k and v.
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 
+#include "core/dispatch.h"
 #include "core/functions.h"
 #include "nn/functional.h"
 
@@ -26,7 +32,54 @@ bool broadcasts_to(const Shape& from, const Shape& to) {
   return true;
 }
 
+AttentionImpl impl_from_environment() {
+  const char* v = std::getenv("DUET_ATTENTION");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return AttentionImpl::Auto;
+  if (std::strcmp(v, "composite") == 0) return AttentionImpl::Composite;
+  if (std::strcmp(v, "fused") == 0) return AttentionImpl::Fused;
+  DUET_FAIL("DUET_ATTENTION=", v, " is not an attention implementation; use composite, fused or auto");
+}
+
+std::atomic<int>& chosen_impl() {  // -1: not read yet
+  static std::atomic<int> impl{-1};
+  return impl;
+}
+
+// The fused op's scope: causal or no mask, no dropout, one floating dtype it has kernels for.
+bool fused_applies(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+  const bool dtype_ok = (q.dtype() == DType::Float32 || q.dtype() == DType::Float64) && k.dtype() == q.dtype() &&
+                        v.dtype() == q.dtype();
+  return dtype_ok && !o.attn_mask.defined() && o.dropout_p == 0;
+}
+
+Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale) {
+  // The op takes one batch shape: broadcast q's, k's and v's leading dims.
+  Shape batch;
+  for (const Tensor* t : {&q, &k, &v}) {
+    const Shape lead(t->sizes().begin(), t->sizes().end() - 2);
+    batch = batch.empty() ? lead : broadcast_shapes(batch, lead, "scaled_dot_product_attention");
+  }
+  auto expand = [&](const Tensor& t) {
+    Shape shape = batch;
+    shape.push_back(t.size(-2));
+    shape.push_back(t.size(-1));
+    return t.sizes() == shape ? t : t.expand(shape);
+  };
+  return apply(OpKind::attention, {expand(q), expand(k), expand(v)}, Attrs().set("causal", causal).set("scale", scale));
+}
+
 }  // namespace
+
+void set_attention_impl(AttentionImpl impl) { chosen_impl() = int(impl); }
+
+AttentionImpl attention_impl() {
+  int impl = chosen_impl().load();
+  if (impl < 0) {
+    impl = int(impl_from_environment());
+    chosen_impl() = impl;
+  }
+  return AttentionImpl(impl);
+}
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   DUET_CHECK(mask.dtype() == DType::Bool, "masked_fill: expected a bool mask, got ", shape_of(mask));
@@ -46,6 +99,10 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   DUET_CHECK(!(o.causal && o.attn_mask.defined()), op, ": give attn_mask or causal, not both (as PyTorch)");
   DUET_CHECK(o.dropout_p >= 0 && o.dropout_p < 1, op, ": dropout_p must be in [0, 1), got ", o.dropout_p);
   const double scale = o.scale.value_or(1.0 / std::sqrt(double(E)));
+  const AttentionImpl impl = attention_impl();
+  if (impl != AttentionImpl::Composite && fused_applies(q, k, v, o) &&
+      (impl == AttentionImpl::Fused || S >= kFusedAttentionMinKeys))
+    return fused_attention(q, k, v, o.causal, scale);
   Tensor scores = matmul(q, k.transpose(-2, -1)) * scale;  // [..., L, S]
   Tensor keep;  // bool, where positions take part
   if (o.causal) {

@@ -54,7 +54,17 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 // aligned top-left, as PyTorch; not together with attn_mask); scale defaults to
 // 1 / sqrt(E); dropout_p > 0 drops attention weights (as PyTorch, whenever it is given).
 // A row whose positions are all masked gives zeros (and zero gradients), as PyTorch.
-// This is the composite (matmul, mask, softmax, matmul); the [L, S] scores exist in memory.
+// Two implementations (AttentionImpl): the composite (matmul, mask, softmax, matmul; the
+// [L, S] scores exist in memory) and the fused `attention` op (flash-attention style, no
+// [L, S] matrix; causal or no mask, no dropout, float32/float64). The environment variable
+// DUET_ATTENTION=composite|fused|auto (read once; set_attention_impl overrides it) picks:
+// fused runs the fused op wherever it applies and the composite elsewhere (a float or
+// bool attn_mask, dropout); auto, the default, the fused op where it applies and measured
+// faster (S >= kFusedAttentionMinKeys keys; docs/ARCHITECTURE.md has the figures).
+enum class AttentionImpl { Auto, Composite, Fused };
+inline constexpr int64_t kFusedAttentionMinKeys = 128;
+void set_attention_impl(AttentionImpl impl);
+AttentionImpl attention_impl();  // the variable's choice until set_attention_impl
 struct AttentionOptions {
   Tensor attn_mask;
   double dropout_p = 0;

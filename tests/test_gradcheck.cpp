@@ -169,6 +169,24 @@ void add_layer_norm_rows(std::map<std::string, CaseMaker>& t) {
     };
 }
 
+// Fused attention: causal over several key tiles' worth of positions is too slow in
+// float64 finite differences, so small shapes: causal self-attention and a non-causal one
+// with L != S and E != Ev; the backward op refuses its own gradient (see below).
+void add_attention_rows(std::map<std::string, CaseMaker>& t) {
+  auto attn = [](bool causal, double scale) { return Attrs().set("causal", causal).set("scale", scale); };
+  t["attention"] = [=] {
+    return std::vector<Case>{
+        {"causal, [2, 4, 3]", {leaf({2, 4, 3}), leaf({2, 4, 3}), leaf({2, 4, 3})},
+         op_fn(OpKind::attention, attn(true, 0.6))},
+        {"L 3, S 5, E 2, Ev 4, transposed q", {transposed_leaf({3, 2}), leaf({5, 2}), leaf({5, 4})},
+         op_fn(OpKind::attention, attn(false, 0.8))}};
+  };
+  t["attention_backward"] = [=] {
+    return std::vector<Case>{{"[3, 2]", {leaf({3, 2}), leaf({3, 2}), leaf({3, 2}), leaf({3, 2}), leaf({3, 2})},
+                              op_fn(OpKind::attention_backward, attn(true, 0.7))}};
+  };
+}
+
 std::map<std::string, CaseMaker> make_table() {
   std::map<std::string, CaseMaker> t;
   auto unary = [&](const char* name, double lo, double hi, Attrs a = {}) {
@@ -282,6 +300,7 @@ std::map<std::string, CaseMaker> make_table() {
   add_conv_rows(t);
   add_batch_norm_rows(t);
   add_layer_norm_rows(t);
+  add_attention_rows(t);
   return t;
 }
 
@@ -306,7 +325,7 @@ TEST_CASE("gradcheck: every differentiable op") {
       // Their rules refuse (double backward is not implemented) rather than drop the gradient.
       if (op == OpKind::max_pool2d_backward || op == OpKind::batch_norm_backward_reduce ||
           op == OpKind::batch_norm_backward || op == OpKind::layer_norm_backward ||
-          op == OpKind::layer_norm_backward_affine) {
+          op == OpKind::layer_norm_backward_affine || op == OpKind::attention_backward) {
         CHECK_THROWS_WITH_AS(gradcheck(c.fn, c.inputs), doctest::Contains("not implemented"), Error);
         continue;
       }

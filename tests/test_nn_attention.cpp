@@ -195,3 +195,95 @@ TEST_CASE("CausalSelfAttention: parameters, shapes, causality and a compiled ste
   REQUIRE(eager.size() == compiled.size());
   for (size_t i = 0; i < eager.size(); ++i) CHECK(ref::bitwise_equal(eager[i], compiled[i]));
 }
+
+namespace {
+
+// Runs `fn` with the given implementation chosen, then restores the automatic choice.
+template <typename Fn>
+auto with_attention_impl(F::AttentionImpl impl, Fn fn) {
+  F::set_attention_impl(impl);
+  struct Restore {
+    ~Restore() { F::set_attention_impl(F::AttentionImpl::Auto); }
+  } restore;
+  return fn();
+}
+
+// Output and the three input gradients of attention on copies of q, k, v.
+std::vector<Tensor> attention_and_grads(const Tensor& q0, const Tensor& k0, const Tensor& v0, bool causal) {
+  Tensor q = q0.detach().requires_grad_(true), k = k0.detach().requires_grad_(true), v = v0.detach().requires_grad_(true);
+  F::AttentionOptions o;
+  o.causal = causal;
+  const Tensor out = F::scaled_dot_product_attention(q, k, v, o);
+  (out * out).sum().backward();
+  return {out.detach(), q.grad(), k.grad(), v.grad()};
+}
+
+}  // namespace
+
+TEST_CASE("fused attention (the attention op) agrees with the composite, forward and backward") {
+  struct Shape4 {
+    Shape q, k, v;
+    bool causal;
+  };
+  // Heads broadcast over the batch; L != S; several query and key tiles; E != Ev.
+  const std::vector<Shape4> shapes = {{{2, 3, 40, 16}, {2, 3, 40, 16}, {2, 3, 40, 16}, true},
+                                      {{1, 2, 70, 8}, {2, 1, 150, 8}, {2, 1, 150, 4}, false},
+                                      {{200, 32}, {200, 32}, {200, 32}, true},
+                                      {{2, 65, 12}, {2, 300, 12}, {2, 300, 12}, true}};
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (const Shape4& s : shapes) {
+      CAPTURE(dtype_name(dt));
+      CAPTURE(shape_str(s.q));
+      manual_seed(21);
+      const Tensor q = randn(s.q).to(dt), k = randn(s.k).to(dt), v = randn(s.v).to(dt);
+      const auto fused = with_attention_impl(F::AttentionImpl::Fused, [&] { return attention_and_grads(q, k, v, s.causal); });
+      const auto composite =
+          with_attention_impl(F::AttentionImpl::Composite, [&] { return attention_and_grads(q, k, v, s.causal); });
+      const double tol = dt == DType::Float32 ? 2e-5 : 1e-12;
+      for (size_t i = 0; i < 4; ++i) {
+        CAPTURE(i);
+        const double scale = std::max(1.0, amax(abs(composite[i])).item<double>());
+        CHECK(amax(abs(fused[i] - composite[i])).item<double>() <= tol * scale);
+      }
+    }
+}
+
+TEST_CASE("fused attention: chosen where it applies, composite elsewhere; one node in a compiled step") {
+  manual_seed(22);
+  const Tensor q = randn({1, 2, 130, 8}), k = randn({1, 2, 130, 8}), v = randn({1, 2, 130, 8});
+  // auto: fused from kFusedAttentionMinKeys keys on, without a mask or dropout.
+  CHECK(F::attention_impl() == F::AttentionImpl::Auto);
+  F::AttentionOptions causal;
+  causal.causal = true;
+  auto compiled = graph::compile([&](const std::vector<Tensor>& in) {
+    Tensor qq = in[0].detach().requires_grad_(true);
+    Tensor out = F::scaled_dot_product_attention(qq, in[1], in[2], causal);
+    out.sum().backward();
+    return std::vector<Tensor>{out.detach(), qq.grad()};
+  });
+  const std::vector<Tensor> eager = [&] {
+    Tensor qq = q.detach().requires_grad_(true);
+    Tensor out = F::scaled_dot_product_attention(qq, k, v, causal);
+    out.sum().backward();
+    return std::vector<Tensor>{out.detach(), qq.grad()};
+  }();
+  std::vector<Tensor> got = compiled({q, k, v});
+  got = compiled({q, k, v});
+  CHECK(ref::bitwise_equal(got[0], eager[0]));
+  CHECK(ref::bitwise_equal(got[1], eager[1]));
+  int forward_nodes = 0, backward_nodes = 0;  // the fused op and its gradient, one node each
+  for (const graph::Node& n : compiled.executable()->graph().nodes) {
+    if (n.kind != graph::NodeKind::Op) continue;
+    forward_nodes += n.op == OpKind::attention;
+    backward_nodes += n.op == OpKind::attention_backward;
+  }
+  CHECK(forward_nodes == 1);
+  CHECK(backward_nodes == 1);
+  // A bool mask takes the composite even when fused is asked for, with the same values.
+  const Tensor mask = randn({130, 130}) > 0.0;
+  F::AttentionOptions masked;
+  masked.attn_mask = mask;
+  const Tensor a = with_attention_impl(F::AttentionImpl::Fused, [&] { return F::scaled_dot_product_attention(q, k, v, masked); });
+  const Tensor b = with_attention_impl(F::AttentionImpl::Composite, [&] { return F::scaled_dot_product_attention(q, k, v, masked); });
+  CHECK(ref::bitwise_equal(a, b));
+}

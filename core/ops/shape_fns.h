@@ -36,6 +36,9 @@ DUET_SHAPE_FN(adaptive_pool2d_shape)
 DUET_SHAPE_FN(layer_norm_shape)
 DUET_SHAPE_FN(layer_norm_backward_shape)
 DUET_SHAPE_FN(layer_norm_affine_shape)
+// attention.cpp
+DUET_SHAPE_FN(attention_shape)
+DUET_SHAPE_FN(attention_backward_shape)
 // batch_norm.cpp
 DUET_SHAPE_FN(batch_norm_stats_shape)
 DUET_SHAPE_FN(batch_norm_shape)

@@ -27,6 +27,7 @@ void register_pool_kernels();                // pool.cu: max/avg/adaptive_avg_po
 void register_topk_kernels();                // topk.cu: topk_indices
 void register_layer_norm_kernels();          // layer_norm.cu: layer_norm, its backward and affine gradients
 void register_batch_norm_kernels();          // batch_norm.cu: batch_norm_stats ... batch_norm_backward
+void register_attention_kernels();           // attention.cu: attention, attention_backward
 
 // Calls every hook above (runtime.cpp).
 void register_all_kernels();

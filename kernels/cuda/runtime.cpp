@@ -121,6 +121,7 @@ void register_all_kernels() {
   register_pool_kernels();
   register_batch_norm_kernels();
   register_layer_norm_kernels();
+  register_attention_kernels();
   register_topk_kernels();
 }
 

@@ -100,6 +100,7 @@ void pool_cases(OpKind op, const CaseSink& sink);    // max_pool2d, avg_pool2d a
 void adaptive_pool_cases(OpKind op, const CaseSink& sink);
 void batch_norm_cases(OpKind op, const CaseSink& sink);
 void layer_norm_cases(OpKind op, const CaseSink& sink);
+void attention_cases(OpKind op, const CaseSink& sink);
 void topk_cases(OpKind op, const CaseSink& sink);        // topk_indices  // layer_norm, _backward, _backward_affine  // batch_norm_stats ... batch_norm_backward
 void view_cases(OpKind op, const CaseSink& sink);    // reshape, permute, expand, slice
 void strided_cases(OpKind op, const CaseSink& sink);  // as_strided, as_strided_scatter

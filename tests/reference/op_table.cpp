@@ -39,6 +39,8 @@ const std::map<std::string, Generator>& op_case_table() {
       // layer normalisation
       {"layer_norm", layer_norm_cases}, {"layer_norm_backward", layer_norm_cases},
       {"layer_norm_backward_affine", layer_norm_cases},
+      // fused attention
+      {"attention", attention_cases}, {"attention_backward", attention_cases},
       // factories
       {"full", full_cases}, {"arange", arange_cases}, {"linspace", linspace_cases}, {"eye", eye_cases},
       {"rand_uniform", random_cases}, {"rand_normal", random_cases}, {"randint", random_cases},
