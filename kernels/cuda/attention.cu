@@ -33,7 +33,9 @@ struct Geo {
   double scale;
 };
 
-__device__ inline int64_t visible(const Geo& g, int64_t i) { return g.causal ? min(g.S, i + 1) : g.S; }
+// duet's tensor functions (min, exp, log) share these names: device code calls ::.
+__device__ inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+__device__ inline int64_t visible(const Geo& g, int64_t i) { return g.causal ? imin(g.S, i + 1) : g.S; }
 
 template <typename T>
 __device__ inline double dot(const T* a, const T* b, int64_t n) {
@@ -68,15 +70,15 @@ __device__ double row_lse(const Geo& g, const T* qi, const T* kb, int64_t i) {
   for (int64_t j = threadIdx.x; j < keys; j += blockDim.x) {
     const double s = g.scale * dot(qi, kb + j * g.E, g.E);
     if (s > m) {
-      l = l * exp(m - s) + 1;
+      l = l * ::exp(m - s) + 1;
       m = s;
     } else {
-      l += exp(s - m);
+      l += ::exp(s - m);
     }
   }
   const double mx = block_max_all(m);
-  const double sum = block_sum_all(m == -INFINITY ? 0.0 : l * exp(m - mx));
-  return sum > 0 ? mx + log(sum) : -INFINITY;
+  const double sum = block_sum_all(m == -INFINITY ? 0.0 : l * ::exp(m - mx));
+  return sum > 0 ? mx + ::log(sum) : -INFINITY;
 }
 
 template <typename T>
@@ -91,9 +93,9 @@ __global__ void forward_kernel(Geo g, const T* q, const T* k, const T* v, T* out
     const int64_t keys = visible(g, i);
     for (int64_t j0 = 0; j0 < keys; j0 += kThreads) {
       const int64_t j = j0 + threadIdx.x;
-      p[threadIdx.x] = j < keys && lse != -INFINITY ? exp(g.scale * dot(qi, kb + j * g.E, g.E) - lse) : 0.0;
+      p[threadIdx.x] = j < keys && lse != -INFINITY ? ::exp(g.scale * dot(qi, kb + j * g.E, g.E) - lse) : 0.0;
       __syncthreads();
-      const int64_t n = min<int64_t>(kThreads, keys - j0);
+      const int64_t n = imin(kThreads, keys - j0);
       for (int d = 0; d < kMaxDims; ++d) {
         const int64_t e = threadIdx.x + int64_t(d) * kThreads;
         if (e >= g.Ev) break;
@@ -125,7 +127,7 @@ __global__ void stats_kernel(Geo g, const T* dout, const T* q, const T* k, const
 template <typename T>
 __device__ inline void p_and_ds(const Geo& g, const T* qi, const T* kj, const T* di, const T* vj, double lse,
                                 double dsum, double& p, double& ds) {
-  p = lse == -INFINITY ? 0.0 : exp(g.scale * dot(qi, kj, g.E) - lse);
+  p = lse == -INFINITY ? 0.0 : ::exp(g.scale * dot(qi, kj, g.E) - lse);
   ds = p * (dot(di, vj, g.Ev) - dsum) * g.scale;
 }
 
@@ -144,7 +146,7 @@ __global__ void dq_kernel(Geo g, const T* dout, const T* q, const T* k, const T*
       if (j < keys) p_and_ds(g, q + row * g.E, kb + j * g.E, dout + row * g.Ev, vb + j * g.Ev, lse[row], dsum[row], p, ds);
       ds_chunk[threadIdx.x] = ds;
       __syncthreads();
-      const int64_t n = min<int64_t>(kThreads, keys - j0);
+      const int64_t n = imin(kThreads, keys - j0);
       for (int d = 0; d < kMaxDims; ++d) {
         const int64_t e = threadIdx.x + int64_t(d) * kThreads;
         if (e >= g.E) break;
@@ -176,7 +178,7 @@ __global__ void dkdv_kernel(Geo g, const T* dout, const T* q, const T* k, const 
       p_chunk[threadIdx.x] = p;
       ds_chunk[threadIdx.x] = ds;
       __syncthreads();
-      const int64_t n = min<int64_t>(kThreads, g.L - i0);
+      const int64_t n = imin(kThreads, g.L - i0);
       for (int d = 0; d < kMaxDims; ++d) {
         const int64_t e = threadIdx.x + int64_t(d) * kThreads;
         for (int64_t c = 0; c < n && e < g.Ev; ++c) acc_v[d] += p_chunk[c] * double(db[(i0 + c) * g.Ev + e]);

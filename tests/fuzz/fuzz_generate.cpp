@@ -202,6 +202,14 @@ class Generator {
       in.ints = {k};
       in.b = affine(0.7);
       in.c = affine(0.5);
+    } else if (in.sub == kAttention) {
+      if (x.dim() < 2) return view_instr(a);
+      const Shape batch(x.sizes().begin(), x.sizes().end() - 2);
+      in.b = r_.chance(0.5) ? pick_slot([&](const Tensor& t) {
+        return t.dtype() == x.dtype() && t.dim() == x.dim() && t.size(-1) == x.size(-1) &&
+               Shape(t.sizes().begin(), t.sizes().end() - 2) == batch;
+      }) : -1;
+      in.flag = r_.chance(0.5);
     }
     return in;
   }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "autograd/autograd.h"
+#include "core/dispatch.h"
 #include "core/functions.h"
 #include "nn/functional.h"
 #include "nn/module.h"
@@ -98,6 +99,11 @@ Tensor conv_pool(const Instr& in, const std::vector<Tensor>& v) {
     case kGlobalPool: return adaptive_avg_pool2d(as_image(a), {1});
     case kLayerNorm: return nn::functional::layer_norm(a, Shape(a.sizes().end() - k[0], a.sizes().end()), slot(in.b),
                                                        slot(in.c));
+    case kAttention: {
+      const Tensor kv = in.b < 0 ? a : slot(in.b);
+      const double scale = 1.0 / std::sqrt(double(std::max<int64_t>(1, a.size(-1))));
+      return apply(OpKind::attention, {a, kv, kv}, Attrs().set("causal", in.flag).set("scale", scale));
+    }
     default: return nn::functional::batch_norm(a, slot(in.b), slot(in.c), {}, {}, in.flag);
   }
 }

@@ -96,9 +96,10 @@ enum class Code : uint8_t {
                   // max/avg pooling with kernel ints[0], stride ints[1]; global average
                   // pooling; batch_norm(a) with running statistics b and c (updated in place
                   // when training = flag); layer_norm(a) over its last ints[0] dims with
-                  // weight b and bias c (< 0: none)
+                  // weight b and bias c (< 0: none); the fused attention op with q = a and
+                  // k = v = b (b < 0: a), causal = flag
 };
-enum ConvPoolSub : int { kConv, kMaxPool, kAvgPool, kGlobalPool, kBatchNorm, kLayerNorm, kNumConvPoolSubs };
+enum ConvPoolSub : int { kConv, kMaxPool, kAvgPool, kGlobalPool, kBatchNorm, kLayerNorm, kAttention, kNumConvPoolSubs };
 
 enum ViewSub : int {
   kTranspose, kPermute, kSlice, kSelect, kReshape, kViewOnly, kExpand, kUnsqueeze, kSqueeze, kFlatten, kNumViewSubs
