@@ -130,14 +130,18 @@ TrainResult run_workload(const WorkloadSpec& spec, const TrainConfig& config, co
   r.step_ms_median = percentile(r.step_ms, 0.5);
   r.step_ms_p90 = percentile(r.step_ms, 0.9);
   r.test_accuracy = evaluate(*model, test, spec.example_shape, dev);
-  if (graph_mode) {
-    r.compile_report = compiled.report().str();
-    r.compile_ms = compiled.report().capture_ms + compiled.report().compile_ms;
-    r.arena_bytes = compiled.report().arena_bytes;
-    r.lower_bound_bytes = compiled.report().lower_bound_bytes;
-  }
+  if (graph_mode) record_compile(r, compiled);
   r.peak_rss_bytes = peak_rss_bytes();
   return r;
+}
+
+void record_compile(TrainResult& r, const graph::CompiledFunction& compiled) {
+  if (compiled.captures() == 0) return;
+  const graph::CompileReport& report = compiled.report();
+  r.compile_report = report.str();
+  r.compile_ms = report.capture_ms + report.compile_ms;
+  r.arena_bytes = report.arena_bytes;
+  r.lower_bound_bytes = report.lower_bound_bytes;
 }
 
 }  // namespace duet::workloads

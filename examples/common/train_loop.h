@@ -15,11 +15,16 @@
 #include "examples/common/train_config.h"
 #include "examples/common/train_result.h"
 #include "examples/common/workload.h"
+#include "graph/compile.h"
 
 namespace duet::workloads {
 
 // Trains and evaluates (with spec.run when the workload has its own loop); throws
 // duet::Error for bad configs, missing data, or a mode or device this build does not have.
 TrainResult run_workload(const WorkloadSpec& spec, const TrainConfig& config, const StepCallback& on_step = {});
+
+// Graph mode's figures from the compiled step's last capture into r (the report, compile
+// time, arena and its lower bound); nothing when the step never compiled.
+void record_compile(TrainResult& r, const graph::CompiledFunction& compiled);
 
 }  // namespace duet::workloads

@@ -18,6 +18,7 @@
 #include "data/fashion_mnist.h"
 #include "examples/common/metrics.h"
 #include "examples/common/train_config.h"
+#include "examples/common/train_loop.h"
 #include "examples/common/workload.h"
 #include "graph/compile.h"
 #include "nn/nn.h"
@@ -168,12 +169,7 @@ Trained train(const WorkloadSpec& spec, const TrainConfig& config, const StepCal
     r.final_train_loss = r.evaluations.back().train_loss;
     r.val_loss = r.evaluations.back().val_loss;
   }
-  if (graph_mode) {
-    r.compile_report = compiled.report().str();
-    r.compile_ms = compiled.report().capture_ms + compiled.report().compile_ms;
-    r.arena_bytes = compiled.report().arena_bytes;
-    r.lower_bound_bytes = compiled.report().lower_bound_bytes;
-  }
+  if (graph_mode) record_compile(r, compiled);
   r.peak_rss_bytes = peak_rss_bytes();
   return trained;
 }

@@ -22,6 +22,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/ops/attention_geometry.h"
 #include "core/parallel.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/elementwise_simd.h"
@@ -34,24 +35,7 @@ namespace {
 constexpr int64_t kBr = 64;   // query rows per tile
 constexpr int64_t kBc = 128;  // keys per tile
 
-struct Geometry {
-  int64_t batch, L, S, E, Ev;
-  bool causal;
-  double scale;
-};
-
-Geometry geometry_of(const Tensor& q, const Tensor& v, const Attrs& attrs) {
-  Geometry g{};
-  g.L = q.size(-2), g.E = q.size(-1), g.S = v.size(-2), g.Ev = v.size(-1);
-  g.batch = 1;
-  for (int64_t d = 0; d + 2 < q.dim(); ++d) g.batch *= q.size(d);
-  g.causal = attrs.get<bool>("causal");
-  g.scale = attrs.get_number("scale");
-  return g;
-}
-
-// The keys query row i may see: all S, or (causal) those j <= i.
-int64_t visible_keys(const Geometry& g, int64_t i) { return g.causal ? std::min(g.S, i + 1) : g.S; }
+using Geometry = AttentionGeometry;
 
 // x[c] = e^{x[c] - shift} for c < n (the elementwise kernels' exp for float32 on AVX2).
 DUET_TARGET_AVX2 void exp_shifted_avx2(float* x, int64_t n, float shift) {
@@ -72,6 +56,20 @@ void exp_shifted(T* x, int64_t n, T shift) {
   for (int64_t c = 0; c < n; ++c) x[c] = std::exp(x[c] - shift);
 }
 
+// How many of a tile's keys j0 .. j0 + cols - 1 query row i sees.
+int64_t visible_in_tile(const Geometry& g, int64_t i, int64_t j0, int64_t cols) {
+  return std::clamp<int64_t>(g.visible_keys(i) - j0, 0, cols);
+}
+
+// A tile's score row as weights: e^{row - shift} for the `valid` keys it sees, 0 for the
+// rest (all 0 when shift is -inf: the row has seen nothing).
+template <typename T>
+void weights_row(T* row, int64_t valid, int64_t cols, T shift) {
+  if (shift == -std::numeric_limits<T>::infinity()) valid = 0;
+  else exp_shifted(row, valid, shift);
+  std::fill(row + valid, row + cols, T(0));
+}
+
 // s = scale * Q[i0 : i0 + rows] K[j0 : j0 + cols]^T, row-major rows x cols.
 template <typename T>
 void scores(const Geometry& g, const T* q, const T* k, int64_t i0, int64_t rows, int64_t j0, int64_t cols, T* s) {
@@ -86,23 +84,20 @@ void online_softmax_tile(const Geometry& g, const T* q, const T* k, const T* v, 
                          T* lse) {
   std::vector<T> s(size_t(kBr * kBc)), acc(v ? size_t(rows * g.Ev) : 0, T(0));
   std::vector<T> m(size_t(rows), -std::numeric_limits<T>::infinity()), l(size_t(rows), T(0));
-  const int64_t keys = visible_keys(g, i0 + rows - 1);
+  const int64_t keys = g.visible_keys(i0 + rows - 1);
   for (int64_t j0 = 0; j0 < keys; j0 += kBc) {
     const int64_t cols = std::min(kBc, keys - j0);
     scores(g, q, k, i0, rows, j0, cols, s.data());
     for (int64_t r = 0; r < rows; ++r) {
       T* row = s.data() + r * cols;
-      const int64_t valid = std::clamp<int64_t>(visible_keys(g, i0 + r) - j0, 0, cols);
+      const int64_t valid = visible_in_tile(g, i0 + r, j0, cols);
       T mx = -std::numeric_limits<T>::infinity();
       for (int64_t c = 0; c < valid; ++c) mx = row[c] > mx ? row[c] : mx;
       const T m_new = std::max(m[size_t(r)], mx);
       T alpha = T(1);
-      if (m_new == -std::numeric_limits<T>::infinity()) {  // nothing seen yet (or all -inf)
-        std::fill(row, row + cols, T(0));
-      } else {
+      weights_row(row, valid, cols, m_new);
+      if (m_new != -std::numeric_limits<T>::infinity()) {  // else nothing seen yet (or all -inf)
         alpha = std::exp(m[size_t(r)] - m_new);
-        exp_shifted(row, valid, m_new);
-        std::fill(row + valid, row + cols, T(0));
         T sum = 0;
         for (int64_t c = 0; c < valid; ++c) sum += row[c];
         l[size_t(r)] = l[size_t(r)] * alpha + sum;
@@ -126,7 +121,7 @@ void online_softmax_tile(const Geometry& g, const T* q, const T* k, const T* v, 
 template <typename T>
 void forward(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   const Tensor q = in[0].contiguous(), k = in[1].contiguous(), v = in[2].contiguous();
-  const Geometry g = geometry_of(q, v, attrs);
+  const Geometry g = attention_geometry(q, v, attrs);
   if (out.numel() == 0) return;
   const T *pq = q.data<T>(), *pk = k.data<T>(), *pv = v.data<T>();
   T* po = out.data<T>();
@@ -154,20 +149,12 @@ void backward_one(const Geometry& g, const T* dout, const T* q, const T* k, cons
   }
   const T scale = T(g.scale);
   for (int64_t i0 = 0; i0 < g.L; i0 += kBr) {
-    const int64_t rows = std::min(kBr, g.L - i0), keys = visible_keys(g, i0 + rows - 1);
+    const int64_t rows = std::min(kBr, g.L - i0), keys = g.visible_keys(i0 + rows - 1);
     for (int64_t j0 = 0; j0 < keys; j0 += kBc) {
       const int64_t cols = std::min(kBc, keys - j0);
       scores(g, q, k, i0, rows, j0, cols, p.data());
-      for (int64_t r = 0; r < rows; ++r) {
-        T* row = p.data() + r * cols;
-        const int64_t valid = std::clamp<int64_t>(visible_keys(g, i0 + r) - j0, 0, cols);
-        if (lse[size_t(i0 + r)] == -std::numeric_limits<T>::infinity()) {
-          std::fill(row, row + cols, T(0));
-          continue;
-        }
-        exp_shifted(row, valid, lse[size_t(i0 + r)]);
-        std::fill(row + valid, row + cols, T(0));
-      }
+      for (int64_t r = 0; r < rows; ++r)
+        weights_row(p.data() + r * cols, visible_in_tile(g, i0 + r, j0, cols), cols, lse[size_t(i0 + r)]);
       // dV[j0:] += P^T dout[i0:]
       gemm<T>(cols, g.Ev, rows, T(1), p.data(), 1, cols, dout + i0 * g.Ev, g.Ev, 1, T(1), dv + j0 * g.Ev, g.Ev, 1);
       // dP = dout[i0:] V[j0:]^T, then dS = P (dP - D) scale
@@ -188,7 +175,7 @@ template <typename T>
 void backward(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) {
   const Tensor dout = in[0].contiguous(), q = in[1].contiguous(), k = in[2].contiguous(), v = in[3].contiguous(),
                o = in[4].contiguous();
-  const Geometry g = geometry_of(q, v, attrs);
+  const Geometry g = attention_geometry(q, v, attrs);
   T* base = out.data<T>();
   std::fill(base, base + out.numel(), T(0));
   T *dq = base, *dk = base + q.numel(), *dv = dk + k.numel();

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/functions.h"
+#include "core/ops/attention_geometry.h"
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/nchw.cuh"
@@ -27,15 +28,10 @@ namespace {
 
 constexpr int kMaxDims = 4;  // accumulators per thread: head dims up to 4 * kThreads
 
-struct Geo {
-  int64_t batch, L, S, E, Ev;
-  bool causal;
-  double scale;
-};
+using Geo = AttentionGeometry;
 
 // duet's tensor functions (min, exp, log) share these names: device code calls ::.
 __device__ inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-__device__ inline int64_t visible(const Geo& g, int64_t i) { return g.causal ? imin(g.S, i + 1) : g.S; }
 
 template <typename T>
 __device__ inline double dot(const T* a, const T* b, int64_t n) {
@@ -65,7 +61,7 @@ __device__ inline double block_max_all(double v) {
 // The log-sum-exp of query row i's visible scores (every thread gets it).
 template <typename T>
 __device__ double row_lse(const Geo& g, const T* qi, const T* kb, int64_t i) {
-  const int64_t keys = visible(g, i);
+  const int64_t keys = g.visible_keys(i);
   double m = -INFINITY, l = 0;
   for (int64_t j = threadIdx.x; j < keys; j += blockDim.x) {
     const double s = g.scale * dot(qi, kb + j * g.E, g.E);
@@ -90,7 +86,7 @@ __global__ void forward_kernel(Geo g, const T* q, const T* k, const T* v, T* out
     const T *kb = k + b * g.S * g.E, *vb = v + b * g.S * g.Ev;
     const double lse = row_lse(g, qi, kb, i);
     double acc[kMaxDims] = {};
-    const int64_t keys = visible(g, i);
+    const int64_t keys = g.visible_keys(i);
     for (int64_t j0 = 0; j0 < keys; j0 += kThreads) {
       const int64_t j = j0 + threadIdx.x;
       p[threadIdx.x] = j < keys && lse != -INFINITY ? ::exp(g.scale * dot(qi, kb + j * g.E, g.E) - lse) : 0.0;
@@ -139,7 +135,7 @@ __global__ void dq_kernel(Geo g, const T* dout, const T* q, const T* k, const T*
     const int64_t b = row / g.L, i = row % g.L;
     const T *kb = k + b * g.S * g.E, *vb = v + b * g.S * g.Ev;
     double acc[kMaxDims] = {};
-    const int64_t keys = visible(g, i);
+    const int64_t keys = g.visible_keys(i);
     for (int64_t j0 = 0; j0 < keys; j0 += kThreads) {
       const int64_t j = j0 + threadIdx.x;
       double p = 0, ds = 0;
@@ -197,12 +193,7 @@ __global__ void dkdv_kernel(Geo g, const T* dout, const T* q, const T* k, const 
 Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : t.contiguous(); }
 
 Geo geo_of(const Tensor& q, const Tensor& v, const Attrs& attrs, const char* op) {
-  Geo g{};
-  g.L = q.size(-2), g.E = q.size(-1), g.S = v.size(-2), g.Ev = v.size(-1);
-  g.batch = 1;
-  for (int64_t d = 0; d + 2 < q.dim(); ++d) g.batch *= q.size(d);
-  g.causal = attrs.get<bool>("causal");
-  g.scale = attrs.get_number("scale");
+  const Geo g = attention_geometry(q, v, attrs);
   DUET_CHECK(g.E <= kMaxDims * kThreads && g.Ev <= kMaxDims * kThreads, op, ": the CUDA kernels take head dims up ",
              "to ", kMaxDims * kThreads, ", got E = ", g.E, " and Ev = ", g.Ev);
   return g;
