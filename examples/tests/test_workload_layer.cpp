@@ -167,3 +167,36 @@ TEST_CASE("a per-step learning-rate schedule: applied every step, the same in ea
   CHECK(eager[1] == constant[1]);  // step 1 runs at cos(pi/6)-scaled rate: its loss precedes that update
   CHECK(eager.back() != constant.back());
 }
+
+TEST_CASE("char-gpt: its own loop trains the same steps in both modes; the record has validation loss, not accuracy") {
+  // A small text of its own (the fortunes corpus would be the recipe's): this file.
+  const std::string text_file = std::string(DUET_SOURCE_DIR) + "/examples/tests/test_workload_layer.cpp";
+  const WorkloadSpec& spec = find_workload("char-gpt");
+  CHECK(spec.defaults.steps == 2000);
+  CHECK(spec.defaults.batch == 12);
+  TrainConfig config = defaults_for(spec);
+  config.data_dir = text_file;
+  config.max_steps = 6;
+  config.batch = 2;
+  config.eval_every = 3;
+  config.eval_batches = 2;
+  auto run = [&](const std::string& mode) {
+    config.mode = mode;
+    return run_workload(spec, config);
+  };
+  const TrainResult eager = run("eager"), graph = run("graph");
+  REQUIRE(eager.step_losses.size() == 6);
+  CHECK(eager.step_losses == graph.step_losses);
+  REQUIRE(eager.evaluations.size() == 2);  // after steps 3 and 6
+  CHECK(eager.evaluations[1].step == 6);
+  CHECK(eager.val_loss == graph.val_loss);
+  CHECK_FALSE(eager.test_accuracy.has_value());
+  CHECK(graph.compile_ms > 0);
+  auto j = nlohmann::json::parse(to_json(graph));
+  for (const char* field : {"tokens_per_second", "val_loss", "evaluations", "step_ms_median", "peak_allocator_bytes"})
+    CHECK_MESSAGE(j.contains(field), field);
+  CHECK_FALSE(j.contains("test_accuracy"));
+  CHECK(j["evaluations"][0][0] == 3);
+  config.max_steps = 0;
+  CHECK_THROWS_WITH_AS(run("eager"), doctest::Contains("--steps must be > 0"), Error);
+}
