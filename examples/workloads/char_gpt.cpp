@@ -77,6 +77,8 @@ double mean_loss(nn::GPT& gpt, const data::CharCorpus& text, data::CharCorpus::S
 
 Trained train(const WorkloadSpec& spec, const TrainConfig& config, const StepCallback& on_step) {
   check_config(config, spec.name);
+  DUET_CHECK(config.epochs == 1, spec.name, ": the recipe counts iterations (--steps), not epochs: --epochs must be ",
+             "1, got ", config.epochs);
   if (config.threads > 0) set_num_threads(config.threads);
   Trained trained;
   TrainResult& r = trained.result;
