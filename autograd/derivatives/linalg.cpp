@@ -17,7 +17,16 @@ std::vector<Tensor> grad_matmul(const GradCtx& c, const Tensor& g) {
   if (b.dim() == 1) g2 = g2.unsqueeze(-1);
   Tensor ga, gb;
   if (c.needs_grad(0)) ga = sum_to(matmul(g2, b2.transpose(-1, -2)), a2.sizes()).reshape(a.sizes());
-  if (c.needs_grad(1)) gb = sum_to(matmul(a2.transpose(-1, -2), g2), b2.sizes()).reshape(b.sizes());
+  if (c.needs_grad(1)) {
+    if (b.dim() == 2 && a.dim() >= 3 && a.size(-1) > 0 && b.size(1) > 0) {
+      // One B for the whole batch (a Linear on [B, T, C]): its gradient is one product over
+      // the folded rows, as torch.matmul's, not a batch of products and a sum.
+      const int64_t rows = a.numel() / a.size(-1);
+      gb = matmul(a.reshape({rows, a.size(-1)}).transpose(0, 1), g.reshape({rows, b.size(1)}));
+    } else {
+      gb = sum_to(matmul(a2.transpose(-1, -2), g2), b2.sizes()).reshape(b.sizes());
+    }
+  }
   return {ga, gb};
 }
 

@@ -138,34 +138,7 @@ ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim) { return extreme_a
 Tensor softmax(const Tensor& x, int64_t dim) { return apply(OpKind::softmax, {x}, Attrs().set("dim", dim)); }
 Tensor log_softmax(const Tensor& x, int64_t dim) { return apply(OpKind::log_softmax, {x}, Attrs().set("dim", dim)); }
 
-namespace {
-
-// Whether a's dims before the last merge into one without a copy (a view), e.g. [B, T, C]
-// with row-major strides: then a batch of row blocks is one taller matrix. Expanded
-// (stride-0) dims stay a batch, so the work limits judge them as such.
-bool leading_dims_fold(const Tensor& a) {
-  for (int64_t i = 0; i + 1 < a.dim(); ++i)
-    if (a.size(i) != 1 && a.stride(i) == 0) return false;
-  for (int64_t i = 0; i + 2 < a.dim(); ++i)
-    if (a.size(i + 1) != 1 && a.stride(i) != a.stride(i + 1) * a.size(i + 1)) return false;
-  return true;
-}
-
-}  // namespace
-
-// As torch.matmul, [..., M, K] times a matrix [K, N] is one product of the folded rows
-// [(...) M, K] x [K, N] (a view and one GEMM, whose backward is two GEMMs, not a batch of
-// small products and a sum over the batch for the matrix's gradient).
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  if (a.dim() >= 3 && b.dim() == 2 && a.size(-1) == b.size(0) && leading_dims_fold(a)) {
-    Shape out = a.sizes();
-    out.back() = b.size(1);
-    int64_t rows = 1;
-    for (int64_t i = 0; i + 1 < a.dim(); ++i) rows *= a.size(i);
-    return apply(OpKind::matmul, {a.reshape({rows, a.size(-1)}), b}).reshape(out);
-  }
-  return apply(OpKind::matmul, {a, b});
-}
+Tensor matmul(const Tensor& a, const Tensor& b) { return apply(OpKind::matmul, {a, b}); }
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   return apply(OpKind::index_select, {x, index}, Attrs().set("dim", dim));

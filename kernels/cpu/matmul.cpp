@@ -1,5 +1,6 @@
 // matmul CPU kernel (NumPy/torch.matmul semantics, shapes from core/ops/linalg.cpp): maps
-// each (broadcast) batch entry to one strided GEMM call (kernels/cpu/gemm.h). Operand
+// each (broadcast) batch entry to one strided GEMM call (kernels/cpu/gemm.h), or a batch
+// sharing one B whose A rows follow one another to a single GEMM (fold_batches). Operand
 // strides go straight to the GEMM's packing, so transposed, sliced and expanded inputs are
 // never copied; stride-0 batch dims just repeat an offset. float16/bfloat16 are converted
 // per matrix to float32 scratch, multiplied in float32 and rounded once on the way out.
@@ -52,6 +53,20 @@ std::vector<int64_t> batch_offsets(const Tensor& t, int64_t mat_dims, const Shap
   return off;
 }
 
+// As torch.matmul folds [..., M, K] x [K, N]: when every batch entry multiplies the same
+// B and A's entries follow one another at M rows' stride (a Linear on [B, T, C]), the
+// batch is one GEMM of nb * M rows (the output is contiguous, so its rows follow too).
+// One packed B and one large product instead of nb small ones.
+void fold_batches(MatmulPlan& p) {
+  const int64_t nb = int64_t(p.a_off.size());
+  if (nb < 2 || p.M == 1 && p.rsa == 0) return;
+  for (int64_t i = 0; i < nb; ++i)
+    if (p.b_off[size_t(i)] != p.b_off[0] || p.a_off[size_t(i)] != p.a_off[0] + i * p.M * p.rsa) return;
+  p.M *= nb;
+  p.a_off.resize(1);
+  p.b_off.resize(1);
+}
+
 MatmulPlan make_plan(const Tensor& a, const Tensor& b, const Tensor& out) {
   MatmulPlan p;
   if (a.dim() == 1) {
@@ -74,6 +89,7 @@ MatmulPlan make_plan(const Tensor& a, const Tensor& b, const Tensor& out) {
   Shape out_batch(out.sizes().begin(), out.sizes().begin() + out_batch_dims);
   p.a_off = batch_offsets(a, std::min<int64_t>(a.dim(), 2), out_batch);
   p.b_off = batch_offsets(b, std::min<int64_t>(b.dim(), 2), out_batch);
+  fold_batches(p);
   return p;
 }
 
