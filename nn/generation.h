@@ -48,6 +48,9 @@ struct DecoderOptions {
 class CachedDecoder {
  public:
   CachedDecoder(GPT& model, const DecoderOptions& options);
+  // The compiled step refers to this object (its cache and model): not copied or moved.
+  CachedDecoder(const CachedDecoder&) = delete;
+  CachedDecoder& operator=(const CachedDecoder&) = delete;
   // Appends `new_tokens` sampled tokens to idx int64 [batch, T0] (T0 >= 1), on the
   // model's device: [batch, T0 + new_tokens]. Eval mode, no gradients.
   Tensor generate(const Tensor& idx, int64_t new_tokens);
