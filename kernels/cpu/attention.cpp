@@ -25,7 +25,7 @@
 #include "core/ops/attention_geometry.h"
 #include "core/parallel.h"
 #include "kernels/cpu/cpu_features.h"
-#include "kernels/cpu/elementwise_simd.h"
+#include "kernels/cpu/elementwise_common.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/kernels.h"
 
@@ -43,7 +43,7 @@ DUET_TARGET_AVX2 void exp_shifted_avx2(float* x, int64_t n, float shift) {
   int64_t c = 0;
   for (; c + 8 <= n; c += 8) _mm256_storeu_ps(x + c, ew::exp256(_mm256_sub_ps(_mm256_loadu_ps(x + c), s)));
   if (c < n) {
-    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - c)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i m = ew::tail_mask(n - c);
     _mm256_maskstore_ps(x + c, m, ew::exp256(_mm256_sub_ps(_mm256_maskload_ps(x + c, m), s)));
   }
 }
