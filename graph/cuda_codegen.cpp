@@ -138,6 +138,11 @@ __device__ __forceinline__ float duet_sigmoid(float x) {
   return x >= 0.0f ? r : t * r;
 }
 __device__ __forceinline__ float duet_silu(float x) { return x * duet_sigmoid(x); }
+__device__ __forceinline__ float duet_gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f)); }
+__device__ __forceinline__ float duet_gelu_tanh(float x) {
+  const float inner = 0.797884560802865355f * (x + 0.044715f * x * x * x);
+  return 0.5f * x * (1.0f + tanhf(inner));
+}
 __device__ __forceinline__ float duet_maximum(float a, float b) {
   if (a != a) return a;
   if (b != b) return b;
@@ -183,6 +188,9 @@ std::string expression(const FusedInstr& in) {
     case OpKind::tanh: return call("tanhf");
     case OpKind::sigmoid: return call("duet_sigmoid");
     case OpKind::silu: return call("duet_silu");
+    case OpKind::erf: return call("erff");
+    case OpKind::gelu:
+      return call(in.attrs.get_or<std::string>("approximate", "none") == "tanh" ? "duet_gelu_tanh" : "duet_gelu_erf");
     case OpKind::copy: return a;
     case OpKind::cast:  // registers hold floats, bools as 0/1: only a cast to bool changes a value
       return in.attrs.get<DType>("dtype") == DType::Bool ? cat("(", a, " != 0.0f ? 1.0f : 0.0f)") : a;
@@ -375,27 +383,29 @@ FusedKernel cuda_fused_kernel_for(const Node& node, std::span<const Tensor> inpu
     return [p = node.fused](std::span<const Tensor> in, const Tensor& o) { cuda::batch_norm_relu(in, o, p->attrs); };
   }
   if (prog.kind == FusedProgram::Kind::MatmulEpilogue) {
-    // a [M, K] @ b [K, N] + bias [N] (+ relu) as one call of duet's CUDA GEMM (or cuBLAS,
-    // when DUET_GEMM=cublas selects it, which applies the epilogue as a second pass).
-    const bool relu = prog.relu;
-    return [relu](std::span<const Tensor> in, const Tensor& o) {
-      const Tensor &a = in[0], &b = in[1], &bias = in[2];
+    // a [..., M, K] (rows folded, graph/fusion.h rows_fold) @ b [K, N] + bias [N] (+ relu)
+    // as one call of duet's CUDA GEMM (or cuBLAS, when DUET_GEMM=cublas selects it, which
+    // applies the epilogue as a second pass). GELU epilogues are not formed for CUDA.
+    const cpu::Activation act = prog.act;
+    return [act](std::span<const Tensor> in, const Tensor& o) {
+      const Tensor a = matmul_epilogue_rows(in[0]);
+      const Tensor &b = in[1], &bias = in[2];
       cuda::GemmArgs g;
       g.dtype = DType::Float32;
       g.device = o.device().index;
-      g.M = o.size(0);
-      g.N = o.size(1);
-      g.K = a.size(1);
+      g.N = o.size(-1);
+      g.M = g.N ? o.numel() / g.N : 0;
+      g.K = a.size(-1);
       g.a = a.data_ptr();
-      g.rsa = a.stride(0);
-      g.csa = a.stride(1);
+      g.rsa = a.stride(-2);
+      g.csa = a.stride(-1);
       g.b = b.data_ptr();
       g.rsb = b.stride(0);
       g.csb = b.stride(1);
       g.c = o.data_ptr();
-      g.ldc = o.stride(0);
+      g.ldc = g.N;
       g.bias = bias.data_ptr();
-      g.act = relu ? cpu::Activation::Relu : cpu::Activation::None;
+      g.act = act;
       cuda::gemm(g);
     };
   }

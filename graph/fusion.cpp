@@ -14,7 +14,7 @@ bool fusable_elementwise_op(OpKind op) {
   switch (op) {
     case OpKind::neg: case OpKind::abs: case OpKind::square: case OpKind::relu: case OpKind::exp:
     case OpKind::log: case OpKind::sqrt: case OpKind::rsqrt: case OpKind::reciprocal: case OpKind::tanh:
-    case OpKind::sigmoid: case OpKind::silu: case OpKind::clamp: case OpKind::copy: case OpKind::cast:
+    case OpKind::sigmoid: case OpKind::silu: case OpKind::erf: case OpKind::gelu: case OpKind::clamp: case OpKind::copy: case OpKind::cast:
     case OpKind::add: case OpKind::sub: case OpKind::mul: case OpKind::div: case OpKind::maximum:
     case OpKind::minimum: case OpKind::eq: case OpKind::ne: case OpKind::lt: case OpKind::le: case OpKind::gt:
     case OpKind::ge: case OpKind::where: case OpKind::logical_not: case OpKind::logical_and:
@@ -55,7 +55,35 @@ void rewrite(Graph& g, const std::vector<bool>& absorbed, std::vector<std::pair<
   compact(g, keep);
 }
 
-int fuse_matmul_epilogues(Graph& g) {
+}  // namespace
+
+bool rows_fold(const Shape& shape, const Shape& strides) {
+  const size_t r = shape.size();
+  if (r == 2) return true;
+  if (shape[r - 2] == 1) return false;
+  int64_t expect = strides[r - 2] * shape[r - 2];
+  for (size_t d = r - 2; d-- > 0;) {
+    if (shape[d] != 1 && strides[d] != expect) return false;
+    expect *= shape[d];
+  }
+  return true;
+}
+
+Tensor matmul_epilogue_rows(const Tensor& a) { return rows_fold(a.sizes(), a.strides()) ? a : a.contiguous(); }
+
+namespace {
+
+// Note [Matmul epilogues]: add(matmul(a, b), bias) [-> relu | gelu] becomes one GEMM call
+// whose stores add the bias and apply the activation (kernels/cpu/gemm.h): b is a matrix,
+// a a matrix or a stack of them whose rows fold into one (a Linear layer on [B, T, C]
+// activations), bias one value per output column. The activation joins only when the sum
+// has no other user: relu's backward reads relu's output, so a training step's
+// matmul + bias + relu fuses whole, while gelu's backward reads gelu's input, the sum, so
+// in training the sum is stored and gelu stays its own kernel; inference, evaluation and
+// the cached decoding step fuse all three (Note [GELU epilogue] in
+// kernels/cpu/gemm_activation.cpp for the bits). GELU epilogues are CPU-only
+// (FuseOptions::matmul_gelu).
+int fuse_matmul_epilogues(Graph& g, bool gelu) {
   auto uses = users(g);
   auto pinned = pinned_values(g);
   auto strides = value_strides(g);
@@ -66,35 +94,42 @@ int fuse_matmul_epilogues(Graph& g) {
     if (add.kind != NodeKind::Op || add.op != OpKind::add || add.meta.dtype != DType::Float32) continue;
     ValueId mm = add.inputs[0], bias = add.inputs[1];
     const Node& m = g.node(mm);
-    if (m.kind != NodeKind::Op || m.op != OpKind::matmul || m.meta.shape.size() != 2 || uses[size_t(mm)].size() != 1 ||
-        pinned[size_t(mm)] || g.node(m.inputs[0]).meta.shape.size() != 2 || g.node(m.inputs[1]).meta.shape.size() != 2)
+    if (m.kind != NodeKind::Op || m.op != OpKind::matmul || m.meta.shape.size() < 2 || uses[size_t(mm)].size() != 1 ||
+        pinned[size_t(mm)])
+      continue;
+    const TensorMeta& am = g.node(m.inputs[0]).meta;
+    if (am.shape.size() != m.meta.shape.size() || g.node(m.inputs[1]).meta.shape.size() != 2 ||
+        !rows_fold(am.shape, strides[size_t(m.inputs[0])]))
       continue;
     const TensorMeta& bm = g.node(bias).meta;
-    int64_t n = m.meta.shape[1];
+    int64_t n = m.meta.shape.back();
     if (bm.dtype != DType::Float32 || bm.shape != Shape{n} || strides[size_t(bias)] != Shape{1}) continue;
     if (add.meta.shape != m.meta.shape) continue;
-    // An optional ReLU that is the sum's only user.
+    // An optional activation that is the sum's only user.
     ValueId root = ValueId(v);
-    bool relu = false;
+    cpu::Activation act = cpu::Activation::None;
     if (uses[v].size() == 1 && !pinned[v]) {
       const Node& r = g.node(uses[v][0]);
-      if (r.kind == NodeKind::Op && r.op == OpKind::relu) {
-        relu = true;
-        root = uses[v][0];
-      }
+      if (r.kind == NodeKind::Op && r.op == OpKind::relu) act = cpu::Activation::Relu;
+      if (gelu && r.kind == NodeKind::Op && r.op == OpKind::gelu)
+        act = r.attrs.get_or<std::string>("approximate", "none") == "tanh" ? cpu::Activation::GeluTanh
+                                                                           : cpu::Activation::Gelu;
+      if (act != cpu::Activation::None) root = uses[v][0];
     }
     Node f;
     f.kind = NodeKind::Fused;
     f.inputs = {m.inputs[0], m.inputs[1], bias};
     f.meta = m.meta;
-    f.name = relu ? "matmul+bias+relu" : "matmul+bias";
+    f.name = act == cpu::Activation::Relu ? "matmul+bias+relu"
+             : act == cpu::Activation::None ? "matmul+bias"
+                                             : "matmul+bias+gelu";
     auto prog = std::make_shared<FusedProgram>();
     prog->kind = FusedProgram::Kind::MatmulEpilogue;
     prog->num_inputs = 3;
-    prog->relu = relu;
+    prog->act = act;
     f.fused = prog;
     absorbed[size_t(mm)] = true;
-    if (relu) absorbed[v] = true;
+    if (act != cpu::Activation::None) absorbed[v] = true;
     roots.emplace_back(root, std::move(f));
   }
   int count = int(roots.size());
@@ -445,13 +480,16 @@ std::vector<std::vector<ValueId>> side_store_writers(const Graph& g) {
 FuseOptions fuse_options_for(Device device, bool side_stores) {
   FuseOptions o;
   o.side_stores = side_stores;
-  if (!device.is_cpu()) o.reduction_prologues = false;
+  if (!device.is_cpu()) {
+    o.reduction_prologues = false;
+    o.matmul_gelu = false;
+  }
   return o;
 }
 
 FusionStats fuse(Graph& g, const FuseOptions& options) {
   FusionStats stats;
-  if (options.matmul_epilogues) stats.matmul_epilogues = fuse_matmul_epilogues(g);
+  if (options.matmul_epilogues) stats.matmul_epilogues = fuse_matmul_epilogues(g, options.matmul_gelu);
   // Before elementwise groups, which would otherwise take the relus.
   if (options.conv_epilogues) stats.conv_epilogues = fuse_conv_epilogues(g);
   if (options.batch_norm_relu) stats.batch_norm_relus = fuse_batch_norm_relus(g);

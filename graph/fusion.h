@@ -1,6 +1,7 @@
 // Fusion: after the optimisation passes, groups of nodes become single Fused nodes.
-//   - matmul epilogues: add(matmul(a, b), bias) [-> relu] becomes one GEMM call whose
-//     epilogue adds the bias and applies the ReLU as each tile of C is stored;
+//   - matmul epilogues: add(matmul(a, b), bias) [-> relu | gelu] becomes one GEMM call
+//     whose epilogue adds the bias and applies the activation as C is stored, b a matrix
+//     and a a matrix or a stack whose rows fold into one (Note [Matmul epilogues]);
 //   - elementwise chains: a consumer absorbs producers that feed only it and have its
 //     shape, into one kernel that evaluates the chain tile by tile in L1 (no intermediate
 //     buffers). See Note [Tile interpreter] in fusion_kernel.cpp for why an interpreter.
@@ -23,6 +24,7 @@
 
 #include "graph/ir.h"
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/gemm.h"
 
 namespace duet::graph {
 
@@ -43,7 +45,8 @@ struct FusedProgram {
     int operand;
   };
   std::vector<SideStore> side_stores;
-  bool relu = false;             // MatmulEpilogue, ConvEpilogue: apply ReLU last
+  bool relu = false;             // ConvEpilogue: apply ReLU last
+  cpu::Activation act = cpu::Activation::None;  // MatmulEpilogue: none, relu or a gelu
   // ConvEpilogue: inputs x, w, then the conv's bias when `conv_bias`, then batch_norm's
   // mean, var, weight, bias when `batch_norm`; `attrs` are the conv's, `eps` the batch
   // norm's. BatchNormRelu: batch_norm's five inputs, `attrs` its attrs.
@@ -70,18 +73,19 @@ struct FusionStats {
 
 // Which fusions run. Reduction prologues exist only as CPU code (fusion_kernel.cpp); a
 // graph on a CUDA device turns them off and keeps the ops, which run as the device's
-// registered kernels (fuse_options_for). The matmul epilogue, conv epilogues and batch
-// norm + ReLU run on both devices (kernels/cpu/conv.h and batch_norm.h; kernels/cuda/
-// gemm.h and fused_kernels.h).
+// registered kernels (fuse_options_for). The matmul epilogue (bias, ReLU; GELU on the CPU
+// only), conv epilogues and batch norm + ReLU run on both devices (kernels/cpu/conv.h and
+// batch_norm.h; kernels/cuda/gemm.h and fused_kernels.h).
 struct FuseOptions {
   bool side_stores = true;          // groups may absorb state updates (Note [Side stores])
   bool matmul_epilogues = true;
+  bool matmul_gelu = true;          // matmul epilogues may absorb a gelu (CPU GEMM only)
   bool reduction_prologues = true;
   bool conv_epilogues = true;       // conv2d [-> batch_norm] [-> relu]
   bool batch_norm_relu = true;      // batch_norm -> relu
 };
 // The fusions a graph whose values live on `device` can run: all on the CPU; on CUDA all
-// but reduction prologues: graph/cuda_codegen.h turns elementwise groups (with side
+// but reduction prologues and GELU epilogues: graph/cuda_codegen.h turns elementwise groups (with side
 // stores) into CUDA C and the others into calls of the CUDA kernels with epilogues.
 FuseOptions fuse_options_for(Device device, bool side_stores = true);
 
@@ -92,6 +96,12 @@ bool fusable_elementwise_op(OpKind op);
 // Rewrites g in place, with the fusions `options` turns on (all by default). Groups are
 // named after their ops ("add+relu").
 FusionStats fuse(Graph& g, const FuseOptions& options = {});
+
+// Whether a [..., M, K] operand with these strides reads as one [rows, K] matrix with
+// row stride strides[r - 2] (its leading dims folded into the rows), as a MatmulEpilogue's
+// first operand must; matmul_epilogue_rows returns a, or a contiguous copy when it does not.
+bool rows_fold(const Shape& shape, const Shape& strides);
+Tensor matmul_epilogue_rows(const Tensor& a);
 
 // A ConvEpilogue group's operands (laid out as FusedProgram says) as the conv kernels'
 // epilogue, on either device.

@@ -160,6 +160,10 @@ void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
     case OpKind::tanh: return unary_op(ew::TanhOp{}, a, y, n, avx2);
     case OpKind::sigmoid: return unary_op(ew::SigmoidOp{}, a, y, n, avx2);
     case OpKind::silu: return unary_op(ew::SiluOp{}, a, y, n, avx2);
+    case OpKind::erf: return unary_op(ew::ErfOp{}, a, y, n, avx2);
+    case OpKind::gelu:  // eager's gelu_kernel picks the functor the same way
+      if (in.attrs.get_or<std::string>("approximate", "none") == "tanh") return unary_op(ew::GeluTanhOp{}, a, y, n, avx2);
+      return unary_op(ew::GeluErfOp{}, a, y, n, avx2);
     case OpKind::clamp: {
       const ew::ClampOp<float> op{ew::clamp_bound<float>(in.attrs, "min", false),
                                   ew::clamp_bound<float>(in.attrs, "max", true)};
@@ -466,10 +470,15 @@ void run_reduction(const FusedProgram& prog, const ScratchLayout& layout, std::s
 }
 
 void run_matmul_epilogue(const FusedProgram& prog, std::span<const Tensor> in, const Tensor& out) {
-  const Tensor &a = in[0], &b = in[1], &bias = in[2];
-  cpu::GemmEpilogue epi{bias.data<float>(), prog.relu ? cpu::Activation::Relu : cpu::Activation::None};
-  cpu::gemm<float>(out.size(0), out.size(1), a.size(1), 1.0f, a.data<float>(), a.stride(0), a.stride(1),
-                   b.data<float>(), b.stride(0), b.stride(1), 0.0f, out.data<float>(), out.stride(0), out.stride(1), &epi);
+  // a [..., M, K] with rows that fold (graph/fusion.cpp rows_fold; a view reached at run
+  // time that does not is copied first), b [K, N], out [..., M, N] contiguous.
+  const Tensor a = matmul_epilogue_rows(in[0]);
+  const Tensor &b = in[1], &bias = in[2];
+  DUET_ASSERT(out.is_contiguous(), "matmul epilogue: output of shape ", out.sizes(), " is not contiguous");
+  const int64_t n = out.size(-1), rows = n ? out.numel() / n : 0;
+  cpu::GemmEpilogue epi{bias.data<float>(), prog.act};
+  cpu::gemm<float>(rows, n, a.size(-1), 1.0f, a.data<float>(), a.stride(-2), a.stride(-1), b.data<float>(),
+                   b.stride(0), b.stride(1), 0.0f, out.data<float>(), n, 1, &epi);
 }
 
 // conv2d [-> batch_norm] [-> relu] as one conv call with its store epilogue (Note [Conv

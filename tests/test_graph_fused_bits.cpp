@@ -3,12 +3,13 @@
 // op(x) * y and where(x > y, op(x), y), on contiguous, broadcast ([R, 1] x [1, C]),
 // transposed and stepped inputs, lengths that leave every vector tail, and special values
 // (NaN, infinities, signed zeros, subnormals, huge and tiny magnitudes, the branch points
-// of exp/log/tanh/sigmoid); reductions that absorb such chains (sum, mean, amax, amin over
-// trailing dims, split rows included); and matmul + bias (+ relu) epilogues on every GEMM
-// micro-kernel family. Each case checks from the compile report that the fusion it means
-// to test happened. NaNs compare as "both NaN" (payloads may differ); everything else by
-// its bits. ctest runs this binary twice: as is, and with DUET_NO_AVX512=1 (the AVX2
-// forms of the interpreter's and eager's vector bodies).
+// of exp/log/tanh/sigmoid/erf); reductions that absorb such chains (sum, mean, amax, amin
+// over trailing dims, split rows included); and matmul + bias (+ relu | gelu) epilogues
+// on every GEMM micro-kernel family, with stacked left operands. Each case checks from the
+// compile report that the fusion it means to test happened. NaNs compare as "both NaN"
+// (payloads may differ); everything else by its bits. ctest runs this binary twice: as
+// is, and with DUET_NO_AVX512=1 (the AVX2 forms of the interpreter's and eager's vector
+// bodies).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -43,7 +44,9 @@ const std::vector<float>& special_values() {
       // tanh: the series below 0.4, saturation; sigmoid's tails
       0.4f, -0.4f, 0.39999998f, 0.40000004f, 9.01f, -9.01f, 16.6f, -16.6f, 44.0f, -44.0f,
       // log: m around sqrt(2), FLT_MIN's rescaling, negatives
-      1.4142135f, 1.4142137f, 0.70710677f, 0.7071068f, 1.1754942e-38f, -4.0f, 3.0f, 1e-8f, -1e-8f};
+      1.4142135f, 1.4142137f, 0.70710677f, 0.7071068f, 1.1754942e-38f, -4.0f, 3.0f, 1e-8f, -1e-8f,
+      // erf: the series below 0.5, saturation from 3.92; gelu's x / sqrt(2) at those points
+      0.49999997f, -0.49999997f, 3.9199998f, -3.92f, 0.70710677f, 5.5437f, -5.5437f, -13.0f};
   return v;
 }
 
@@ -142,6 +145,9 @@ std::vector<Op> fusable_ops() {
       u(K::tanh, "tanh", [](T x) { return tanh(x); }),
       u(K::sigmoid, "sigmoid", [](T x) { return sigmoid(x); }),
       u(K::silu, "silu", [](T x) { return silu(x); }),
+      u(K::erf, "erf", [](T x) { return erf(x); }),
+      u(K::gelu, "gelu", [](T x) { return gelu(x); }),
+      u(K::gelu, "gelu (tanh)", [](T x) { return gelu(x, "tanh"); }),
       u(K::clamp, "clamp(-1, 2)", [](T x) { return clamp(x, -1.0, 2.0); }),
       u(K::clamp, "clamp(0, -)", [](T x) { return clamp(x, 0.0, std::nullopt); }),
       u(K::clamp, "clamp(-, -0)", [](T x) { return clamp(x, std::nullopt, -0.0); }),
@@ -446,7 +452,7 @@ std::vector<Tensor> matmul_inputs(int64_t M, int64_t K, int64_t N, bool w_transp
 
 }  // namespace
 
-TEST_CASE("matmul + bias (+ relu) epilogues give eager's bits on every GEMM family") {
+TEST_CASE("matmul + bias (+ relu | gelu) epilogues give eager's bits on every GEMM family") {
   using cpu::detail::GemmIsa;
   Tally tally;
   struct Dims {
@@ -467,28 +473,48 @@ TEST_CASE("matmul + bias (+ relu) epilogues give eager's bits on every GEMM fami
                           cpu::detail::set_gemm_isa_limit(GemmIsa::Avx512);
                           cpu::set_gemm_backend(b);
                         }});
+  const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> activations = {
+      {"", [](const Tensor& y) { return y; }},
+      {"+relu", [](const Tensor& y) { return relu(y); }},
+      {"+gelu", [](const Tensor& y) { return gelu(y); }},
+      {"+gelu(tanh)", [](const Tensor& y) { return gelu(y, "tanh"); }}};
   uint32_t seed = 7;
   for (const auto& [setup_name, setup] : setups) {
     setup();
     for (const Dims& d : dims)
       for (bool wt : {false, true})
-        for (bool with_relu : {false, true}) {
-          const std::vector<Tensor> in = matmul_inputs(d.M, d.K, d.N, wt, seed++);
-          Fn f = [&](const std::vector<Tensor>& v) {
-            Tensor y = matmul(v[0], wt ? v[1].t() : v[1]) + v[2];
-            return with_relu ? relu(y) : y;
-          };
-          int64_t total = 0;
-          const int64_t diff = compare(f, in, Expect::Matmul, total);
-          const std::string label = std::string(with_relu ? "matmul+bias+relu" : "matmul+bias") + " (" + setup_name + ")";
-          tally.add(label, diff, total);
-          if (diff)
-            tally.add(label + " " + std::to_string(d.M) + "x" + std::to_string(d.K) + "x" + std::to_string(d.N) +
-                          (wt ? " w^T" : ""),
-                      diff, total);
-        }
+        for (const auto& [act_name, act] : activations)
+          for (bool stacked : {false, true}) {  // stacked: x as [2, M/2, K], the rows folded
+            if (stacked && d.M % 2) continue;
+            const std::vector<Tensor> in = matmul_inputs(d.M, d.K, d.N, wt, seed++);
+            Fn f = [&](const std::vector<Tensor>& v) {
+              const Tensor x = stacked ? v[0].reshape({2, d.M / 2, d.K}) : v[0];
+              return act(matmul(x, wt ? v[1].t() : v[1]) + v[2]);
+            };
+            int64_t total = 0;
+            const int64_t diff = compare(f, in, Expect::Matmul, total);
+            const std::string label = "matmul+bias" + act_name + (stacked ? " stacked" : "") + " (" + setup_name + ")";
+            tally.add(label, diff, total);
+            if (diff)
+              tally.add(label + " " + std::to_string(d.M) + "x" + std::to_string(d.K) + "x" + std::to_string(d.N) +
+                            (wt ? " w^T" : ""),
+                        diff, total);
+          }
   }
   cpu::detail::set_gemm_isa_limit(GemmIsa::Avx512);
   cpu::set_gemm_backend(backend);
   tally.report();
+}
+
+TEST_CASE("a stacked left operand whose rows do not fold is no matmul epilogue, and computes eager's values") {
+  const std::vector<Tensor> in = matmul_inputs(8, 5, 6, false, 3);
+  // [4, 2, 5] transposed to [2, 4, 5]: rows 2 elements x 5 apart within a block, but the
+  // blocks are 5 apart, not 4 x 10.
+  Fn f = [](const std::vector<Tensor>& v) { return gelu(matmul(v[0].reshape({4, 2, 5}).transpose(0, 1), v[1]) + v[2]); };
+  Tensor want = f(in);
+  auto compiled = graph::compile([&](const std::vector<Tensor>& v) { return std::vector<Tensor>{f(v)}; },
+                                 {.warmup_calls = 0});
+  Tensor got = compiled(in)[0];
+  CHECK(compiled.report().matmul_epilogues == 0);
+  CHECK(differing(want, got) == 0);
 }

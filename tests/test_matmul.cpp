@@ -258,7 +258,7 @@ TEST_CASE("matmul: 1 and 2 threads agree (row split and column split)") {
 
 namespace {
 
-// Direct GEMM with alpha, beta, bias and relu against a double reference. C starts as NaN
+// Direct GEMM with alpha, beta, bias and relu or gelu against a double reference. C starts as NaN
 // when beta == 0 (it must not be read) and as known values otherwise.
 template <typename T>
 void check_gemm_epilogue(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, T beta, bool with_bias,
@@ -294,6 +294,9 @@ void check_gemm_epilogue(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T al
       double want = double(alpha) * acc + (beta == T(0) ? 0.0 : double(beta) * double(C0[size_t(i * rsc + j * csc)]));
       if (with_bias) want += double(bias[size_t(j)]);
       if (act == cpu::Activation::Relu) want = std::max(want, 0.0);
+      if (act == cpu::Activation::Gelu) want = 0.5 * want * (1.0 + std::erf(want * M_SQRT1_2));
+      if (act == cpu::Activation::GeluTanh)
+        want = 0.5 * want * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (want + 0.044715 * want * want * want)));
       double got = double(C[size_t(i * rsc + j * csc)]);
       double tol = (std::is_same_v<T, float> ? 3e-6 : 1e-13) * double(K + 2) * std::max(1.0, std::abs(want));
       if (!(std::abs(got - want) <= tol) && bad++ < 3)
@@ -319,12 +322,15 @@ void epilogue_suite() {
         check_gemm_epilogue<T>(ta, tb, M, N, K, T(1), T(0), true, cpu::Activation::Relu, false);
         check_gemm_epilogue<T>(ta, tb, M, N, K, T(0.5), T(-1.5), true, cpu::Activation::None, false);
         check_gemm_epilogue<T>(ta, tb, M, N, K, T(2), T(1), false, cpu::Activation::Relu, ta == tb);
+        check_gemm_epilogue<T>(ta, tb, M, N, K, T(1), T(0), true, cpu::Activation::Gelu, false);
+        check_gemm_epilogue<T>(ta, tb, M, N, K, T(1), T(0.5), false, cpu::Activation::Gelu, ta == tb);
+        check_gemm_epilogue<T>(ta, tb, M, N, K, T(1), T(0), true, cpu::Activation::GeluTanh, ta != tb);
       }
 }
 
 }  // namespace
 
-TEST_CASE("gemm epilogue: bias + relu, alpha, beta (beta = 0 never reads C), strided C") {
+TEST_CASE("gemm epilogue: bias + relu or gelu, alpha, beta (beta = 0 never reads C), strided C") {
   set_num_threads(2);
   epilogue_suite<float>();
   epilogue_suite<double>();

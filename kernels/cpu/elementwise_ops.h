@@ -5,7 +5,7 @@
 // runs the very same functors over its tiles, the vector body when the CPU has AVX2/FMA and
 // the scalar formula otherwise, exactly as eager picks them, so a fused op gives eager's
 // bits by construction (Note [Fused ops are eager's functors] in fusion_kernel.cpp).
-// The other ops' functors (sign, floor, erf, gelu, pow, ...) stay in their kernel files.
+// The other ops' functors (sign, floor, pow, ...) stay in their kernel files.
 #pragma once
 
 #include <cmath>
@@ -119,6 +119,31 @@ struct SiluOp {
   template <typename C> C operator()(C x) const { return x * sigmoid_scalar(x); }
   static constexpr bool kVec = true;
   DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return _mm256_mul_ps(x, sigmoid256(x)); }
+};
+
+struct ErfOp {
+  template <typename C> C operator()(C x) const { return std::erf(x); }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return erf256(x); }
+};
+struct GeluErfOp {  // 0.5 x (1 + erf(x / sqrt 2))
+  template <typename C> C operator()(C x) const { return C(0.5) * x * (C(1) + std::erf(x * C(M_SQRT1_2))); }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return gelu_erf256(x); }
+};
+struct GeluTanhOp {  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  static constexpr double kBeta = 0.797884560802865355;
+  static constexpr double kKappa = 0.044715;
+  template <typename C> C operator()(C x) const {
+    C inner = C(kBeta) * (x + C(kKappa) * x * x * x);
+    return C(0.5) * x * (C(1) + std::tanh(inner));
+  }
+  static constexpr bool kVec = true;
+  DUET_TARGET_AVX2 __m256 vec(__m256 x) const {
+    __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+    __m256 inner = _mm256_mul_ps(set1(float(kBeta)), _mm256_fmadd_ps(set1(float(kKappa)), x3, x));
+    return _mm256_mul_ps(_mm256_mul_ps(set1(0.5f), x), _mm256_add_ps(set1(1.0f), tanh256(inner)));
+  }
 };
 
 // ---- binary ops

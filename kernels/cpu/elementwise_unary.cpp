@@ -83,31 +83,6 @@ struct SinOp {
 struct CosOp {
   template <typename C> C operator()(C x) const { return std::cos(x); }
 };
-struct ErfOp {
-  template <typename C> C operator()(C x) const { return std::erf(x); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return erf256(x); }
-};
-struct GeluErfOp {  // 0.5 x (1 + erf(x / sqrt 2))
-  template <typename C> C operator()(C x) const { return C(0.5) * x * (C(1) + std::erf(x * C(M_SQRT1_2))); }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const { return gelu_erf256(x); }
-};
-struct GeluTanhOp {  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-  static constexpr double kBeta = 0.797884560802865355;
-  static constexpr double kKappa = 0.044715;
-  template <typename C> C operator()(C x) const {
-    C inner = C(kBeta) * (x + C(kKappa) * x * x * x);
-    return C(0.5) * x * (C(1) + std::tanh(inner));
-  }
-  static constexpr bool kVec = true;
-  DUET_TARGET_AVX2 __m256 vec(__m256 x) const {
-    __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
-    __m256 inner = _mm256_mul_ps(set1(float(kBeta)), _mm256_fmadd_ps(set1(float(kKappa)), x3, x));
-    return _mm256_mul_ps(_mm256_mul_ps(set1(0.5f), x), _mm256_add_ps(set1(1.0f), tanh256(inner)));
-  }
-};
-
 template <typename Op>
 void numeric_unary(std::span<const Tensor> in, const Tensor& out, const Op& op) {
   Tensor x = as_dtype(in[0], out.dtype());

@@ -22,7 +22,12 @@
 
 namespace duet::cpu {
 
-enum class Activation : uint8_t { None, Relu };
+// Relu is applied in the micro-kernels' stores. Gelu (exact, erf) and GeluTanh (the tanh
+// approximation) are eager's gelu functors (kernels/cpu/elementwise_ops.h), applied to
+// each finished block of C right after its last micro-kernel call while the block is in
+// cache (Note [GELU epilogue] in gemm_activation.cpp), so a fused matmul + bias + gelu
+// gives the bits of eager's matmul, add, gelu.
+enum class Activation : uint8_t { None, Relu, Gelu, GeluTanh };
 
 // Applied to each C element as it is stored, after alpha/beta: c = act(c + bias[col]).
 template <typename T>
@@ -157,6 +162,13 @@ void sgemm_skinny_avx512(const SkinnyArgs& args);
 // AVX-512 packers for full float panels stored transposed to their packed order
 // (gemm_pack.cpp): 12 rows of a row-major A (row stride rs), and 32 columns of a
 // column-major B (column stride cs); kc steps each, dst 64-byte aligned.
+// act (Gelu or GeluTanh; anything else is a no-op) over C[0:m, 0:n] in place, each
+// element exactly as eager's gelu computes it (gemm_activation.cpp).
+template <typename T>
+void apply_activation(Activation act, int64_t m, int64_t n, T* C, int64_t rsc, int64_t csc);
+// Whether act is applied by apply_activation after the stores (not in the micro-kernels).
+inline bool activation_after_store(Activation act) { return act == Activation::Gelu || act == Activation::GeluTanh; }
+
 void pack_a_rowmajor_12_avx512(int64_t kc, const float* A, int64_t rs, float* dst);
 void pack_b_colmajor_32_avx512(int64_t kc, const float* B, int64_t cs, float* dst);
 

@@ -179,6 +179,7 @@ struct Slice {
   T alpha, beta;
   const T* bias;  // at column jc, or null
   bool relu;
+  Activation after = Activation::None;  // applied to each finished block (Note [GELU epilogue])
 };
 
 // Rows [m0, m1) x B panels [q0, q1) of a slice: packs A in MC blocks and runs the tiles.
@@ -228,6 +229,7 @@ void run_slice(const Slice<T>& s, int64_t MC, int64_t m0, int64_t m1, int64_t q0
             for (int cc = 0; cc < n; ++cc) merge(r, cc);
         }
       }
+      if (s.after != Activation::None) detail::apply_activation(s.after, mc, n, s.C + ic * s.rsc + j * s.csc, s.rsc, s.csc);
     }
   }
 }
@@ -248,6 +250,7 @@ void apply_epilogue(int64_t M, int64_t N, T* C, int64_t rsc, int64_t csc, const 
       if (relu) v = relu_epilogue(v);
       c = v;
     }
+  apply_activation(epi->act, M, N, C, rsc, csc);
 }
 template void apply_epilogue<float>(int64_t, int64_t, float*, int64_t, int64_t, const GemmEpilogueT<float>*);
 template void apply_epilogue<double>(int64_t, int64_t, double*, int64_t, int64_t, const GemmEpilogueT<double>*);
@@ -263,13 +266,15 @@ void gemm_blocked(Ukernel<T> uk, Blocking blk, int64_t M, int64_t N, int64_t K, 
                   const GemmEpilogueT<T>* epi) {
   const bool relu = epi && epi->act == Activation::Relu;
   const T* bias = epi ? epi->bias : nullptr;
+  const Activation after = epi && detail::activation_after_store(epi->act) ? epi->act : Activation::None;
 
   // Compute C^T = op(B)^T op(A)^T instead when that pads the register tiles much less
   // (C with few columns and many rows, e.g. 128 x 10 logits: 12 x 32 tiles are 31% used,
   // the transposed 10 x 128 is 83%). A per-column bias would become per-row, which the
-  // micro-kernels do not have, so not then. The swapped call never swaps back.
+  // micro-kernels do not have, so not then (nor with a GELU, to keep its blocks row-major).
+  // The swapped call never swaps back.
   auto padded = [](int64_t m, int64_t n) { return (m + MR - 1) / MR * MR * ((n + NR - 1) / NR * NR); };
-  if (!bias && 4 * padded(N, M) < 3 * padded(M, N)) {
+  if (!bias && after == Activation::None && 4 * padded(N, M) < 3 * padded(M, N)) {
     gemm_blocked<T, MR, NR>(uk, blk, N, M, K, alpha, B, csb, rsb, A, csa, rsa, beta, C, csc, rsc, epi);
     return;
   }
@@ -313,7 +318,8 @@ void gemm_blocked(Ukernel<T> uk, Blocking blk, int64_t M, int64_t N, int64_t K, 
       }
 
       Slice<T> s{uk,  M,   kc,  nc,    A + pc * csa,          rsa, csa, Bp, 0, C + jc * csc,
-                 rsc, csc, alpha, pc == 0 ? beta : T(1), (last && bias) ? bias + jc : nullptr, last && relu};
+                 rsc, csc, alpha, pc == 0 ? beta : T(1), (last && bias) ? bias + jc : nullptr, last && relu,
+                 last ? after : Activation::None};
       if (own_b) {
         const int64_t per = (n_panels + nt - 1) / nt;
         parallel_items(nt, (n_panels + per - 1) / per, [&](int64_t c) {
@@ -360,8 +366,10 @@ void gemm_skinny(int64_t M, int64_t N, int64_t K, float alpha, const float* A, i
   // Small products stay on one thread: measured at 128 x 128 x 10, a second thread (a
   // hyperthread of the same core on the 2-vCPU VM) made it 6.1 us instead of 3.8 us.
   if (in_parallel_region() || M * kSkinnyMaxN * K < kParallelMinMacs || M < 32) nt = 1;
+  const Activation after = epi ? epi->act : Activation::None;  // Gelu, GeluTanh; relu is in args
   if (nt == 1) {
     detail::sgemm_skinny_avx512(args);
+    detail::apply_activation(after, M, N, C, rsc, 1);
     return;
   }
   // Row chunks (multiples of the kernel's 16-row blocks) handed out dynamically; each row
@@ -374,6 +382,7 @@ void gemm_skinny(int64_t M, int64_t N, int64_t K, float alpha, const float* A, i
     part.a = A + i0 * rsa;
     part.c = C + i0 * rsc;
     detail::sgemm_skinny_avx512(part);
+    detail::apply_activation(after, part.m, N, part.c, rsc, 1);
   });
 }
 

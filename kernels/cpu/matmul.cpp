@@ -59,7 +59,7 @@ std::vector<int64_t> batch_offsets(const Tensor& t, int64_t mat_dims, const Shap
 // One packed B and one large product instead of nb small ones.
 void fold_batches(MatmulPlan& p) {
   const int64_t nb = int64_t(p.a_off.size());
-  if (nb < 2 || p.M == 1 && p.rsa == 0) return;
+  if (nb < 2 || (p.M == 1 && p.rsa == 0)) return;
   for (int64_t i = 0; i < nb; ++i)
     if (p.b_off[size_t(i)] != p.b_off[0] || p.a_off[size_t(i)] != p.a_off[0] + i * p.M * p.rsa) return;
   p.M *= nb;

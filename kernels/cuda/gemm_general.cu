@@ -217,6 +217,9 @@ void duet_gemm(const GemmArgs& args) {
 }
 
 void gemm(const GemmArgs& args) {
+  DUET_CHECK(args.act == cpu::Activation::None || args.act == cpu::Activation::Relu,
+             "cuda gemm: the epilogue applies no activation or ReLU; GELU epilogues are CPU-only "
+             "(the graph fuser leaves gelu as its own kernel on CUDA)");
   // K == 0 needs no product (C = act(bias)), which duet's kernels write directly.
   if (get_gemm_backend() == GemmBackend::CuBLAS && args.K > 0) cublas_gemm(args);
   else duet_gemm(args);
