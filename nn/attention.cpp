@@ -65,7 +65,13 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool c
     shape.push_back(t.size(-1));
     return t.sizes() == shape ? t : t.expand(shape);
   };
-  return apply(OpKind::attention, {expand(q), expand(k), expand(v)}, Attrs().set("causal", causal).set("scale", scale));
+  Shape shape = batch;
+  shape.push_back(q.size(-2));
+  shape.push_back(v.size(-1));
+  // The op's flat output holds the result, then the rows' log-sum-exp for the backward op.
+  const Tensor flat =
+      apply(OpKind::attention, {expand(q), expand(k), expand(v)}, Attrs().set("causal", causal).set("scale", scale));
+  return flat.narrow(0, 0, numel_of(shape)).view(shape);
 }
 
 }  // namespace

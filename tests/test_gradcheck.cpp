@@ -182,7 +182,7 @@ void add_attention_rows(std::map<std::string, CaseMaker>& t) {
          op_fn(OpKind::attention, attn(false, 0.8))}};
   };
   t["attention_backward"] = [=] {
-    return std::vector<Case>{{"[3, 2]", {leaf({3, 2}), leaf({3, 2}), leaf({3, 2}), leaf({3, 2}), leaf({3, 2})},
+    return std::vector<Case>{{"[3, 2]", {leaf({9}), leaf({3, 2}), leaf({3, 2}), leaf({3, 2}), leaf({9})},
                               op_fn(OpKind::attention_backward, attn(true, 0.7))}};
   };
 }

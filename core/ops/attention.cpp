@@ -1,7 +1,10 @@
 // Shape functions of the fused attention ops (core/ops.def): q [..., L, E], k [..., S, E],
 // v [..., S, Ev], one floating dtype (float32 or float64), the same batch dims (the
 // caller broadcasts them: nn::functional::scaled_dot_product_attention expands), attrs
-// causal and scale. The backward op's output holds dq, dk and dv one after another.
+// causal and scale. The forward op's output is flat: the [..., L, Ev] result, then each
+// query row's log-sum-exp ([..., L]); the backward op takes that flat output and its
+// gradient, and its own output holds dq, dk and dv one after another.
+#include "core/ops/attention_geometry.h"
 #include "core/ops/shape_fns.h"
 
 namespace duet {
@@ -33,20 +36,18 @@ TensorMeta attention_shape(OpKind op, std::span<const Tensor> in, const Attrs& a
   Device dev = common_device(op, in);
   const Tensor &q = in[0], &k = in[1], &v = in[2];
   check_qkv(op, q, k, v, attrs);
-  Shape out = q.sizes();
-  out.back() = v.size(-1);
-  return {out, q.dtype(), dev};
+  return {{attention_output_numel(q, v)}, q.dtype(), dev};
 }
 
 TensorMeta attention_backward_shape(OpKind op, std::span<const Tensor> in, const Attrs& attrs) {
   Device dev = common_device(op, in);
   const Tensor &dout = in[0], &q = in[1], &k = in[2], &v = in[3], &out = in[4];
   check_qkv(op, q, k, v, attrs);
-  Shape want = q.sizes();
-  want.back() = v.size(-1);
+  const Shape want{attention_output_numel(q, v)};
   DUET_CHECK(dout.sizes() == want && out.sizes() == want && dout.dtype() == q.dtype() && out.dtype() == q.dtype(),
              op_name(op), ": the output gradient ", describe(dout), " and the output ", describe(out),
-             " must both be ", dtype_name(q.dtype()), shape_str(want));
+             " must both be ", dtype_name(q.dtype()), shape_str(want),
+             " (the attention op's flat output: the result, then the rows' log-sum-exp)");
   return {{q.numel() + k.numel() + v.numel()}, q.dtype(), dev};
 }
 

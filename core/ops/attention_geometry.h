@@ -32,4 +32,12 @@ inline AttentionGeometry attention_geometry(const Tensor& q, const Tensor& v, co
   return g;
 }
 
+// The attention op's flat output: batch * L * Ev result values, then batch * L
+// log-sum-exps (q [..., L, E], v [..., S, Ev]).
+inline int64_t attention_output_numel(const Tensor& q, const Tensor& v) {
+  int64_t rows = 1;  // batch * L
+  for (int64_t d = 0; d + 1 < q.dim(); ++d) rows *= q.size(d);
+  return rows * (v.size(-1) + 1);
+}
+
 }  // namespace duet

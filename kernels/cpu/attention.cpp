@@ -4,13 +4,18 @@
 // kBc; each tile's scores are one GEMM into a kBr x kBc scratch block.
 //   forward:  the online softmax over key tiles: per row a running max m and sum l, the
 //             output accumulator rescaled by e^{m_old - m_new} when the max grows, then
-//             acc / l. Tiles wholly above the causal diagonal are skipped.
-//   backward: first each row's log-sum-exp (the same online pass without v) and
-//             D = rowsum(dout * out); then per (query tile, key tile) P = e^{s - lse},
-//             dV += P^T dout, dP = dout V^T, dS = P (dP - D) scale, dQ += dS K and
-//             dK += dS^T Q: five GEMMs per tile pair, the gradients accumulated in place.
-// Work: forward 2 L S E multiply-adds (as the composite), backward 6 (the composite's 4
-// plus recomputing the scores twice); memory: O(kBr kBc) scratch per thread. Threads take
+//             acc / l; each row's log-sum-exp m + log l is stored after the output (the
+//             op's flat result, core/ops.def). Tiles wholly above the causal diagonal are
+//             skipped.
+//   backward: D = rowsum(dout * out) - dlse (the gradient of the stored log-sum-exp, 0
+//             when only the output is used); then per (query tile, key tile) P = e^{s -
+//             lse} with the forward's lse, dV += P^T dout, dP = dout V^T, dS = P (dP - D)
+//             scale, dQ += dS K and dK += dS^T Q: five GEMMs per tile pair, the gradients
+//             accumulated in place.
+// Work: forward 2 L S E multiply-adds (as the composite), backward 5 (the composite's 4
+// plus recomputing the scores); memory: O(kBr kBc) scratch per thread. Until the forward
+// stored the log-sum-exp, the backward recomputed it in a pass of its own (a sixth GEMM
+// and a second exponential of every score). Threads take
 // (batch, query tile) pairs in the forward pass and batch indices in the backward pass
 // (dK and dV sum over query tiles), so results do not depend on the thread count.
 // The exponentials are the elementwise kernels' (AVX2 exp256 for float32; std::exp
@@ -125,27 +130,27 @@ void forward(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs) 
   if (out.numel() == 0) return;
   const T *pq = q.data<T>(), *pk = k.data<T>(), *pv = v.data<T>();
   T* po = out.data<T>();
+  T* plse = po + g.batch * g.L * g.Ev;  // the rows' log-sum-exp, after the output
   const int64_t tiles = (g.L + kBr - 1) / kBr;
   parallel_for(0, g.batch * tiles, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t b = t / tiles, i0 = (t % tiles) * kBr;
       online_softmax_tile<T>(g, pq + b * g.L * g.E, pk + b * g.S * g.E, pv + b * g.S * g.Ev, i0,
-                             std::min(kBr, g.L - i0), po + b * g.L * g.Ev, nullptr);
+                             std::min(kBr, g.L - i0), po + b * g.L * g.Ev, plse + b * g.L + i0);
     }
   });
 }
 
-// One batch index's gradients, accumulated into dq, dk, dv (zeroed by the caller).
+// One batch index's gradients, accumulated into dq, dk, dv (zeroed by the caller); lse and
+// dlse are its rows' stored log-sum-exp and that part of the output gradient.
 template <typename T>
-void backward_one(const Geometry& g, const T* dout, const T* q, const T* k, const T* v, const T* o, T* dq, T* dk,
-                  T* dv) {
-  std::vector<T> lse(size_t(g.L)), d(size_t(g.L)), p(size_t(kBr * kBc)), ds(size_t(kBr * kBc));
-  for (int64_t i0 = 0; i0 < g.L; i0 += kBr)
-    online_softmax_tile<T>(g, q, k, nullptr, i0, std::min(kBr, g.L - i0), nullptr, lse.data() + i0);
+void backward_one(const Geometry& g, const T* dout, const T* dlse, const T* q, const T* k, const T* v, const T* o,
+                  const T* lse, T* dq, T* dk, T* dv) {
+  std::vector<T> d(size_t(g.L)), p(size_t(kBr * kBc)), ds(size_t(kBr * kBc));
   for (int64_t i = 0; i < g.L; ++i) {
     T sum = 0;
     for (int64_t e = 0; e < g.Ev; ++e) sum += dout[i * g.Ev + e] * o[i * g.Ev + e];
-    d[size_t(i)] = sum;
+    d[size_t(i)] = sum - dlse[i];
   }
   const T scale = T(g.scale);
   for (int64_t i0 = 0; i0 < g.L; i0 += kBr) {
@@ -154,7 +159,7 @@ void backward_one(const Geometry& g, const T* dout, const T* q, const T* k, cons
       const int64_t cols = std::min(kBc, keys - j0);
       scores(g, q, k, i0, rows, j0, cols, p.data());
       for (int64_t r = 0; r < rows; ++r)
-        weights_row(p.data() + r * cols, visible_in_tile(g, i0 + r, j0, cols), cols, lse[size_t(i0 + r)]);
+        weights_row(p.data() + r * cols, visible_in_tile(g, i0 + r, j0, cols), cols, lse[i0 + r]);
       // dV[j0:] += P^T dout[i0:]
       gemm<T>(cols, g.Ev, rows, T(1), p.data(), 1, cols, dout + i0 * g.Ev, g.Ev, 1, T(1), dv + j0 * g.Ev, g.Ev, 1);
       // dP = dout[i0:] V[j0:]^T, then dS = P (dP - D) scale
@@ -180,11 +185,13 @@ void backward(std::span<const Tensor> in, const Tensor& out, const Attrs& attrs)
   std::fill(base, base + out.numel(), T(0));
   T *dq = base, *dk = base + q.numel(), *dv = dk + k.numel();
   const T *pd = dout.data<T>(), *pq = q.data<T>(), *pk = k.data<T>(), *pv = v.data<T>(), *po = o.data<T>();
+  const int64_t n_out = g.batch * g.L * g.Ev;  // the flat operands: output, then the rows' lse
   if (g.L == 0 || g.S == 0) return;
   parallel_for(0, g.batch, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t b = lo; b < hi; ++b)
-      backward_one<T>(g, pd + b * g.L * g.Ev, pq + b * g.L * g.E, pk + b * g.S * g.E, pv + b * g.S * g.Ev,
-                      po + b * g.L * g.Ev, dq + b * g.L * g.E, dk + b * g.S * g.E, dv + b * g.S * g.Ev);
+      backward_one<T>(g, pd + b * g.L * g.Ev, pd + n_out + b * g.L, pq + b * g.L * g.E, pk + b * g.S * g.E,
+                      pv + b * g.S * g.Ev, po + b * g.L * g.Ev, po + n_out + b * g.L, dq + b * g.L * g.E,
+                      dk + b * g.S * g.E, dv + b * g.S * g.Ev);
   });
 }
 

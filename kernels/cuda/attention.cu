@@ -5,10 +5,12 @@
 //                       running (max, sum of e^{s - max}), the block combines them in a fixed
 //                       order; then the keys in chunks of kThreads, each chunk's weights in
 //                       shared memory and each thread summing weight * v for its output dims;
-//   attention_backward: a block per query row for its log-sum-exp and D = rowsum(dout out)
-//                       (scratch), a block per query row for dq, and a block per key row for
-//                       dk and dv, summing over the query rows that see that key: no atomics,
-//                       so the results are the same on every run.
+//                       the row's log-sum-exp is stored after the output (the op's flat
+//                       result, core/ops.def);
+//   attention_backward: a block per query row for D = rowsum(dout out) - dlse (scratch,
+//                       with the stored log-sum-exp), a block per query row for dq, and a
+//                       block per key row for dk and dv, summing over the query rows that see
+//                       that key: no atomics, so the results are the same on every run.
 // Head dims (E, Ev) up to kMaxDims * kThreads = 1024: each thread keeps at most kMaxDims
 // accumulators. Work per row is O(S (E + Ev)), scores recomputed where needed; nothing
 // is tiled through shared memory beyond one chunk of weights. Figures: not yet measured on
@@ -78,7 +80,7 @@ __device__ double row_lse(const Geo& g, const T* qi, const T* kb, int64_t i) {
 }
 
 template <typename T>
-__global__ void forward_kernel(Geo g, const T* q, const T* k, const T* v, T* out) {
+__global__ void forward_kernel(Geo g, const T* q, const T* k, const T* v, T* out, T* lse_out) {
   __shared__ double p[kThreads];
   for (int64_t row = blockIdx.x; row < g.batch * g.L; row += gridDim.x) {
     const int64_t b = row / g.L, i = row % g.L;
@@ -103,19 +105,20 @@ __global__ void forward_kernel(Geo g, const T* q, const T* k, const T* v, T* out
       const int64_t e = threadIdx.x + int64_t(d) * kThreads;
       if (e < g.Ev) out[row * g.Ev + e] = T(acc[d]);
     }
+    if (threadIdx.x == 0) lse_out[row] = T(lse);
   }
 }
 
-// Per query row: its log-sum-exp and D = rowsum(dout * out).
+// Per query row: its stored log-sum-exp (the forward output's tail) and D = rowsum(dout *
+// out) - dlse (the output gradient's tail).
 template <typename T>
-__global__ void stats_kernel(Geo g, const T* dout, const T* q, const T* k, const T* o, double* lse, double* dsum) {
-  for (int64_t row = blockIdx.x; row < g.batch * g.L; row += gridDim.x) {
-    const int64_t b = row / g.L, i = row % g.L;
-    const double l = row_lse(g, q + row * g.E, k + b * g.S * g.E, i);
+__global__ void stats_kernel(Geo g, const T* dout, const T* o, double* lse, double* dsum) {
+  const int64_t rows = g.batch * g.L, n_out = rows * g.Ev;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     double part = 0;
     for (int64_t e = threadIdx.x; e < g.Ev; e += blockDim.x) part += double(dout[row * g.Ev + e]) * double(o[row * g.Ev + e]);
     const double d = block_sum_all(part);
-    if (threadIdx.x == 0) lse[row] = l, dsum[row] = d;
+    if (threadIdx.x == 0) lse[row] = double(o[n_out + row]), dsum[row] = d - double(dout[n_out + row]);
   }
 }
 
@@ -208,7 +211,7 @@ void attention_cuda(std::span<const Tensor> in, const Tensor& out, const Attrs& 
   const Geo g = geo_of(q, v, attrs, "attention");
   visit_conv_dtype(out.dtype(), [&]<typename T>() {
     forward_kernel<T><<<rows_grid(g.batch * g.L), kThreads, 0, current_stream()>>>(
-        g, q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>());
+        g, q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), out.data<T>() + g.batch * g.L * g.Ev);
   });
   DUET_CUDA_CHECK_LAUNCH();
 }
@@ -227,8 +230,7 @@ void attention_backward_cuda(std::span<const Tensor> in, const Tensor& out, cons
     T* dk = dq + q.numel();
     T* dv = dk + k.numel();
     if (rows > 0) {
-      stats_kernel<T><<<rows_grid(rows), kThreads, 0, current_stream()>>>(g, dout.data<T>(), q.data<T>(), k.data<T>(),
-                                                                           o.data<T>(), lse, dsum);
+      stats_kernel<T><<<rows_grid(rows), kThreads, 0, current_stream()>>>(g, dout.data<T>(), o.data<T>(), lse, dsum);
       dq_kernel<T><<<rows_grid(rows), kThreads, 0, current_stream()>>>(g, dout.data<T>(), q.data<T>(), k.data<T>(),
                                                                         v.data<T>(), lse, dsum, dq);
     }

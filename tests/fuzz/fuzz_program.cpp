@@ -102,7 +102,12 @@ Tensor conv_pool(const Instr& in, const std::vector<Tensor>& v) {
     case kAttention: {
       const Tensor kv = in.b < 0 ? a : slot(in.b);
       const double scale = 1.0 / std::sqrt(double(std::max<int64_t>(1, a.size(-1))));
-      return apply(OpKind::attention, {a, kv, kv}, Attrs().set("causal", in.flag).set("scale", scale));
+      // The op's flat output: the result (taken as F::scaled_dot_product_attention takes
+      // it), then the rows' log-sum-exp.
+      const Tensor flat = apply(OpKind::attention, {a, kv, kv}, Attrs().set("causal", in.flag).set("scale", scale));
+      Shape shape = a.sizes();
+      shape.back() = kv.size(-1);
+      return flat.narrow(0, 0, numel_of(shape)).view(shape);
     }
     default: return nn::functional::batch_norm(a, slot(in.b), slot(in.c), {}, {}, in.flag);
   }

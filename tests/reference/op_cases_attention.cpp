@@ -42,7 +42,13 @@ void attention_cases(OpKind op, const CaseSink& sink) {
         if (op == OpKind::attention) {
           sink({desc, {q, k, v}, attrs, ref::attention(rq, rk, rv, s.causal, scale), tol, false, s.threads});
         } else {
-          Tensor dout = in.make(dt, shape(s.L, s.Ev), l, dom), out = in.make(dt, shape(s.L, s.Ev), l, dom);
+          // The flat forward output and its gradient: [..., L, Ev] values, then the rows'
+          // log-sum-exp (any values: the op reads them as they are).
+          int64_t rows = s.L;
+          for (int64_t b : s.batch) rows *= b;
+          const Shape flat{rows * (s.Ev + 1)};
+          const Layout fl = l == Layout::Contiguous ? l : Layout::Strided;
+          Tensor dout = in.make(dt, flat, fl, dom), out = in.make(dt, flat, fl, dom);
           sink({desc, {dout, q, k, v, out}, attrs,
                 ref::attention_backward(ref::read(dout), rq, rk, rv, ref::read(out), s.causal, scale), tol, false,
                 s.threads});
