@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <optional>
 
 #include "autograd/autograd.h"
@@ -71,7 +72,7 @@ TEST_CASE("GPT: causal logits, and the tied head's gradient through one paramete
 }
 
 TEST_CASE("GPT: AdamW steps with global-norm clipping and a per-step LR compile once, with eager's bits") {
-  int captures = 0;
+  int captures = 0, epilogues = 0;
   // `warmup` > 0: nanoGPT's schedule changes the rate before every step (outside the
   // step function, as a training loop does); 0: a constant rate.
   auto train = [&](bool compiled_mode, int64_t warmup) {
@@ -99,12 +100,18 @@ TEST_CASE("GPT: AdamW steps with global-norm clipping and a per-step LR compile 
       if (schedule) schedule->step();
     }
     for (const Tensor& p : gpt.parameters()) duet::testing::append_values(values, p);
-    if (compiled_mode) captures = compiled.captures();
+    if (compiled_mode) {
+      captures = compiled.captures();
+      epilogues = compiled.report().matmul_epilogues;
+    }
     return values;
   };
   auto run = [&](bool compiled_mode) { return train(compiled_mode, 2); };
   const std::vector<double> eager = duet::testing::check_compiled_matches_eager(run);
   CHECK(captures == 1);  // five rates, one capture
+  // Each block's four Linear layers take their bias in the GEMM (gelu's backward reads
+  // its input, so in training the GELU stays a kernel of its own).
+  CHECK(epilogues == 8);
   // The compiled step read each new rate when it ran: with a constant rate the same steps
   // end elsewhere (the first step's rate differs, so every later value does).
   const std::vector<double> constant = train(true, 0);
@@ -115,4 +122,26 @@ TEST_CASE("GPT: AdamW steps with global-norm clipping and a per-step LR compile 
   int clipped = 0;  // steps whose gradient norm was over the limit
   for (int i = 0; i < 5; ++i) clipped += eager[size_t(2 * i + 1)] > 0.5;
   CHECK(clipped > 0);
+}
+
+TEST_CASE("GPT: the compiled inference forward fuses Linear + bias (+ GELU) and gives eager's logits bit for bit") {
+  manual_seed(5);
+  nn::GPT gpt({.vocab_size = 11, .block_size = 8, .n_layer = 2, .n_head = 2, .n_embd = 16});
+  gpt.eval();
+  NoGradGuard no_grad;
+  const Tensor x = randint(0, 11, {3, 8});
+  auto forward = [&](const std::vector<Tensor>& in) { return std::vector<Tensor>{gpt.forward(in[0])}; };
+  const std::vector<float> want = forward({x})[0].to_vector<float>();
+  auto compiled = graph::compile(forward, {.warmup_calls = 0});
+  const std::vector<float> got = compiled({x})[0].to_vector<float>();
+  REQUIRE(got.size() == want.size());
+  CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+  // Four Linear layers per block, the MLP's first with its GELU.
+  const graph::CompileReport& r = compiled.report();
+  INFO(r.str());
+  CHECK(r.matmul_epilogues == 8);
+  int gelu_epilogues = 0;
+  for (const graph::Node& n : compiled.executable()->graph().nodes)
+    gelu_epilogues += n.kind == graph::NodeKind::Fused && n.name == "matmul+bias+gelu";
+  CHECK(gelu_epilogues == 2);
 }
