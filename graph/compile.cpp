@@ -20,6 +20,7 @@
 #include "graph/remat.h"
 #include "graph/schedule.h"
 #include "graph/step_inputs.h"
+#include "graph/step_memory.h"
 #include "graph/unsupported.h"
 
 namespace duet::graph {
@@ -157,13 +158,32 @@ CompiledFunction::Variant* CompiledFunction::capture_with(Entry& e, const std::v
     rep.conv_epilogues = fs.conv_epilogues;
     rep.batch_norm_relus = fs.batch_norm_relus;
   }
+  // The schedule is chosen before rematerialisation, which may do more in the captured
+  // order (a transformer block's weight gradient read before the GELU's backward keeps the
+  // GELU's input live at the copy); when the scheduler reordered, both orders are
+  // rematerialised and the smaller arena wins (Note [Rematerialisation] in remat.h).
+  Graph captured_order;
   if (options_.schedule) {
+    if (options_.rematerialize) captured_order = g;
     ScheduleStats ss = schedule_for_memory(g, options_.strategy);
     rep.capture_order_arena_bytes = ss.arena_before;
     rep.rescheduled = ss.reordered;
   }
   if (options_.rematerialize) {
-    const RematStats rs = rematerialize(g, options_.remat_min_gap, options_.recompute_convolutions, options_.strategy);
+    auto remat = [&](Graph& graph) {
+      return rematerialize(graph, options_.remat_min_gap, options_.recompute_convolutions,
+                           options_.recompute_activations, options_.strategy);
+    };
+    RematStats rs = remat(g);
+    if (rep.rescheduled) {
+      const RematStats in_captured_order = remat(captured_order);
+      if (in_captured_order.values > 0 && plan_step_memory(captured_order, options_.strategy).plan.arena_bytes <
+                                              plan_step_memory(g, options_.strategy).plan.arena_bytes) {
+        g = std::move(captured_order);
+        rs = in_captured_order;
+        rep.rescheduled = false;
+      }
+    }
     rep.rematerialized = rs.values;
     rep.rematerialized_bytes = rs.bytes;
     rep.rematerialized_convolutions = rs.convolutions;

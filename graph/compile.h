@@ -66,6 +66,9 @@ struct CompileOptions {
   // Rematerialize convolutions too (graph/remat.h): less memory, a second forward
   // convolution each; WhenSmaller keeps them only where the arena shrinks.
   ConvRecompute recompute_convolutions = ConvRecompute::Off;
+  // Rematerialize gelu and layer-norm outputs too (graph/remat.h): a transformer's
+  // activations, less memory for a GELU and a layer norm more per block.
+  bool recompute_activations = false;
   PlanStrategy strategy = PlanStrategy::GreedyBySize;
   std::string dump_dir;       // IR text + DOT after every pass; default: $DUET_DUMP_GRAPH
   bool print_report = false;  // print the compile report to stderr; also $DUET_COMPILE_REPORT=1

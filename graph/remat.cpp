@@ -14,17 +14,19 @@ namespace {
 int64_t value_bytes(const Node& n) { return numel_of(n.meta.shape) * int64_t(dtype_size(n.meta.dtype)); }
 
 // A node whose kernel is a pure function of its inputs: one elementwise pass, or (when
-// convolutions are recomputed too) a convolution with or without its fused epilogue.
-bool recomputable(const Node& n, bool convolutions) {
+// convolutions are recomputed too) a convolution with or without its fused epilogue, or
+// (when activations are) a gelu or a layer norm.
+bool recomputable(const Node& n, bool convolutions, bool activations) {
   if (n.kind == NodeKind::Op)
-    return n.op == OpKind::relu || n.op == OpKind::batch_norm || (convolutions && n.op == OpKind::conv2d);
+    return n.op == OpKind::relu || n.op == OpKind::batch_norm || (convolutions && n.op == OpKind::conv2d) ||
+           (activations && (n.op == OpKind::gelu || n.op == OpKind::layer_norm));
   if (n.kind != NodeKind::Fused || !n.fused || !n.fused->side_stores.empty()) return false;
   return n.fused->kind == FusedProgram::Kind::BatchNormRelu ||
          (convolutions && n.fused->kind == FusedProgram::Kind::ConvEpilogue);
 }
 
 // The pass itself: copies every value the rule allows.
-RematStats copy_values(Graph& g, int min_gap_nodes, bool convolutions) {
+RematStats copy_values(Graph& g, int min_gap_nodes, bool convolutions, bool activations) {
   RematStats stats;
   const size_t n = g.size();
   if (n == 0) return stats;
@@ -66,7 +68,7 @@ RematStats copy_values(Graph& g, int min_gap_nodes, bool convolutions) {
   for (size_t vi = n; vi-- > 0;) {
     const ValueId v = ValueId(vi);
     const Node& node = g.nodes[vi];
-    if (!recomputable(node, convolutions) || pinned[vi] || root[vi] != v) continue;
+    if (!recomputable(node, convolutions, activations) || pinned[vi] || root[vi] != v) continue;
     std::vector<ValueId> u = uses[vi];
     std::sort(u.begin(), u.end(), [&](ValueId a, ValueId b) { return std::pair(key(a), a) < std::pair(key(b), b); });
     u.erase(std::unique(u.begin(), u.end()), u.end());
@@ -89,7 +91,7 @@ RematStats copy_values(Graph& g, int min_gap_nodes, bool convolutions) {
       if (!ok) break;
     }
     if (!ok) continue;
-    const bool convolution = !recomputable(node, false);
+    const bool convolution = !recomputable(node, false, activations);
     Node copy = node;  // `node` dangles once the copy is added
     const ValueId c = g.add(std::move(copy));
     copy_key.push_back(2 * int64_t(at));
@@ -119,15 +121,16 @@ RematStats copy_values(Graph& g, int min_gap_nodes, bool convolutions) {
 
 }  // namespace
 
-RematStats rematerialize(Graph& g, int min_gap, ConvRecompute convolutions, PlanStrategy strategy) {
-  if (convolutions != ConvRecompute::WhenSmaller) return copy_values(g, min_gap, convolutions == ConvRecompute::Always);
+RematStats rematerialize(Graph& g, int min_gap, ConvRecompute convolutions, bool activations, PlanStrategy strategy) {
+  if (convolutions != ConvRecompute::WhenSmaller)
+    return copy_values(g, min_gap, convolutions == ConvRecompute::Always, activations);
   Graph with = g;
-  const RematStats stats = copy_values(with, min_gap, true);
+  const RematStats stats = copy_values(with, min_gap, true, activations);
   if (stats.convolutions == 0) {
     g = std::move(with);
     return stats;
   }
-  const RematStats without = copy_values(g, min_gap, false);
+  const RematStats without = copy_values(g, min_gap, false, activations);
   if (plan_step_memory(with, strategy).plan.arena_bytes >= plan_step_memory(g, strategy).plan.arena_bytes)
     return without;  // the second convolutions would buy no memory
   g = std::move(with);

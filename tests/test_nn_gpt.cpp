@@ -145,3 +145,40 @@ TEST_CASE("GPT: the compiled inference forward fuses Linear + bias (+ GELU) and 
     gelu_epilogues += n.kind == graph::NodeKind::Fused && n.name == "matmul+bias+gelu";
   CHECK(gelu_epilogues == 2);
 }
+
+TEST_CASE("GPT: recomputing GELU and layer-norm outputs for the backward pass keeps eager's bits in less memory") {
+  auto train = [&](bool compiled_mode, bool recompute, int64_t* arena, int* recomputed) {
+    manual_seed(6);
+    nn::GPT gpt({.vocab_size = 9, .block_size = 16, .n_layer = 3, .n_head = 2, .n_embd = 32});
+    optim::AdamW opt(gpt.parameters(), 3e-3, {.weight_decay = 0.1});
+    const Tensor x = randint(0, 9, {4, 16}), y = randint(0, 9, {4, 16});
+    auto step = [&](const std::vector<Tensor>& in) {
+      opt.zero_grad();
+      Tensor loss = F::cross_entropy(gpt.forward(in[0]).reshape({-1, 9}), in[1].reshape({-1}));
+      loss.backward();
+      opt.step();
+      return std::vector<Tensor>{loss.detach()};
+    };
+    graph::CompileOptions options;
+    options.recompute_activations = recompute;
+    auto compiled = graph::compile(step, options);
+    std::vector<double> values;
+    for (int i = 0; i < 3; ++i) values.push_back((compiled_mode ? compiled({x, y}) : step({x, y}))[0].item<double>());
+    for (const Tensor& p : gpt.parameters()) duet::testing::append_values(values, p);
+    if (compiled_mode) {
+      *arena = compiled.report().arena_bytes;
+      *recomputed = compiled.report().rematerialized;
+    }
+    return values;
+  };
+  int64_t arena_held = 0, arena_recomputed = 0;
+  int held = 0, recomputed = 0;
+  const std::vector<double> eager = train(false, false, nullptr, nullptr);
+  const std::vector<double> with = train(true, true, &arena_recomputed, &recomputed);
+  const std::vector<double> without = train(true, false, &arena_held, &held);
+  REQUIRE(with.size() == eager.size());
+  CHECK(std::memcmp(with.data(), eager.data(), eager.size() * sizeof(double)) == 0);
+  CHECK(std::memcmp(without.data(), eager.data(), eager.size() * sizeof(double)) == 0);
+  CHECK(recomputed > held);
+  CHECK(arena_recomputed < arena_held);
+}

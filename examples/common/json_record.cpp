@@ -40,6 +40,7 @@ std::string to_json(const TrainResult& r) {
   j["kernel_launches"] = r.kernel_launches_per_step;  // per step, from step 3 on
   j["seed"] = r.config.seed;
   j["recompute_convs"] = r.config.recompute_convs;
+  j["recompute_activations"] = r.config.recompute_activations;
   nlohmann::ordered_json curve = nlohmann::ordered_json::array();
   for (const auto& [seconds, loss] : r.loss_curve) curve.push_back({seconds, loss});
   j["loss_curve"] = std::move(curve);

@@ -29,6 +29,9 @@ void check_config(const TrainConfig& c, const std::string& who) {
              c.eval_every, " and ", c.eval_batches);
   DUET_CHECK(!c.recompute_convs || c.mode == "graph", who,
              ": --recompute-convs is a graph-mode compile option (eager mode keeps what autograd saves); use --mode graph");
+  DUET_CHECK(!c.recompute_activations || c.mode == "graph", who,
+             ": --recompute-activations is a graph-mode compile option (eager mode keeps what autograd saves); use "
+             "--mode graph");
 }
 
 }  // namespace duet::workloads

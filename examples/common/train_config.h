@@ -26,6 +26,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   int64_t max_steps = 0;        // > 0: stop training after this many steps in all
   bool recompute_convs = false; // graph mode: recompute convolutions for the backward pass
+  bool recompute_activations = false;  // graph mode: recompute GELU and layer-norm outputs too
   // A language model's evaluation (char-gpt): every N steps, the mean loss over M batches
   // of each split; 0: the recipe's.
   int64_t eval_every = 0;

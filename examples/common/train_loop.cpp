@@ -24,11 +24,6 @@ Tensor as_model_input(const Tensor& images, const Shape& example_shape) {
   return images.sizes() == shape ? images : images.reshape(shape);
 }
 
-graph::CompileOptions compile_options(const TrainConfig& config) {
-  graph::CompileOptions o;
-  o.recompute_convolutions = config.recompute_convs ? graph::ConvRecompute::WhenSmaller : graph::ConvRecompute::Off;
-  return o;
-}
 
 double evaluate(nn::Module& model, const data::FashionMnist& test, const Shape& example_shape, Device dev) {
   NoGradGuard no_grad;
@@ -133,6 +128,13 @@ TrainResult run_workload(const WorkloadSpec& spec, const TrainConfig& config, co
   if (graph_mode) record_compile(r, compiled);
   r.peak_rss_bytes = peak_rss_bytes();
   return r;
+}
+
+graph::CompileOptions compile_options(const TrainConfig& config) {
+  graph::CompileOptions o;
+  o.recompute_convolutions = config.recompute_convs ? graph::ConvRecompute::WhenSmaller : graph::ConvRecompute::Off;
+  o.recompute_activations = config.recompute_activations;
+  return o;
 }
 
 void record_compile(TrainResult& r, const graph::CompiledFunction& compiled) {

@@ -23,6 +23,10 @@ namespace duet::workloads {
 // duet::Error for bad configs, missing data, or a mode or device this build does not have.
 TrainResult run_workload(const WorkloadSpec& spec, const TrainConfig& config, const StepCallback& on_step = {});
 
+// The graph compiler's options the flags ask for (--recompute-convs,
+// --recompute-activations).
+graph::CompileOptions compile_options(const TrainConfig& config);
+
 // Graph mode's figures from the compiled step's last capture into r (the report, compile
 // time, arena and its lower bound); nothing when the step never compiled.
 void record_compile(TrainResult& r, const graph::CompiledFunction& compiled);

@@ -55,7 +55,8 @@ TEST_CASE("workload registry: every workload, and an unknown name lists them") {
 TEST_CASE("common flags: given flags over each workload's defaults") {
   CLI::App app{"test", "test_program"};
   CommonFlags flags(app, std::nullopt);
-  REQUIRE_FALSE(parse(flags, {"--mode", "graph", "--lr", "0.01", "--limit", "-1", "--steps", "7", "--recompute-convs"})
+  REQUIRE_FALSE(parse(flags, {"--mode", "graph", "--lr", "0.01", "--limit", "-1", "--steps", "7", "--recompute-convs",
+                              "--recompute-activations"})
                     .has_value());
   for (const char* name : {"fashion-mlp", "fashion-lenet"}) {
     const WorkloadSpec& spec = find_workload(name);
@@ -67,6 +68,8 @@ TEST_CASE("common flags: given flags over each workload's defaults") {
     CHECK(c.limit == -1);
     CHECK(c.max_steps == 7);
     CHECK(c.recompute_convs);
+    CHECK(c.recompute_activations);
+    CHECK(compile_options(c).recompute_activations);
   }
 }
 
@@ -93,6 +96,11 @@ TEST_CASE("common flags: bad values are refused while parsing") {
   REQUIRE_FALSE(parse(eager_flags, {"--recompute-convs"}).has_value());  // a compile option: graph mode only
   CHECK_THROWS_WITH_AS(eager_flags.config_for(find_workload("fashion-lenet")),
                        doctest::Contains("--recompute-convs is a graph-mode compile option"), Error);
+  CLI::App eager_app2{"test", "test_program"};
+  CommonFlags eager_flags2(eager_app2, WorkloadDefaults{});
+  REQUIRE_FALSE(parse(eager_flags2, {"--recompute-activations"}).has_value());
+  CHECK_THROWS_WITH_AS(eager_flags2.config_for(find_workload("char-gpt")),
+                       doctest::Contains("--recompute-activations is a graph-mode compile option"), Error);
 }
 
 TEST_CASE("fashion-resnet: shapes, parameter count, batch-norm buffers, cosine learning rate") {

@@ -110,7 +110,7 @@ Trained train(const WorkloadSpec& spec, const TrainConfig& config, const StepCal
     opt.step();
     return std::vector<Tensor>{loss.detach()};
   };
-  graph::CompiledFunction compiled = graph::compile(train_step);
+  graph::CompiledFunction compiled = graph::compile(train_step, compile_options(config));
   const bool graph_mode = config.mode == "graph";
 
   const int64_t baseline_bytes = memory_stats(dev).current_bytes;  // as the classification loop

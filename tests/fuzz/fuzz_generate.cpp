@@ -117,6 +117,7 @@ class Generator {
     p_.options.rematerialize = r_.chance(0.8);
     p_.options.remat_min_gap = r_.chance(0.5) ? int(r_.uniform(1, 3)) : 0;  // small gaps: copies in short programs
     p_.options.recompute_convolutions = graph::ConvRecompute(r_.uniform(0, 2));  // Always: copies that buy nothing run too
+    p_.options.recompute_activations = r_.chance(0.5);
     for (int c = 1; c < p_.calls; ++c) {
       if (!r_.chance(0.3)) continue;
       HostAction a;

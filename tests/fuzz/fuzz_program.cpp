@@ -340,7 +340,8 @@ std::string describe(const Program& p) {
   os << "program " << p.seed << ": " << p.calls << " calls, warmup " << p.options.warmup_calls << ", optimize "
      << p.options.optimize << ", fuse " << p.options.fuse << ", side_stores " << p.options.side_stores << ", schedule "
      << p.options.schedule << ", rematerialize " << p.options.rematerialize << " (min gap " << p.options.remat_min_gap
-     << ", convolutions " << int(p.options.recompute_convolutions) << "), optimizer " << int(p.optim) << " lr " << p.lr << "\n";
+     << ", convolutions " << int(p.options.recompute_convolutions) << ", activations " << p.options.recompute_activations
+     << "), optimizer " << int(p.optim) << " lr " << p.lr << "\n";
   for (size_t i = 0; i < p.inputs.size(); ++i) spec("input", i, p.inputs[i]);
   for (size_t i = 0; i < p.closure.size(); ++i) spec("closure", i, p.closure[i]);
   for (size_t i = 0; i < p.params.size(); ++i) spec("param", i, p.params[i]);
