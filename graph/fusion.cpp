@@ -14,7 +14,8 @@ bool fusable_elementwise_op(OpKind op) {
   switch (op) {
     case OpKind::neg: case OpKind::abs: case OpKind::square: case OpKind::relu: case OpKind::exp:
     case OpKind::log: case OpKind::sqrt: case OpKind::rsqrt: case OpKind::reciprocal: case OpKind::tanh:
-    case OpKind::sigmoid: case OpKind::silu: case OpKind::erf: case OpKind::gelu: case OpKind::clamp: case OpKind::copy: case OpKind::cast:
+    case OpKind::sigmoid: case OpKind::silu: case OpKind::erf: case OpKind::gelu: case OpKind::clamp:
+    case OpKind::copy: case OpKind::cast:
     case OpKind::add: case OpKind::sub: case OpKind::mul: case OpKind::div: case OpKind::maximum:
     case OpKind::minimum: case OpKind::eq: case OpKind::ne: case OpKind::lt: case OpKind::le: case OpKind::gt:
     case OpKind::ge: case OpKind::where: case OpKind::logical_not: case OpKind::logical_and:

@@ -40,7 +40,8 @@ CommonFlags::CommonFlags(CLI::App& app, std::optional<WorkloadDefaults> shown_de
   app.add_flag("--recompute-convs", given_.recompute_convs,
                "graph mode: recompute convolutions for the backward pass instead of holding their outputs (less memory, more time)");
   app.add_flag("--recompute-activations", given_.recompute_activations,
-               "graph mode: recompute GELU and layer-norm outputs for the backward pass instead of holding them (less memory, more time)");
+               "graph mode: recompute GELU and layer-norm outputs for the backward pass instead of holding them "
+               "(less memory, more time)");
   app.add_option("--json", json_path_, "write the run's record (JSON) here");
 }
 

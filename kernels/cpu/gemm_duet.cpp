@@ -229,7 +229,8 @@ void run_slice(const Slice<T>& s, int64_t MC, int64_t m0, int64_t m1, int64_t q0
             for (int cc = 0; cc < n; ++cc) merge(r, cc);
         }
       }
-      if (s.after != Activation::None) detail::apply_activation(s.after, mc, n, s.C + ic * s.rsc + j * s.csc, s.rsc, s.csc);
+      if (s.after != Activation::None)  // the block is final: its GELU while it is in cache
+        detail::apply_activation(s.after, mc, n, s.C + ic * s.rsc + j * s.csc, s.rsc, s.csc);
     }
   }
 }
