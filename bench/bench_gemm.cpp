@@ -1,6 +1,6 @@
 // SGEMM benchmarks: duet's own GEMM against OpenBLAS and Eigen on square sizes 64..4096
 // and on the shapes the MNIST-style MLP training uses (forward X @ W / X @ W^T, backward
-// dX = dY @ W and dW = dY^T @ X), plus a transformer-MLP shape. Every case runs through
+// dX = dY @ W and dW = dY^T @ X), a transformer-MLP shape and char-gpt's training shapes. Every case runs through
 // cpu::sgemm with the backend switched by set_gemm_backend, so the three see the same
 // layouts. Counters: GFLOPS (2*M*N*K per call) and pct_peak, the share of the FMA peak
 // measured at start-up (the zmm one when duet's GEMM uses AVX-512).
@@ -87,6 +87,17 @@ std::vector<GemmCase> gemm_cases() {
   add("bwd_dx", 128, 256, 784, false, false);
   add("bwd_dw", 256, 128, 784, true, false);
   add("mlp", 512, 768, 3072, false, false);
+  // char-gpt's training step (12 x 64 = 768 tokens, width 128, MLP 512): the four Linear
+  // layers forward (x @ W^T), the MLP's input gradients (dY @ W) and weight gradients
+  // (dY^T @ X). bench/peers/torch_gemm.py times the same shapes with PyTorch.
+  add("gpt_qkv", 768, 128, 384, false, true);
+  add("gpt_proj", 768, 128, 128, false, true);
+  add("gpt_fc", 768, 128, 512, false, true);
+  add("gpt_fc2", 768, 512, 128, false, true);
+  add("gpt_fc_dx", 768, 512, 128, false, false);
+  add("gpt_fc2_dx", 768, 128, 512, false, false);
+  add("gpt_fc_dw", 512, 768, 128, true, false);
+  add("gpt_fc2_dw", 128, 768, 512, true, false);
   return cases;
 }
 
