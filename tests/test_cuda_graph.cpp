@@ -85,6 +85,8 @@ std::vector<Sample> hand_built() {
     if (op == OpKind::clamp) a.set("min", -0.5).set("max", 0.75);
     if (op == OpKind::cast) a.set("dtype", DType::Bool);
     acc = emit(OpKind::add, {acc, emit(op, {op == OpKind::logical_not ? 2 : 0}, a)});
+    if (op == OpKind::gelu)  // and its tanh approximation
+      acc = emit(OpKind::add, {acc, emit(op, {0}, Attrs().set("approximate", std::string("tanh")))});
   }
   for (OpKind op : binary) acc = emit(OpKind::add, {acc, emit(op, {0, 1})});
   acc = emit(OpKind::where, {2, acc, 1});
