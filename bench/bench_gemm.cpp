@@ -1,7 +1,7 @@
 // SGEMM benchmarks: duet's own GEMM against OpenBLAS and Eigen on square sizes 64..4096
 // and on the shapes the MNIST-style MLP training uses (forward X @ W / X @ W^T, backward
-// dX = dY @ W and dW = dY^T @ X), a transformer-MLP shape and char-gpt's training shapes. Every case runs through
-// cpu::sgemm with the backend switched by set_gemm_backend, so the three see the same
+// dX = dY @ W and dW = dY^T @ X), a transformer-MLP shape and char-gpt's training shapes.
+// Every case runs through cpu::sgemm with the backend switched by set_gemm_backend, so the three see the same
 // layouts. Counters: GFLOPS (2*M*N*K per call) and pct_peak, the share of the FMA peak
 // measured at start-up (the zmm one when duet's GEMM uses AVX-512).
 // Names: sgemm/<case>/<backend>; cases are "square_<n>" or "<role>_m<M>_k<K>_n<N>_<ta><tb>"

@@ -28,6 +28,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "core/ops/gelu_approximation.h"
+
 #if defined(DUET_HAVE_CUDA)
 #include "kernels/cuda/fused_kernels.h"
 #include "kernels/cuda/gemm.h"
@@ -190,7 +192,7 @@ std::string expression(const FusedInstr& in) {
     case OpKind::silu: return call("duet_silu");
     case OpKind::erf: return call("erff");
     case OpKind::gelu:
-      return call(in.attrs.get_or<std::string>("approximate", "none") == "tanh" ? "duet_gelu_tanh" : "duet_gelu_erf");
+      return call(gelu_uses_tanh(in.attrs) ? "duet_gelu_tanh" : "duet_gelu_erf");
     case OpKind::copy: return a;
     case OpKind::cast:  // registers hold floats, bools as 0/1: only a cast to bool changes a value
       return in.attrs.get<DType>("dtype") == DType::Bool ? cat("(", a, " != 0.0f ? 1.0f : 0.0f)") : a;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/ops/gelu_approximation.h"
 #include "graph/lifetimes.h"
 #include "graph/lowering.h"
 #include "kernels/cpu/strided_loop.h"
@@ -113,8 +114,7 @@ int fuse_matmul_epilogues(Graph& g, bool gelu) {
       const Node& r = g.node(uses[v][0]);
       if (r.kind == NodeKind::Op && r.op == OpKind::relu) act = cpu::Activation::Relu;
       if (gelu && r.kind == NodeKind::Op && r.op == OpKind::gelu)
-        act = r.attrs.get_or<std::string>("approximate", "none") == "tanh" ? cpu::Activation::GeluTanh
-                                                                           : cpu::Activation::Gelu;
+        act = gelu_uses_tanh(r.attrs) ? cpu::Activation::GeluTanh : cpu::Activation::Gelu;
       if (act != cpu::Activation::None) root = uses[v][0];
     }
     Node f;

@@ -85,8 +85,9 @@ struct FuseOptions {
   bool batch_norm_relu = true;      // batch_norm -> relu
 };
 // The fusions a graph whose values live on `device` can run: all on the CPU; on CUDA all
-// but reduction prologues and GELU epilogues: graph/cuda_codegen.h turns elementwise groups (with side
-// stores) into CUDA C and the others into calls of the CUDA kernels with epilogues.
+// but reduction prologues and GELU epilogues: graph/cuda_codegen.h turns elementwise
+// groups (with side stores) into CUDA C and the others into calls of the CUDA kernels
+// with epilogues.
 FuseOptions fuse_options_for(Device device, bool side_stores = true);
 
 // The ops an elementwise group may contain (float32/bool in and out); every backend of

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/ops/gelu_approximation.h"
 #include "graph/executable.h"
 #include "graph/fusion.h"
 #include "kernels/cpu/batch_norm.h"
@@ -162,8 +163,7 @@ void run_instr(const FusedInstr& in, float* const* regs, float* y, int64_t n) {
     case OpKind::silu: return unary_op(ew::SiluOp{}, a, y, n, avx2);
     case OpKind::erf: return unary_op(ew::ErfOp{}, a, y, n, avx2);
     case OpKind::gelu:  // eager's gelu_kernel picks the functor the same way
-      if (in.attrs.get_or<std::string>("approximate", "none") == "tanh")
-        return unary_op(ew::GeluTanhOp{}, a, y, n, avx2);
+      if (gelu_uses_tanh(in.attrs)) return unary_op(ew::GeluTanhOp{}, a, y, n, avx2);
       return unary_op(ew::GeluErfOp{}, a, y, n, avx2);
     case OpKind::clamp: {
       const ew::ClampOp<float> op{ew::clamp_bound<float>(in.attrs, "min", false),

@@ -1,8 +1,7 @@
 // Derivative rule of the fused attention op: one attention_backward call gives dq, dk and
 // dv one after another in a flat tensor (it reads the rows' log-sum-exp from the saved
 // flat output, and D = rowsum(dout * out) minus the lse's own gradient); the rule slices
-// it. The backward
-// op's own gradient (double backward) is refused, not dropped.
+// it. The backward op's own gradient (double backward) is refused, not dropped.
 #include "autograd/derivatives.h"
 #include "core/dispatch.h"
 #include "core/error.h"

@@ -3,6 +3,7 @@
 
 #include "autograd/derivatives.h"
 #include "core/functions.h"
+#include "core/ops/gelu_approximation.h"
 
 namespace duet {
 namespace {
@@ -47,7 +48,7 @@ Grads grad_erf(const GradCtx& c, const Tensor& g) {
 }
 Grads grad_gelu(const GradCtx& c, const Tensor& g) {
   Tensor x = c.input(0);
-  if (c.attrs().get_or<std::string>("approximate", "none") == "tanh") {
+  if (gelu_uses_tanh(c.attrs())) {
     const double k = std::sqrt(2.0 / M_PI), a = 0.044715;
     Tensor t = tanh((x + x * x * x * a) * k);
     Tensor left = (t + 1.0) * 0.5;

@@ -20,6 +20,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -121,6 +122,22 @@ DUET_TARGET_AVX2 void unary_avx2(const Op& op, float* out, const float* in, int6
   }
 }
 
+// The vector body over a strided run (element strides; 0 broadcasts): gathered into a
+// buffer, run, scattered back, so a strided element gets the bits a contiguous one would
+// (Note [Strided vector ops]).
+template <typename Op>
+DUET_TARGET_AVX2 void unary_avx2_strided(const Op& op, float* out, int64_t out_stride, const float* in,
+                                         int64_t in_stride, int64_t n) {
+  constexpr int64_t kBuf = 256;
+  alignas(64) float buf[kBuf];
+  for (int64_t done = 0; done < n; done += kBuf) {
+    const int64_t len = std::min(kBuf, n - done);
+    for (int64_t i = 0; i < len; ++i) buf[i] = in[(done + i) * in_stride];
+    unary_avx2(op, buf, buf, len);
+    for (int64_t i = 0; i < len; ++i) out[(done + i) * out_stride] = buf[i];
+  }
+}
+
 template <typename Op>
 DUET_TARGET_AVX512 void unary_avx512(const Op& op, float* out, const float* in, int64_t n) {
   int64_t i = 0;
@@ -192,14 +209,8 @@ void run_unary(const Tensor& x, const Tensor& out, const Op& op) {
         // tanh, ... of a view give the bits of the same op on a contiguous copy, and the
         // graph's tile interpreter, which gathers the same way, gives eager's bits on views.
         if (has_avx2_fma()) {
-          constexpr int64_t kBuf = 256;
-          alignas(64) float buf[kBuf];
-          for (int64_t done = 0; done < n; done += kBuf) {
-            const int64_t len = std::min(kBuf, n - done);
-            for (int64_t i = 0; i < len; ++i) buf[i] = *reinterpret_cast<const float*>(p[1] + (done + i) * s[1]);
-            unary_avx2(op, buf, buf, len);
-            for (int64_t i = 0; i < len; ++i) *reinterpret_cast<float*>(p[0] + (done + i) * s[0]) = buf[i];
-          }
+          unary_avx2_strided(op, reinterpret_cast<float*>(p[0]), s[0] / kOut, reinterpret_cast<const float*>(p[1]),
+                             s[1] / kIn, n);
           return;
         }
       }

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "core/dispatch.h"
+#include "core/ops/gelu_approximation.h"
 #include "kernels/cpu/elementwise_common.h"
 #include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/elementwise_simd.h"
@@ -127,7 +128,7 @@ DUET_UNARY_KERNEL(silu, float_unary, SiluOp)
 #undef DUET_UNARY_KERNEL
 
 void gelu_kernel(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
-  if (attrs.get_or<std::string>("approximate", "none") == "tanh") ew::float_unary(inputs, out, ew::GeluTanhOp{});
+  if (gelu_uses_tanh(attrs)) ew::float_unary(inputs, out, ew::GeluTanhOp{});
   else ew::float_unary(inputs, out, ew::GeluErfOp{});
 }
 

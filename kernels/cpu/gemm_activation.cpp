@@ -14,8 +14,6 @@
 // otherwise (double always), and the AVX2 body's lanes are independent, so where a block
 // starts or ends changes no bit. A column-strided C is gathered into a buffer and
 // scattered back, as eager treats a strided run (Note [Strided vector ops]).
-#include <algorithm>
-
 #include "kernels/cpu/elementwise_ops.h"
 #include "kernels/cpu/gemm.h"
 
@@ -27,15 +25,7 @@ void activation_row(const Op& op, T* c, int64_t n, int64_t csc) {
   if constexpr (std::is_same_v<T, float>) {
     if (has_avx2_fma()) {
       if (csc == 1) return ew::unary_avx2(op, c, c, n);
-      constexpr int64_t kBuf = 256;
-      alignas(64) float buf[kBuf];
-      for (int64_t done = 0; done < n; done += kBuf) {
-        const int64_t len = std::min(kBuf, n - done);
-        for (int64_t j = 0; j < len; ++j) buf[j] = c[(done + j) * csc];
-        ew::unary_avx2(op, buf, buf, len);
-        for (int64_t j = 0; j < len; ++j) c[(done + j) * csc] = buf[j];
-      }
-      return;
+      return ew::unary_avx2_strided(op, c, csc, c, csc, n);
     }
   }
   for (int64_t j = 0; j < n; ++j) c[j * csc] = op(c[j * csc]);

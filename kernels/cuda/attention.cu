@@ -7,10 +7,10 @@
 //                       shared memory and each thread summing weight * v for its output dims;
 //                       the row's log-sum-exp is stored after the output (the op's flat
 //                       result, core/ops.def);
-//   attention_backward: a block per query row for D = rowsum(dout out) - dlse (scratch,
-//                       with the stored log-sum-exp), a block per query row for dq, and a
-//                       block per key row for dk and dv, summing over the query rows that see
-//                       that key: no atomics, so the results are the same on every run.
+//   attention_backward: a block per query row for D = rowsum(dout out) - dlse (scratch),
+//                       a block per query row for dq, and a block per key row for dk and dv,
+//                       summing over the query rows that see that key, P from the stored
+//                       log-sum-exp: no atomics, so the results are the same on every run.
 // Head dims (E, Ev) up to kMaxDims * kThreads = 1024: each thread keeps at most kMaxDims
 // accumulators. Work per row is O(S (E + Ev)), scores recomputed where needed; nothing
 // is tiled through shared memory beyond one chunk of weights. Figures: not yet measured on
@@ -109,16 +109,15 @@ __global__ void forward_kernel(Geo g, const T* q, const T* k, const T* v, T* out
   }
 }
 
-// Per query row: its stored log-sum-exp (the forward output's tail) and D = rowsum(dout *
-// out) - dlse (the output gradient's tail).
+// Per query row: D = rowsum(dout * out) - dlse (dlse: the output gradient's tail).
 template <typename T>
-__global__ void stats_kernel(Geo g, const T* dout, const T* o, double* lse, double* dsum) {
+__global__ void stats_kernel(Geo g, const T* dout, const T* o, double* dsum) {
   const int64_t rows = g.batch * g.L, n_out = rows * g.Ev;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     double part = 0;
     for (int64_t e = threadIdx.x; e < g.Ev; e += blockDim.x) part += double(dout[row * g.Ev + e]) * double(o[row * g.Ev + e]);
     const double d = block_sum_all(part);
-    if (threadIdx.x == 0) lse[row] = double(o[n_out + row]), dsum[row] = d - double(dout[n_out + row]);
+    if (threadIdx.x == 0) dsum[row] = d - double(dout[n_out + row]);
   }
 }
 
@@ -131,7 +130,7 @@ __device__ inline void p_and_ds(const Geo& g, const T* qi, const T* kj, const T*
 }
 
 template <typename T>
-__global__ void dq_kernel(Geo g, const T* dout, const T* q, const T* k, const T* v, const double* lse,
+__global__ void dq_kernel(Geo g, const T* dout, const T* q, const T* k, const T* v, const T* lse,
                           const double* dsum, T* dq) {
   __shared__ double ds_chunk[kThreads];
   for (int64_t row = blockIdx.x; row < g.batch * g.L; row += gridDim.x) {
@@ -142,7 +141,7 @@ __global__ void dq_kernel(Geo g, const T* dout, const T* q, const T* k, const T*
     for (int64_t j0 = 0; j0 < keys; j0 += kThreads) {
       const int64_t j = j0 + threadIdx.x;
       double p = 0, ds = 0;
-      if (j < keys) p_and_ds(g, q + row * g.E, kb + j * g.E, dout + row * g.Ev, vb + j * g.Ev, lse[row], dsum[row], p, ds);
+      if (j < keys) p_and_ds(g, q + row * g.E, kb + j * g.E, dout + row * g.Ev, vb + j * g.Ev, double(lse[row]), dsum[row], p, ds);
       ds_chunk[threadIdx.x] = ds;
       __syncthreads();
       const int64_t n = imin(kThreads, keys - j0);
@@ -161,7 +160,7 @@ __global__ void dq_kernel(Geo g, const T* dout, const T* q, const T* k, const T*
 }
 
 template <typename T>
-__global__ void dkdv_kernel(Geo g, const T* dout, const T* q, const T* k, const T* v, const double* lse,
+__global__ void dkdv_kernel(Geo g, const T* dout, const T* q, const T* k, const T* v, const T* lse,
                             const double* dsum, T* dk, T* dv) {
   __shared__ double p_chunk[kThreads], ds_chunk[kThreads];
   for (int64_t key = blockIdx.x; key < g.batch * g.S; key += gridDim.x) {
@@ -173,7 +172,7 @@ __global__ void dkdv_kernel(Geo g, const T* dout, const T* q, const T* k, const 
       const int64_t i = i0 + threadIdx.x;
       double p = 0, ds = 0;
       if (i < g.L)
-        p_and_ds(g, qb + i * g.E, k + key * g.E, db + i * g.Ev, v + key * g.Ev, lse[b * g.L + i], dsum[b * g.L + i], p, ds);
+        p_and_ds(g, qb + i * g.E, k + key * g.E, db + i * g.Ev, v + key * g.Ev, double(lse[b * g.L + i]), dsum[b * g.L + i], p, ds);
       p_chunk[threadIdx.x] = p;
       ds_chunk[threadIdx.x] = ds;
       __syncthreads();
@@ -222,15 +221,15 @@ void attention_backward_cuda(std::span<const Tensor> in, const Tensor& out, cons
   const Tensor dout = dense(in[0]), q = dense(in[1]), k = dense(in[2]), v = dense(in[3]), o = dense(in[4]);
   const Geo g = geo_of(q, v, attrs, "attention_backward");
   const int64_t rows = g.batch * g.L;
-  const Tensor stats = empty({std::max<int64_t>(1, 2 * rows)}, {DType::Float64, out.device()});
-  double* lse = static_cast<double*>(stats.data_ptr());
-  double* dsum = lse + rows;
+  const Tensor stats = empty({std::max<int64_t>(1, rows)}, {DType::Float64, out.device()});
+  double* dsum = static_cast<double*>(stats.data_ptr());
   visit_conv_dtype(out.dtype(), [&]<typename T>() {
+    const T* lse = o.data<T>() + rows * g.Ev;  // the forward output's tail
     T* dq = out.data<T>();
     T* dk = dq + q.numel();
     T* dv = dk + k.numel();
     if (rows > 0) {
-      stats_kernel<T><<<rows_grid(rows), kThreads, 0, current_stream()>>>(g, dout.data<T>(), o.data<T>(), lse, dsum);
+      stats_kernel<T><<<rows_grid(rows), kThreads, 0, current_stream()>>>(g, dout.data<T>(), o.data<T>(), dsum);
       dq_kernel<T><<<rows_grid(rows), kThreads, 0, current_stream()>>>(g, dout.data<T>(), q.data<T>(), k.data<T>(),
                                                                         v.data<T>(), lse, dsum, dq);
     }

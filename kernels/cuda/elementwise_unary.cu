@@ -13,6 +13,7 @@
 // without one; scripts/gpu_check.sh runs the tests and benchmarks where a GPU exists).
 #include <cmath>
 
+#include "core/ops/gelu_approximation.h"
 #include "kernels/clamp_bounds.h"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/registration.h"
@@ -239,7 +240,7 @@ DUET_CUDA_UNARY(silu, float_unary, SiluOp)
 #undef DUET_CUDA_UNARY
 
 void gelu_cuda(std::span<const Tensor> inputs, const Tensor& out, const Attrs& attrs) {
-  if (attrs.get_or<std::string>("approximate", "none") == "tanh") float_unary(inputs, out, GeluTanhOp{});
+  if (gelu_uses_tanh(attrs)) float_unary(inputs, out, GeluTanhOp{});
   else float_unary(inputs, out, GeluErfOp{});
 }
 
